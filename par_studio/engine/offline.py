@@ -1,0 +1,108 @@
+"""Offline transcription of a whole signal, in chunks so memory stays bounded.
+
+The acoustic module runs over chunks of ``chunk_frames`` frames, each extended by the CNN's
+receptive half-width (``cfg.future_frames`` frames) on both sides, so every kept output column
+is computed from exactly the inputs a single pass would use; the autoregressive decoder then
+carries its state from chunk to chunk, stepping all 88 keys as one batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..constants import FRAME_SECONDS, SAMPLE_RATE
+from ..features import n_frames
+from ..model.par import ARState, PARModel
+from ..notes import Notes, decode
+
+DEFAULT_CHUNK_FRAMES = 1024  # ≈ 33 s of audio per acoustic chunk
+
+
+class Cancelled(Exception):
+    """Raised inside :func:`transcribe` when its ``should_cancel`` callback returns True."""
+
+
+@dataclass
+class Transcription:
+    """What a transcription produces (offline or streaming).
+
+    notes: the decoded notes. states: (T, 88) uint8 greedy states; probabilities: (T, 88, 5)
+    float16 state probabilities; velocity: (T, 88) float32 predicted velocity/128; frame k
+    is centred at k × 32 ms. model: preset name; latency_ms: the model's look-ahead.
+    """
+
+    notes: Notes
+    states: np.ndarray
+    probabilities: np.ndarray
+    velocity: np.ndarray
+    model: str = ""
+    latency_ms: int = 0
+    duration: float = 0.0  #: seconds of audio
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.states.shape[0])
+
+    def frame_times(self) -> np.ndarray:
+        return np.arange(self.n_frames) * FRAME_SECONDS
+
+    def redecode(self) -> Notes:
+        """Notes from the stored states and velocities (the single shared decoder)."""
+        return decode(self.states, self.velocity)
+
+
+def acoustic_chunks(model: PARModel, audio: torch.Tensor, chunk_frames: int = DEFAULT_CHUNK_FRAMES):
+    """Yield (first_frame, state features (t, 88, H), velocity features (t, 88, Hv)) over the
+    whole signal ``audio`` (n_samples,), chunk by chunk, identical to a single pass."""
+    T = n_frames(audio.shape[-1])
+    margin = model.cfg.future_frames
+    x = audio.reshape(1, -1)
+    for a in range(0, T, chunk_frames):
+        b = min(T, a + chunk_frames)
+        lo, hi = max(0, a - margin), min(T, b + margin)
+        mel = model.frontend.from_audio(x, lo, hi - lo)
+        feat, vfeat = model.acoustic(mel)
+        yield a, feat[0, a - lo : b - lo], vfeat[0, a - lo : b - lo]
+
+
+@torch.inference_mode()
+def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+               progress: Callable[[float], None] | None = None,
+               should_cancel: Callable[[], bool] | None = None) -> Transcription:
+    """Transcribe (n_samples,) float32 mono 16 kHz audio with ``model`` (eval mode).
+
+    ``progress(fraction)`` is called after every chunk; ``should_cancel()`` is polled between
+    chunks and raises :class:`Cancelled`.
+    """
+    model.eval()
+    audio_t = torch.as_tensor(np.ascontiguousarray(audio, dtype=np.float32))
+    T = n_frames(audio_t.shape[-1])
+    states = np.zeros((T, 88), np.uint8)
+    probs = np.zeros((T, 88, 5), np.float16)
+    vels = np.zeros((T, 88), np.float32)
+    ar = ARState.initial(1)
+    for a, feat, vfeat in acoustic_chunks(model, audio_t, chunk_frames):
+        if should_cancel is not None and should_cancel():
+            raise Cancelled()
+        s, p, v, ar = model.run_decoder(feat, vfeat, ar)
+        b = a + s.shape[0]
+        states[a:b], probs[a:b], vels[a:b] = s.numpy(), p.numpy(), v.numpy()
+        if progress is not None:
+            progress(b / T)
+    notes = decode(states, vels)
+    return Transcription(notes, states, probs, vels, model=model.cfg.preset,
+                         latency_ms=model.latency_ms, duration=len(audio) / SAMPLE_RATE)
+
+
+def transcribe_file(path, model: PARModel, **kwargs) -> Transcription:
+    """Load ``path`` (any format :func:`load_audio` reads) and transcribe it."""
+    from ..audio.io import load_audio
+
+    tr = transcribe(load_audio(path), model, **kwargs)
+    tr.info["path"] = str(path)
+    return tr

@@ -1,0 +1,95 @@
+"""MIDI and CSV export/import of notes, written atomically (temp file + rename).
+
+MIDI: one acoustic-grand-piano track, note velocities, a settable tempo (default 120 BPM),
+note lengths with the pedal folded in (the notes are already pedal-extended). CSV: one row per
+note, ``onset_s,offset_s,pitch,velocity``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MidiError
+from .notes import Notes, notes_from_midi
+
+DEFAULT_TEMPO = 120.0
+RESOLUTION = 960  #: ticks per quarter note; 0.52 ms per tick at 120 BPM
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temp file in the same folder and an atomic rename,
+    so a crash never leaves a half-written file in place of a good one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def notes_to_pretty_midi(notes: Notes, tempo: float = DEFAULT_TEMPO):
+    import pretty_midi
+
+    if not (20.0 <= tempo <= 400.0):
+        raise ValueError(f"tempo {tempo} BPM is outside 20..400")
+    pm = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=float(tempo))
+    inst = pretty_midi.Instrument(program=0, name="Piano")
+    for on, off, p, v in zip(notes.onset, notes.offset, notes.pitch, notes.velocity):
+        inst.notes.append(pretty_midi.Note(velocity=int(v), pitch=int(p), start=float(on), end=float(off)))
+    pm.instruments.append(inst)
+    return pm
+
+
+def write_midi(notes: Notes, path, tempo: float = DEFAULT_TEMPO) -> Path:
+    """Write ``notes`` as a standard MIDI file (type 1) at ``path``, atomically."""
+    pm = notes_to_pretty_midi(notes.sorted(), tempo)
+    buf = io.BytesIO()
+    pm.write(buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def write_csv(notes: Notes, path) -> Path:
+    """Write ``notes`` as CSV (onset_s, offset_s, pitch, velocity), atomically."""
+    n = notes.sorted()
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["onset_s", "offset_s", "pitch", "velocity"])
+    for on, off, p, v in zip(n.onset, n.offset, n.pitch, n.velocity):
+        w.writerow([f"{on:.6f}", f"{off:.6f}", int(p), int(v)])
+    return atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def read_csv(path) -> Notes:
+    try:
+        data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    except Exception as exc:
+        raise MidiError(f"Cannot read note CSV {path}: {exc}") from exc
+    if data.size == 0:
+        return Notes()
+    return Notes(data[:, 0], data[:, 1], data[:, 2].astype(int), data[:, 3].astype(int))
+
+
+def read_midi(path, sustain: bool = False) -> Notes:
+    """Notes of a MIDI file (pedal not applied unless ``sustain``)."""
+    return notes_from_midi(path, sustain=sustain)
+
+
+def write_notes(notes: Notes, path, tempo: float = DEFAULT_TEMPO) -> Path:
+    """Write by extension: .csv → CSV, anything else → MIDI."""
+    if Path(path).suffix.lower() == ".csv":
+        return write_csv(notes, path)
+    return write_midi(notes, path, tempo)

@@ -1,0 +1,100 @@
+"""The full PAR model: log-mel front end → acoustic module → pitchwise autoregressive decoder.
+
+Training runs the decoder teacher-forced over whole sequences (:meth:`PARModel.forward`);
+inference runs it greedily frame by frame with all 88 keys as one batch
+(:meth:`PARModel.step`, used by both the offline and the streaming engine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..constants import N_KEYS, TIME_SINCE_ONSET_CAP
+from ..features import LogMel
+from .acoustic import AcousticModel
+from .config import ModelConfig
+from .decoder import LSTMState, PitchwiseDecoder, next_context
+
+
+@dataclass
+class ARState:
+    """Autoregressive state carried from frame to frame, for N streams × 88 keys.
+
+    prev_state: (N, 88) long; time: (N, 88) float frames since onset (uncapped count ≤ 313);
+    onset_velocity: (N, 88) float velocity/128; hidden: the two LSTMs' (h, c) or None.
+    """
+
+    prev_state: torch.Tensor
+    time: torch.Tensor
+    onset_velocity: torch.Tensor
+    hidden: LSTMState | None
+
+    @classmethod
+    def initial(cls, n: int = 1) -> "ARState":
+        z = torch.zeros(n, N_KEYS)
+        return cls(torch.zeros(n, N_KEYS, dtype=torch.long), z.clone(), z.clone(), None)
+
+
+class PARModel(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.frontend = LogMel(cfg.n_mels)
+        self.acoustic = AcousticModel(cfg)
+        self.decoder = PitchwiseDecoder(cfg)
+
+    # ------------------------------------------------------------------ info
+    @property
+    def latency_ms(self) -> int:
+        return self.cfg.latency_ms
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # ------------------------------------------------------------------ training
+    def forward(self, mel: torch.Tensor, prev_state: torch.Tensor, prev_time: torch.Tensor,
+                prev_velocity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced pass. mel (B, n_mels, T); prev_* (B, T, 88) context (see notes.Labels).
+        Returns logits (B, T, 88, 5) and velocity /128 (B, T, 88)."""
+        feat, vfeat = self.acoustic(mel)
+        logits, vel, _ = self.decoder(feat, vfeat, prev_state, prev_time, prev_velocity)
+        return logits, vel
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def step(self, feat: torch.Tensor, vfeat: torch.Tensor, ar: ARState
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, ARState]:
+        """One greedy frame for N streams. feat (N, 88, H), vfeat (N, 88, Hv).
+
+        Returns (state (N, 88) long, probabilities (N, 88, 5), velocity /128 (N, 88), new ARState).
+        """
+        logits, vel, hidden = self.decoder(
+            feat[:, None], vfeat[:, None], ar.prev_state[:, None],
+            (ar.time / TIME_SINCE_ONSET_CAP)[:, None], ar.onset_velocity[:, None], ar.hidden,
+        )
+        logits, vel = logits[:, 0], vel[:, 0]
+        probs = torch.softmax(logits, dim=-1)
+        state = probs.argmax(dim=-1)
+        time, onset_vel = next_context(state, vel, ar.time, ar.onset_velocity)
+        return state, probs, vel, ARState(state, time, onset_vel, hidden)
+
+    @torch.no_grad()
+    def run_decoder(self, feat: torch.Tensor, vfeat: torch.Tensor, ar: ARState | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, ARState]:
+        """Greedy autoregressive decoding over T frames of one stream.
+
+        feat (T, 88, H), vfeat (T, 88, Hv) → states (T, 88) uint8, probabilities (T, 88, 5)
+        float32, velocity (T, 88) float32, final ARState (to continue with the next chunk).
+        """
+        ar = ar or ARState.initial(1)
+        T = feat.shape[0]
+        states = torch.empty(T, N_KEYS, dtype=torch.uint8)
+        probs = torch.empty(T, N_KEYS, 5)
+        vels = torch.empty(T, N_KEYS)
+        for t in range(T):
+            s, p, v, ar = self.step(feat[t : t + 1], vfeat[t : t + 1], ar)
+            states[t], probs[t], vels[t] = s[0], p[0], v[0]
+        return states, probs, vels, ar
