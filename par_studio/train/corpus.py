@@ -1,0 +1,685 @@
+"""Build the rendered training corpus: ``par-studio build-corpus`` / ``python -m par_studio.train.corpus``.
+
+Sources
+    * ASAP performance MIDI (``split.csv``: path,composer,piece,split); the split is by piece and
+      any piece listed for validation or test is kept out of training.
+    * procedural pieces (:mod:`par_studio.train.procedural`), training only.
+
+Per item
+    long MIDI is cut into segments of at most ``segment_seconds`` *before* rendering (notes
+    crossing a boundary are clipped; the pedal state at the segment start becomes a CC64 event at
+    t=0; a pedal still down at the segment end is released there), rendered with a 1 s tail,
+    converted to mono float32 16 kHz, checked (not silent where notes are, long enough),
+    augmented, and written as ``{split}/{source}_{stem}_{segment:03d}_{timbre}.flac`` (PCM_16)
+    with the exact MIDI of the audio (``.mid``) and its metadata (``.json``) next to it.
+
+Splits
+    train: training timbres, transposition -3..+3, full augmentation.
+    validation: training timbres, no transposition, full augmentation.
+    test: the held-out timbre (timidity + freepats), no transposition, no augmentation (clean).
+
+The build is resumable (existing items are skipped) and ``manifest.jsonl`` is rebuilt from the
+items' ``.json`` files at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import soundfile as sf
+
+from par_studio.constants import MAX_MIDI, MIN_MIDI, SAMPLE_RATE, SUSTAIN_CC, SUSTAIN_THRESHOLD
+from par_studio.errors import ParStudioError
+from par_studio.train import augment as aug
+from par_studio.train.procedural import generate_piece
+from par_studio.train.soundfonts import TEST, TRAIN, Timbre, discover_timbres
+
+SPLITS = ("train", "validation", "test")
+TAIL_SECONDS = 1.0  #: rendered after the segment's end so releases ring out
+MIN_SEGMENT_SECONDS = 2.0  #: a trailing remainder shorter than this is dropped
+MIN_NOTE_SECONDS = 0.02  #: clipped notes shorter than this are dropped (from MIDI *and* audio)
+FLUIDSYNTH_GAIN = 0.5
+TIMIDITY_AMPLIFY = 40  #: percent
+RENDER_TIMEOUT_S = 600
+
+
+class CorpusError(ParStudioError):
+    """The corpus could not be built (bad input folder, renderer failure)."""
+
+
+def default_asap_dir() -> Path:
+    """``shared/data/asap`` next to the repository checkout."""
+    return Path(__file__).resolve().parents[3] / "shared" / "data" / "asap"
+
+
+# --- MIDI handling ------------------------------------------------------------------
+
+
+@dataclass
+class Performance:
+    """Piano notes plus sustain-pedal events, all times in seconds."""
+
+    notes: list[pretty_midi.Note]
+    pedal: list[tuple[float, int]] = field(default_factory=list)  # (time, CC64 value), sorted
+
+    @property
+    def end(self) -> float:
+        return max((n.end for n in self.notes), default=0.0)
+
+
+def sanitize_notes(notes: list[pretty_midi.Note]) -> list[pretty_midi.Note]:
+    """Keep notes in MIDI 21..108 with velocity >= 1 and positive length; same-key overlaps are
+    resolved by ending the earlier note at the next onset (what a MIDI synth plays anyway)."""
+    out = []
+    by_pitch: dict[int, list[pretty_midi.Note]] = {}
+    for n in notes:
+        if MIN_MIDI <= n.pitch <= MAX_MIDI and n.end > n.start and n.velocity > 0:
+            by_pitch.setdefault(n.pitch, []).append(
+                pretty_midi.Note(int(n.velocity), int(n.pitch), float(n.start), float(n.end))
+            )
+    for ns in by_pitch.values():
+        ns.sort(key=lambda n: (n.start, n.end))
+        for a, b in zip(ns[:-1], ns[1:]):
+            if a.end > b.start:
+                a.end = b.start
+        out.extend(n for n in ns if n.end - n.start >= 1e-3)
+    out.sort(key=lambda n: (n.start, n.pitch))
+    return out
+
+
+def performance_from_pretty_midi(pm: pretty_midi.PrettyMIDI) -> Performance:
+    """All non-drum instruments merged into one piano; only CC64 of the controllers is kept."""
+    notes: list[pretty_midi.Note] = []
+    pedal: list[tuple[float, int]] = []
+    for inst in pm.instruments:
+        if inst.is_drum:
+            continue
+        notes.extend(inst.notes)
+        pedal.extend((float(c.time), int(c.value)) for c in inst.control_changes if c.number == SUSTAIN_CC)
+    pedal.sort()
+    return Performance(sanitize_notes(notes), pedal)
+
+
+def load_performance(path: Path) -> Performance:
+    try:
+        pm = pretty_midi.PrettyMIDI(str(path))
+    except Exception as e:  # noqa: BLE001 - mido raises many types
+        raise CorpusError(f"Cannot read MIDI {path}: {e}") from e
+    return performance_from_pretty_midi(pm)
+
+
+def transpose(perf: Performance, semitones: int) -> Performance:
+    """Shift every note; notes leaving MIDI 21..108 are dropped."""
+    notes = [
+        pretty_midi.Note(n.velocity, n.pitch + semitones, n.start, n.end)
+        for n in perf.notes
+        if MIN_MIDI <= n.pitch + semitones <= MAX_MIDI
+    ]
+    return Performance(notes, list(perf.pedal))
+
+
+def pedal_value_at(pedal: list[tuple[float, int]], t: float) -> int:
+    """CC64 value in force at time t (the last event at or before t; 0 if none)."""
+    v = 0
+    for time_, value in pedal:
+        if time_ <= t:
+            v = value
+        else:
+            break
+    return v
+
+
+def cut_segment(perf: Performance, start: float, end: float) -> Performance:
+    """The notes sounding in [start, end), clipped to it and shifted so ``start`` becomes 0.
+
+    The pedal state at ``start`` is carried as a CC64 event at t=0; pedal events inside the
+    segment follow; a pedal still down at ``end`` is released at ``end - start``.
+    """
+    dur = end - start
+    notes = []
+    for n in perf.notes:
+        if n.end <= start or n.start >= end:
+            continue
+        s, e = max(n.start, start) - start, min(n.end, end) - start
+        if e - s >= MIN_NOTE_SECONDS:
+            notes.append(pretty_midi.Note(n.velocity, n.pitch, s, e))
+    first = pedal_value_at(perf.pedal, start)
+    pedal = [(0.0, first)]
+    pedal += [(t - start, v) for t, v in perf.pedal if start < t < end]
+    if pedal[-1][1] >= SUSTAIN_THRESHOLD:
+        pedal.append((dur, 0))
+    return Performance(notes, pedal)
+
+
+def segment_bounds(total: float, segment_seconds: float) -> list[tuple[float, float]]:
+    """[(start, end)] covering [0, total) in pieces of at most ``segment_seconds``."""
+    if total <= 0:
+        return []
+    n = max(1, math.ceil(total / segment_seconds - 1e-9))
+    bounds = [(i * segment_seconds, min((i + 1) * segment_seconds, total)) for i in range(n)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < MIN_SEGMENT_SECONDS:
+        bounds.pop()
+    return bounds
+
+
+def to_pretty_midi(perf: Performance, program: int = 0, end_marker: float | None = None) -> pretty_midi.PrettyMIDI:
+    """One piano instrument (channel 0) with the notes and CC64; ``end_marker`` adds an
+    all-sound-off (CC120) at that time so a renderer stops exactly there."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    inst = pretty_midi.Instrument(program=int(program), name="Piano")
+    inst.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in perf.notes]
+    inst.control_changes = [pretty_midi.ControlChange(SUSTAIN_CC, int(v), float(t)) for t, v in perf.pedal]
+    if end_marker is not None:
+        inst.control_changes.append(pretty_midi.ControlChange(120, 0, float(end_marker)))
+    pm.instruments.append(inst)
+    return pm
+
+
+# --- rendering ----------------------------------------------------------------------
+
+
+def render(perf: Performance, timbre: Timbre, seconds: float, workdir: Path) -> np.ndarray:
+    """Render to mono float32 16 kHz audio of exactly ``round(seconds * SAMPLE_RATE)`` samples."""
+    n_out = int(round(seconds * SAMPLE_RATE))
+    mid = workdir / "render.mid"
+    wav = workdir / "render.wav"
+    to_pretty_midi(perf, timbre.program, end_marker=seconds).write(str(mid))
+    if timbre.renderer == "fluidsynth":
+        cmd = ["fluidsynth", "-ni", "-R", "0", "-C", "0", "-g", str(FLUIDSYNTH_GAIN),
+               "-r", str(SAMPLE_RATE), "-O", "float", "-T", "wav", "-F", str(wav),
+               timbre.path, str(mid)]
+    elif timbre.renderer == "timidity":
+        cmd = ["timidity", "-c", timbre.path, "-Ow", "-s", str(SAMPLE_RATE), "--output-mono",
+               "--preserve-silence", "-EFreverb=0", "-EFchorus=0", "-A", str(TIMIDITY_AMPLIFY),
+               "-o", str(wav), str(mid)]
+    else:
+        raise CorpusError(f"Unknown renderer {timbre.renderer!r}")
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=RENDER_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise CorpusError(f"{timbre.renderer} failed: {e}") from e
+    if r.returncode != 0 or not wav.exists():
+        raise CorpusError(f"{timbre.renderer} failed ({r.returncode}): {r.stderr[-500:]}")
+    x, sr = sf.read(str(wav), dtype="float32", always_2d=True)
+    x = x.mean(axis=1)
+    if sr != SAMPLE_RATE:
+        import librosa
+
+        x = librosa.resample(x, orig_sr=sr, target_sr=SAMPLE_RATE).astype(np.float32)
+    if len(x) < n_out:
+        x = np.pad(x, (0, n_out - len(x)))
+    return np.ascontiguousarray(x[:n_out], dtype=np.float32)
+
+
+def verify_audio(x: np.ndarray, perf: Performance, seconds: float) -> None:
+    """Raise CorpusError if the audio is too short or silent where notes sound."""
+    if len(x) < int(perf.end * SAMPLE_RATE) or len(x) < int(round(seconds * SAMPLE_RATE)) - 1:
+        raise CorpusError(f"audio ({len(x) / SAMPLE_RATE:.2f} s) shorter than the notes")
+    if not np.all(np.isfinite(x)):
+        raise CorpusError("audio contains NaN/inf")
+    if not perf.notes:
+        return
+    win = SAMPLE_RATE // 2
+    checked = silent = 0
+    for sec in sorted({int(n.start * 2) for n in perf.notes}):  # half-second windows with onsets
+        seg = x[sec * win : sec * win + win + SAMPLE_RATE // 5]
+        checked += 1
+        if seg.size == 0 or float(np.sqrt(np.mean(seg.astype(np.float64) ** 2))) < 1e-5:
+            silent += 1
+    if silent > max(1, 0.2 * checked):
+        raise CorpusError(f"audio silent in {silent} of {checked} windows that have note onsets")
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.stem, suffix=".tmp" + path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_item(base: Path, audio: np.ndarray, perf: Performance, meta: dict) -> None:
+    """``base``.mid, ``base``.json, then ``base``.flac (last, so a .flac means a complete item)."""
+    pm = to_pretty_midi(perf, 0)
+    _atomic_write_bytes(base.with_suffix(".mid"), lambda p: pm.write(p))
+
+    def wjson(p):
+        with open(p, "w") as f:
+            json.dump(meta, f)
+
+    _atomic_write_bytes(base.with_suffix(".json"), wjson)
+    _atomic_write_bytes(
+        base.with_suffix(".flac"),
+        lambda p: sf.write(p, audio, SAMPLE_RATE, subtype="PCM_16", format="FLAC"),
+    )
+
+
+def item_exists(base: Path) -> bool:
+    return all(base.with_suffix(s).exists() for s in (".flac", ".mid", ".json"))
+
+
+# --- tasks --------------------------------------------------------------------------
+
+
+@dataclass
+class SourceTask:
+    """One source piece (a performance or a procedural piece); rendered as up to N segments."""
+
+    split: str
+    source: str  # "asap" or "proc"
+    stem: str
+    midi_path: str | None = None
+    proc_seed: int | None = None
+    max_segments: int | None = None  # None: all segments; else a random subset of this size
+    est_seconds: float = 0.0
+
+
+@dataclass
+class BuildConfig:
+    out_dir: str
+    seed: int
+    segment_seconds: float
+    timbres: list[dict]
+    transpose: int = 3
+
+
+def _rng(seed: int, *keys) -> np.random.Generator:
+    parts = [int(seed) & 0xFFFFFFFF]
+    for k in keys:
+        parts.append(zlib.crc32(str(k).encode()) if not isinstance(k, int) else k & 0xFFFFFFFF)
+    return np.random.default_rng(parts)
+
+
+def _split_timbres(cfg: BuildConfig, split: str) -> list[Timbre]:
+    role = TEST if split == "test" else TRAIN
+    ts = [Timbre(**t) for t in cfg.timbres if t["split"] == role]
+    if not ts:
+        raise CorpusError(f"no {role} timbre installed for the {split} split")
+    return ts
+
+
+def process_source(task: SourceTask, cfg: BuildConfig) -> list[dict]:
+    """Render every (selected) segment of one source; returns one result dict per segment."""
+    results: list[dict] = []
+    try:
+        if task.source == "proc":
+            perf = performance_from_pretty_midi(generate_piece(int(task.proc_seed)))
+        else:
+            perf = load_performance(Path(task.midi_path))
+    except Exception as e:  # noqa: BLE001
+        return [{"status": "failed", "item": f"{task.split}/{task.source}_{task.stem}", "error": str(e)}]
+    bounds = segment_bounds(perf.end, cfg.segment_seconds)
+    idx = list(range(len(bounds)))
+    if task.max_segments is not None and len(idx) > task.max_segments:
+        pick = _rng(cfg.seed, "segments", task.stem).choice(len(idx), task.max_segments, replace=False)
+        idx = sorted(int(i) for i in pick)
+    timbres = _split_timbres(cfg, task.split)
+    out = Path(cfg.out_dir) / task.split
+    out.mkdir(parents=True, exist_ok=True)
+    for si in idx:
+        start, end = bounds[si]
+        rng = _rng(cfg.seed, task.split, task.source, task.stem, si)
+        timbre = timbres[int(rng.integers(len(timbres)))]
+        semis = int(rng.integers(-cfg.transpose, cfg.transpose + 1)) if task.split == "train" else 0
+        name = f"{task.source}_{task.stem}_{si:03d}_{timbre.name}"
+        base = out / name
+        item = f"{task.split}/{name}"
+        if item_exists(base):
+            results.append({"status": "skipped", "item": item, "seconds": 0.0})
+            continue
+        try:
+            seg = cut_segment(transpose(perf, semis) if semis else perf, start, end)
+            if not seg.notes:
+                results.append({"status": "empty", "item": item, "seconds": 0.0})
+                continue
+            seconds = (end - start) + TAIL_SECONDS
+            with tempfile.TemporaryDirectory(prefix="parcorpus_") as td:
+                clean = render(seg, timbre, seconds, Path(td))
+            verify_audio(clean, seg, seconds)
+            level = {"train": "full", "validation": "full", "test": "none"}[task.split]
+            audio, params = aug.augment(clean, rng, level)
+            meta = {
+                "split": task.split,
+                "audio": f"{item}.flac",
+                "midi": f"{item}.mid",
+                "source": task.source,
+                "stem": task.stem,
+                "segment": si,
+                "segment_start_s": round(start, 4),
+                "timbre": timbre.name,
+                "renderer": timbre.renderer,
+                "transposition": semis,
+                "augmentation": params,
+                "duration_s": round(len(audio) / SAMPLE_RATE, 4),
+                "n_notes": len(seg.notes),
+            }
+            if task.midi_path:
+                meta["source_midi"] = task.midi_path
+            else:
+                meta["proc_seed"] = task.proc_seed
+            write_item(base, audio, seg, meta)
+            results.append({"status": "ok", "item": item, "seconds": meta["duration_s"]})
+        except Exception as e:  # noqa: BLE001 - one bad item must not stop the build
+            results.append({"status": "failed", "item": item, "error": f"{type(e).__name__}: {e}"})
+    return results
+
+
+def _process_star(args):
+    return process_source(*args)
+
+
+def read_asap_split(asap_dir: Path) -> dict[str, list[tuple[str, str]]]:
+    """{split: [(relative midi path, piece key)]}; validation/test pieces never in train."""
+    csv_path = asap_dir / "split.csv"
+    if not csv_path.is_file():
+        raise CorpusError(
+            f"ASAP split file not found: {csv_path}. Pass --asap DIR (the folder with split.csv)."
+        )
+    rows = list(csv.DictReader(open(csv_path, newline="")))
+    held = {(r["composer"], r["piece"]) for r in rows if r["split"] in ("validation", "test")}
+    out: dict[str, list[tuple[str, str]]] = {s: [] for s in SPLITS}
+    for r in rows:
+        key = (r["composer"], r["piece"])
+        if r["split"] == "train" and key in held:
+            continue
+        if r["split"] in out and (asap_dir / r["path"]).is_file():
+            out[r["split"]].append((r["path"], f"{key[0]}|{key[1]}"))
+    return out
+
+
+def _stem_of(rel: str) -> str:
+    return Path(rel).with_suffix("").as_posix().replace("/", "-").replace(" ", "_")
+
+
+def _pick_performances(items, n, rng) -> list[tuple[str, str]]:
+    """Up to n performances, spreading over pieces (one per piece before any second)."""
+    items = list(items)
+    order = rng.permutation(len(items))
+    seen: dict[str, int] = {}
+    ranked = []
+    for i in order:
+        rel, piece = items[i]
+        ranked.append((seen.get(piece, 0), len(ranked), rel, piece))
+        seen[piece] = seen.get(piece, 0) + 1
+    ranked.sort()
+    return [(rel, piece) for _, _, rel, piece in ranked[: n if n is not None else len(ranked)]]
+
+
+def plan_tasks(
+    asap_dir: Path | None,
+    seed: int,
+    procedural: int,
+    max_train_performances: int | None,
+    max_val: int,
+    max_test: int,
+    segments_per_performance: int | None,
+    eval_segments_per_performance: int = 2,
+) -> list[SourceTask]:
+    """Validation and test first (small), then train ASAP and procedural interleaved."""
+    rng = _rng(seed, "plan")
+    tasks_eval: list[SourceTask] = []
+    train_asap: list[SourceTask] = []
+    if asap_dir is not None:
+        asap = read_asap_split(asap_dir)
+        for split, limit in (("validation", max_val), ("test", max_test)):
+            if limit <= 0:
+                continue
+            k = eval_segments_per_performance
+            perfs = _pick_performances(asap[split], math.ceil(limit / k), rng)
+            remaining = limit
+            for rel, _ in perfs:
+                take = min(k, remaining)
+                remaining -= take
+                tasks_eval.append(SourceTask(split, "asap", _stem_of(rel), str(asap_dir / rel),
+                                             max_segments=take))
+        if max_train_performances is None or max_train_performances > 0:
+            for rel, _ in _pick_performances(asap["train"], max_train_performances, rng):
+                train_asap.append(SourceTask("train", "asap", _stem_of(rel), str(asap_dir / rel),
+                                             max_segments=segments_per_performance))
+    proc = [SourceTask("train", "proc", f"{i:05d}", proc_seed=seed * 100_003 + i) for i in range(procedural)]
+    # interleave so an interrupted build still has both kinds
+    train: list[SourceTask] = []
+    a, p = list(train_asap), list(proc)
+    while a or p:
+        if a and (not p or rng.random() < len(a) / (len(a) + len(p))):
+            train.append(a.pop(0))
+        else:
+            train.append(p.pop(0))
+    return tasks_eval + train
+
+
+def rebuild_manifest(out_dir: Path) -> dict[str, dict]:
+    """Write ``manifest.jsonl`` from the items on disk; returns per-split counts and seconds."""
+    lines = []
+    stats: dict[str, dict] = {s: {"items": 0, "seconds": 0.0} for s in SPLITS}
+    for split in SPLITS:
+        d = out_dir / split
+        if not d.is_dir():
+            continue
+        for js in sorted(d.glob("*.json")):
+            base = js.with_suffix("")
+            if not (base.with_suffix(".flac").exists() and base.with_suffix(".mid").exists()):
+                continue
+            try:
+                meta = json.loads(js.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            lines.append(json.dumps(meta, sort_keys=True))
+            stats[split]["items"] += 1
+            stats[split]["seconds"] += float(meta.get("duration_s", 0.0))
+    tmp = out_dir / ".manifest.jsonl.tmp"
+    tmp.write_text("".join(line + "\n" for line in lines))
+    os.replace(tmp, out_dir / "manifest.jsonl")
+    return stats
+
+
+def build_corpus(
+    out_dir: str | Path,
+    asap_dir: str | Path | None = None,
+    *,
+    procedural: int = 300,
+    max_train_performances: int | None = None,
+    max_val: int = 20,
+    max_test: int = 30,
+    segment_seconds: float = 60.0,
+    segments_per_performance: int | None = None,
+    seed: int = 0,
+    jobs: int | None = None,
+    limit_hours: float | None = None,
+    use_asap: bool = True,
+    progress: bool = True,
+) -> dict:
+    """Build (or resume) the corpus in ``out_dir``; returns a summary dict.
+
+    ``asap_dir`` defaults to :func:`default_asap_dir`; ``use_asap=False`` builds only the
+    procedural training items. ``limit_hours`` stops scheduling new training sources once the
+    rendered training audio (including items that already existed) reaches it.
+    """
+    t0 = time.time()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timbres = discover_timbres(require=True)
+    asap = Path(asap_dir) if asap_dir is not None else default_asap_dir()
+    if not use_asap:
+        asap = None
+    tasks = plan_tasks(asap, seed, procedural, max_train_performances, max_val, max_test,
+                       segments_per_performance)
+    if any(t.split == "test" for t in tasks) and not any(t["split"] == TEST for t in (x.to_dict() for x in timbres)):
+        raise CorpusError("the held-out test timbre is not installed: sudo apt-get install timidity freepats")
+    cfg = BuildConfig(str(out), seed, float(segment_seconds), [t.to_dict() for t in timbres])
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    counts = {"ok": 0, "skipped": 0, "failed": 0, "empty": 0}
+    failures: list[str] = []
+    train_seconds = 0.0
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(tasks), unit="src", disable=not progress, dynamic_ncols=True)
+
+    def collect(res: list[dict]) -> None:
+        nonlocal train_seconds
+        for r in res:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+            if r["status"] == "failed":
+                failures.append(f"{r['item']}: {r['error']}")
+            if r["item"].startswith("train/"):
+                if r["status"] == "ok":
+                    train_seconds += r["seconds"]
+                elif r["status"] == "skipped":
+                    meta = out / (r["item"] + ".json")
+                    try:
+                        train_seconds += json.loads(meta.read_text()).get("duration_s", 0.0)
+                    except (OSError, json.JSONDecodeError):
+                        pass
+        bar.update(1)
+        bar.set_postfix(ok=counts["ok"], skip=counts["skipped"], fail=counts["failed"],
+                        train_h=f"{train_seconds / 3600:.2f}")
+
+    def over_limit() -> bool:
+        return limit_hours is not None and train_seconds >= limit_hours * 3600
+
+    stopped_early = False
+    if jobs == 1:
+        for t in tasks:
+            if t.split == "train" and over_limit():
+                stopped_early = True
+                break
+            collect(process_source(t, cfg))
+    else:
+        with Pool(jobs) as pool:
+            pending = []
+            it = iter(tasks)
+            exhausted = False
+            while True:
+                while not exhausted and len(pending) < 2 * jobs:
+                    t = next(it, None)
+                    if t is None:
+                        exhausted = True
+                        break
+                    if t.split == "train" and over_limit():
+                        stopped_early = exhausted = True
+                        break
+                    pending.append(pool.apply_async(process_source, (t, cfg)))
+                if not pending:
+                    break
+                done = [p for p in pending if p.ready()]
+                if not done:
+                    pending[0].wait(0.2)
+                    continue
+                for p in done:
+                    pending.remove(p)
+                    try:
+                        collect(p.get())
+                    except Exception as e:  # noqa: BLE001
+                        counts["failed"] += 1
+                        failures.append(f"worker error: {e}")
+                        bar.update(1)
+    bar.close()
+    stats = rebuild_manifest(out)
+    summary = {
+        "out_dir": str(out),
+        "splits": {s: {"items": v["items"], "hours": round(v["seconds"] / 3600, 3)} for s, v in stats.items()},
+        "rendered": counts["ok"],
+        "skipped": counts["skipped"],
+        "empty_segments": counts["empty"],
+        "failed": counts["failed"],
+        "failures": failures[:50],
+        "stopped_at_limit_hours": stopped_early,
+        "timbres": {t.name: t.split for t in timbres},
+        "wall_s": round(time.time() - t0, 1),
+    }
+    return summary
+
+
+def print_summary(summary: dict) -> None:
+    print(f"Corpus in {summary['out_dir']}  ({summary['wall_s']} s)")
+    for s, v in summary["splits"].items():
+        print(f"  {s:10s} {v['items']:6d} items  {v['hours']:7.2f} h")
+    print(f"  rendered {summary['rendered']}, skipped (existing) {summary['skipped']}, "
+          f"failed {summary['failed']}, empty segments {summary['empty_segments']}")
+    print("  timbres: " + ", ".join(f"{k} ({v})" for k, v in summary["timbres"].items()))
+    if summary["stopped_at_limit_hours"]:
+        print("  stopped scheduling training sources at --limit-hours")
+    for f in summary["failures"]:
+        print(f"  FAILED {f}")
+
+
+# --- CLI ----------------------------------------------------------------------------
+
+
+def add_build_corpus_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``build-corpus`` on an argparse subparsers object; sets ``func``."""
+    p = subparsers.add_parser(
+        "build-corpus",
+        help="render the synthetic training corpus (ASAP MIDI + procedural pieces)",
+        description="Render piano MIDI with several SoundFonts into an augmented FLAC+MIDI corpus.",
+    )
+    _add_arguments(p)
+    p.set_defaults(func=run_build_corpus)
+    return p
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, type=Path, help="output folder of the corpus")
+    p.add_argument("--asap", type=Path, default=None,
+                   help=f"ASAP dataset folder with split.csv (default: {default_asap_dir()})")
+    p.add_argument("--no-asap", action="store_true", help="procedural training items only")
+    p.add_argument("--procedural", type=int, default=300, help="procedural training pieces (300)")
+    p.add_argument("--max-train-performances", type=int, default=None,
+                   help="at most this many ASAP training performances (default all)")
+    p.add_argument("--segments-per-performance", type=int, default=None,
+                   help="render at most this many random segments of each training performance")
+    p.add_argument("--max-val", type=int, default=20, help="validation segments (20)")
+    p.add_argument("--max-test", type=int, default=30, help="test segments, held-out timbre (30)")
+    p.add_argument("--segment-seconds", type=float, default=60.0, help="segment length cap (60)")
+    p.add_argument("--limit-hours", type=float, default=None,
+                   help="stop scheduling training sources after this many hours of train audio")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=os.cpu_count(), help="worker processes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_build_corpus(args: argparse.Namespace) -> int:
+    try:
+        summary = build_corpus(
+            args.out, args.asap, procedural=args.procedural,
+            max_train_performances=args.max_train_performances,
+            max_val=args.max_val, max_test=args.max_test,
+            segment_seconds=args.segment_seconds,
+            segments_per_performance=args.segments_per_performance,
+            seed=args.seed, jobs=args.jobs, limit_hours=args.limit_hours,
+            use_asap=not args.no_asap, progress=not args.quiet,
+        )
+    except ParStudioError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print_summary(summary)
+    return 1 if summary["failed"] and not summary["rendered"] and not summary["skipped"] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m par_studio.train.corpus",
+                                description="Render the PAR Studio training corpus.")
+    _add_arguments(p)
+    return run_build_corpus(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

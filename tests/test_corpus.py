@@ -1,0 +1,202 @@
+"""Tests of the training-corpus builder (procedural MIDI, augmentation, segmenting, build)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+
+from par_studio.constants import MAX_MIDI, MIN_MIDI, SAMPLE_RATE, SUSTAIN_CC
+from par_studio.train import augment as aug
+from par_studio.train.corpus import (
+    Performance,
+    build_corpus,
+    cut_segment,
+    default_asap_dir,
+    segment_bounds,
+    to_pretty_midi,
+)
+from par_studio.train.procedural import generate_piece
+from par_studio.train.soundfonts import APT_PACKAGES, discover_timbres
+
+HAVE_FLUIDSYNTH = shutil.which("fluidsynth") is not None
+needs_fluidsynth = pytest.mark.skipif(
+    not HAVE_FLUIDSYNTH,
+    reason="fluidsynth is not installed (apt-get install " + " ".join(APT_PACKAGES) + ")",
+)
+
+
+# --- procedural ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_procedural_covers_extremes_restrikes_and_pedal(seed):
+    pm = generate_piece(seed)
+    notes = pm.instruments[0].notes
+    assert 20.0 <= pm.get_end_time() <= 91.0
+    pitches = np.array([n.pitch for n in notes])
+    assert pitches.min() >= MIN_MIDI and pitches.max() <= MAX_MIDI
+    assert pitches.min() < MIN_MIDI + 12, "lowest octave missing"
+    assert pitches.max() > MAX_MIDI - 12, "highest octave missing"
+    vel = np.array([n.velocity for n in notes])
+    assert vel.min() >= 5 and vel.max() <= 127
+    # re-strikes of the same key 40-150 ms apart
+    by_pitch: dict[int, list[float]] = {}
+    for n in notes:
+        by_pitch.setdefault(n.pitch, []).append(n.start)
+    iois = np.concatenate([np.diff(sorted(v)) for v in by_pitch.values() if len(v) > 1])
+    assert np.sum((iois >= 0.039) & (iois <= 0.151)) >= 4
+    ped = [c for c in pm.instruments[0].control_changes if c.number == SUSTAIN_CC]
+    assert any(c.value >= 64 for c in ped) and any(c.value < 64 for c in ped)
+
+
+def test_procedural_is_deterministic_and_varied():
+    a, b, c = generate_piece(7), generate_piece(7), generate_piece(8)
+    key = lambda pm: [(n.pitch, n.start, n.velocity) for n in pm.instruments[0].notes]  # noqa: E731
+    assert key(a) == key(b)
+    assert key(a) != key(c)
+    # chords of 5-10 notes appear somewhere in a handful of pieces
+    biggest = 0
+    for s in range(6):
+        starts = np.round([n.start for n in generate_piece(s).instruments[0].notes], 2)
+        _, counts = np.unique(starts, return_counts=True)
+        biggest = max(biggest, counts.max())
+    assert biggest >= 5
+
+
+# --- augmentation -------------------------------------------------------------------
+
+
+def _click(n=SAMPLE_RATE * 2, at=8000):
+    x = np.zeros(n, dtype=np.float32)
+    x[at] = 0.8
+    return x
+
+
+def test_augment_keeps_length_dtype_and_peak():
+    x = (np.random.default_rng(0).standard_normal(SAMPLE_RATE * 3) * 0.3).astype(np.float32)
+    for seed in range(5):
+        y, params = aug.augment(x, np.random.default_rng(seed))
+        assert y.shape == x.shape and y.dtype == np.float32
+        assert np.max(np.abs(y)) <= aug.PEAK_LIMIT + 1e-6
+        json.dumps(params)  # manifest-serialisable
+
+
+def test_augment_is_seeded_deterministic():
+    x = (np.random.default_rng(1).standard_normal(SAMPLE_RATE) * 0.1).astype(np.float32)
+    y1, p1 = aug.augment(x, np.random.default_rng(42))
+    y2, p2 = aug.augment(x, np.random.default_rng(42))
+    y3, _ = aug.augment(x, np.random.default_rng(43))
+    assert p1 == p2 and np.array_equal(y1, y2)
+    assert not np.array_equal(y1, y3)
+
+
+def test_room_ir_starts_with_direct_impulse():
+    for seed in range(10):
+        ir, _ = aug.make_room_ir(np.random.default_rng(seed), rt60=float(0.1 + 0.14 * seed))
+        assert ir[0] == 1.0 and np.argmax(np.abs(ir)) == 0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_augment_does_not_shift_a_click(seed):
+    at = 8000
+    x = _click(at=at)
+    y, params = aug.augment(x, np.random.default_rng(seed))
+    assert int(np.argmax(np.abs(y))) == at, params
+    # nothing of the click appears well before it (zero-phase filters ring only briefly)
+    before = np.max(np.abs(y[: at - 160]))
+    assert before < 0.5 * np.max(np.abs(y)), params
+
+
+def test_augment_levels():
+    x = _click()
+    y, p = aug.augment(x, np.random.default_rng(0), "none")
+    assert np.array_equal(y, x) and p["level"] == "none"
+    y, p = aug.augment(x, np.random.default_rng(0), "light")
+    assert "reverb" not in p and "noise" not in p and int(np.argmax(np.abs(y))) == 8000
+
+
+# --- segmenting ---------------------------------------------------------------------
+
+
+def test_cut_segment_keeps_exactly_the_notes_inside():
+    notes = [
+        pretty_midi.Note(80, 60, 0.5, 1.0),  # before the segment
+        pretty_midi.Note(81, 62, 1.5, 2.5),  # crosses the start: clipped
+        pretty_midi.Note(82, 64, 3.0, 3.5),  # inside
+        pretty_midi.Note(83, 65, 4.5, 6.0),  # crosses the end: clipped
+        pretty_midi.Note(84, 67, 6.0, 7.0),  # starts at the end: out
+        pretty_midi.Note(85, 69, 1.99, 2.005),  # clipped to < 20 ms: dropped
+    ]
+    pedal = [(1.0, 127), (3.2, 0), (4.0, 100)]
+    seg = cut_segment(Performance(notes, pedal), 2.0, 5.0)
+    got = [(n.pitch, round(n.start, 6), round(n.end, 6), n.velocity) for n in seg.notes]
+    assert got == [(62, 0.0, 0.5, 81), (64, 1.0, 1.5, 82), (65, 2.5, 3.0, 83)]
+    # pedal down at the start carried to t=0, events inside shifted, released at the end
+    assert seg.pedal[0] == (0.0, 127)
+    assert [(round(t, 6), v) for t, v in seg.pedal[1:]] == [(1.2, 0), (2.0, 100), (3.0, 0)]
+    # the written MIDI holds the same notes
+    pm = to_pretty_midi(seg)
+    assert [(n.pitch, round(n.start, 3)) for n in pm.instruments[0].notes] == [(62, 0.0), (64, 1.0), (65, 2.5)]
+
+
+def test_segment_bounds():
+    assert segment_bounds(65.0, 30.0) == [(0.0, 30.0), (30.0, 60.0), (60.0, 65.0)]
+    assert segment_bounds(61.0, 30.0) == [(0.0, 30.0), (30.0, 60.0)]  # 1 s remainder dropped
+    assert segment_bounds(10.0, 30.0) == [(0.0, 10.0)]
+
+
+# --- timbres & end to end -----------------------------------------------------------
+
+
+@needs_fluidsynth
+def test_timbres_have_train_and_held_out():
+    ts = discover_timbres()
+    train = [t for t in ts if t.split == "train"]
+    test = [t for t in ts if t.split == "test"]
+    assert len(train) >= 3
+    assert test, "held-out timbre missing (apt-get install timidity freepats)"
+    assert not {(t.renderer, t.path) for t in test} & {(t.renderer, t.path) for t in train}
+
+
+@needs_fluidsynth
+def test_build_tiny_corpus_and_resume(tmp_path, monkeypatch):
+    import par_studio.train.procedural as proc
+
+    asap = default_asap_dir()
+    if not (asap / "split.csv").is_file():
+        pytest.skip(f"ASAP data not found at {asap}")
+    # short procedural pieces keep the test fast
+    orig = proc.generate_piece
+    monkeypatch.setattr(
+        "par_studio.train.corpus.generate_piece", lambda seed: orig(seed, duration=6.0)
+    )
+    kw = dict(procedural=2, max_train_performances=1, segments_per_performance=1, max_val=0,
+              max_test=0, segment_seconds=4.0, seed=3, jobs=1, progress=False)
+    s1 = build_corpus(tmp_path, asap, **kw)
+    assert s1["failed"] == 0, s1["failures"]
+    flacs = sorted(tmp_path.glob("train/*.flac"))
+    assert len(flacs) == s1["rendered"] >= 3  # 2 procedural pieces (2 segments each) + 1 ASAP
+    assert any(f.name.startswith("asap_") for f in flacs)
+    assert any(f.name.startswith("proc_") for f in flacs)
+    import soundfile as sf
+
+    lines = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    assert len(lines) == len(flacs)
+    for m in lines:
+        audio, sr = sf.read(tmp_path / m["audio"], dtype="float32")
+        assert sr == SAMPLE_RATE and audio.ndim == 1
+        assert abs(len(audio) / sr - m["duration_s"]) < 1e-3
+        pm = pretty_midi.PrettyMIDI(str(tmp_path / m["midi"]))
+        assert len(pm.instruments[0].notes) == m["n_notes"] > 0
+        assert pm.get_end_time() <= len(audio) / sr
+        assert m["duration_s"] <= 4.0 + 1.0 + 1e-6
+        assert -3 <= m["transposition"] <= 3 and m["split"] == "train"
+        assert np.max(np.abs(audio)) > 1e-3
+    s2 = build_corpus(tmp_path, asap, **kw)
+    assert s2["rendered"] == 0 and s2["skipped"] == s1["rendered"]
+    assert (tmp_path / "manifest.jsonl").read_text().count("\n") == len(flacs)
