@@ -517,6 +517,9 @@ def build_corpus(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     timbres = discover_timbres(require=True)
+    for split in SPLITS:  # temp files of an interrupted earlier run (one build per folder)
+        for tmp in (out / split).glob(".*.tmp*"):
+            tmp.unlink(missing_ok=True)
     asap = Path(asap_dir) if asap_dir is not None else default_asap_dir()
     if not use_asap:
         asap = None
