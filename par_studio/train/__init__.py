@@ -1,0 +1,1 @@
+"""Training: corpus building, datasets (our corpus, MAESTRO v3), the trainer and the evaluator."""

@@ -1,0 +1,157 @@
+"""Training pipeline: dataset crops, MAESTRO layout, latency adaptation, a tiny resumable run,
+the evaluator's metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+import torch
+
+from par_studio.constants import FRAME_SECONDS, HOP_LENGTH, SAMPLE_RATE
+from par_studio.model import PARModel, preset_config
+from par_studio.model.checkpoint import load_checkpoint
+from par_studio.notes import Notes, encode, notes_from_midi
+from par_studio.train.dataset import CropDataset, Pair, dir_pairs, maestro_pairs
+from par_studio.train.evaluate import band_metrics, note_metrics
+from par_studio.train.trainer import adapt_state_dict, main as train_main
+
+
+def _write_pair(folder, stem, seed=0, seconds=6.0, sr=SAMPLE_RATE):
+    """A MIDI file and a matching audio file of decaying sines (one per note)."""
+    rng = np.random.default_rng(seed)
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(0)
+    t = np.arange(int(seconds * sr)) / sr
+    audio = np.zeros_like(t)
+    for k in range(10):
+        on = float(rng.uniform(0, seconds - 1.5))
+        dur = float(rng.uniform(0.2, 1.0))
+        pitch = int(rng.integers(40, 90))
+        inst.notes.append(pretty_midi.Note(int(rng.integers(30, 120)), pitch, on, on + dur))
+        f = 440 * 2 ** ((pitch - 69) / 12)
+        m = (t >= on) & (t < on + dur)
+        audio[m] += 0.1 * np.sin(2 * np.pi * f * t[m]) * np.exp(-3 * (t[m] - on))
+    pm.instruments.append(inst)
+    folder.mkdir(parents=True, exist_ok=True)
+    pm.write(str(folder / f"{stem}.mid"))
+    sf.write(folder / f"{stem}.flac", audio.astype(np.float32), sr)
+    return Pair(folder / f"{stem}.flac", folder / f"{stem}.mid")
+
+
+def test_crop_labels_match_encoded_file(tmp_path):
+    pair = _write_pair(tmp_path, "a", seed=1)
+    ds = CropDataset([pair], crop_frames=32, seed=0)
+    item = ds.items[0]
+    full = encode(notes_from_midi(pair.midi), item.T)
+    for f0 in (0, 7, 50):
+        c = ds.crop_at(item, f0)
+        np.testing.assert_array_equal(c["state"], full.state[f0:f0 + 32])
+        np.testing.assert_array_equal(c["prev_state"], full.prev_state[f0:f0 + 32])
+        np.testing.assert_allclose(c["prev_time"], full.prev_time[f0:f0 + 32], atol=1e-6)
+        np.testing.assert_allclose(c["prev_velocity"], full.prev_velocity[f0:f0 + 32], atol=1e-2)
+        # frames are the windows the offline front end uses
+        audio = sf.read(pair.audio, dtype="float32")[0]
+        model = PARModel(preset_config("par-compact"))
+        a = model.frontend.from_audio(torch.from_numpy(audio)[None], f0, 32)
+        b = model.frontend(torch.from_numpy(c["frames"])[None])
+        torch.testing.assert_close(a, b)
+
+
+def test_resampled_audio_is_read_at_16k(tmp_path):
+    pair = _write_pair(tmp_path, "b", seed=2, sr=44100)
+    ds = CropDataset([pair], crop_frames=16, seed=0)
+    assert abs(ds.items[0].n_samples - 6.0 * SAMPLE_RATE) < HOP_LENGTH
+    assert ds.batch(2)["frames"].shape == (2, 16, 4096)
+
+
+def test_maestro_layout(tmp_path):
+    root = tmp_path / "maestro-v3.0.0"
+    for i, split in enumerate(["train", "train", "validation", "test"]):
+        _write_pair(root / "2018", f"p{i}", seed=i, seconds=3)
+    rows = ["canonical_composer,canonical_title,split,year,midi_filename,audio_filename,duration"]
+    for i, split in enumerate(["train", "train", "validation", "test"]):
+        rows.append(f"X,Y,{split},2018,2018/p{i}.mid,2018/p{i}.flac,3.0")
+    (root / "maestro-v3.0.0.csv").write_text("\n".join(rows) + "\n")
+    assert [p.audio.name for p in maestro_pairs(root, "train")] == ["p0.flac", "p1.flac"]
+    assert [p.midi.name for p in maestro_pairs(root, "test")] == ["p3.mid"]
+    assert len(dir_pairs(root)) == 4
+    with pytest.raises(FileNotFoundError):
+        maestro_pairs(tmp_path, "train")
+
+
+def test_latency_adaptation_takes_centre_column():
+    torch.manual_seed(0)
+    src = PARModel(preset_config("par-compact", 320)).eval()
+    with torch.no_grad():  # make the 320 ms model's side columns zero: then both must agree
+        for name, p in src.named_parameters():
+            if p.dim() == 4 and p.shape[-1] == 3:
+                p[..., 0] = 0
+                p[..., 2] = 0
+    dst = PARModel(preset_config("par-compact", 128)).eval()
+    dst.load_state_dict(adapt_state_dict(src.state_dict(), dst))
+    mel = torch.randn(1, 229, 40)
+    with torch.no_grad():
+        a, _ = src.acoustic(mel)
+        b, _ = dst.acoustic(mel)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert dst.latency_ms == 128
+
+
+def test_tiny_training_run_resumes(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    for i in range(2):
+        _write_pair(corpus / "train", f"t{i}", seed=i)
+    _write_pair(corpus / "validation", "v0", seed=9, seconds=3)
+    out = tmp_path / "run"
+    args = ["--corpus", str(corpus), "--preset", "par-compact", "--out", str(out), "--batch", "2",
+            "--crop-frames", "24", "--log-every", "1", "--val-every", "2", "--val-seconds", "3",
+            "--checkpoint-every", "1", "--threads", "2"]
+    assert train_main(args + ["--steps", "2"]) == 0
+    first = load_checkpoint(out / "last.pt")[1]
+    assert first["steps"] == 2
+    assert train_main(args + ["--steps", "3"]) == 0
+    log = capsys.readouterr().out
+    assert "resumed from" in log and "at step 2" in log
+    model, meta = load_checkpoint(out / "last.pt")
+    assert meta["steps"] == 3 and meta["cpu_seconds"] > first["cpu_seconds"]
+    best, bmeta = load_checkpoint(out / "best.pt")
+    assert "validation_note_f1" in bmeta["metrics"]
+    lines = (out / "train_log.csv").read_text().strip().splitlines()
+    assert lines[0].startswith("step,loss") and len(lines) == 4
+    # the loss must be finite and the weights must have moved
+    fresh = PARModel(preset_config("par-compact"))
+    assert not torch.equal(model.state_dict()["decoder.state_head.weight"],
+                           fresh.state_dict()["decoder.state_head.weight"])
+
+
+def test_metrics_perfect_and_shifted():
+    ref = Notes([0.0, 1.0, 2.0], [0.5, 1.5, 3.0], [30, 60, 100], [40, 80, 100])
+    m = note_metrics(ref, ref)
+    for k in ("note", "note_offset", "note_offset_velocity", "frame"):
+        assert m[k]["f1"] == pytest.approx(1.0)
+    late = Notes(ref.onset + 0.06, ref.offset + 0.06, ref.pitch, ref.velocity)
+    assert note_metrics(ref, late)["note"]["f1"] == 0.0
+    early_off = Notes(ref.onset, ref.onset + 0.1, ref.pitch, ref.velocity)
+    m = note_metrics(ref, early_off)
+    assert m["note"]["f1"] == 1.0 and m["note_offset"]["f1"] == 0.0
+    bands = band_metrics(ref, ref.take(np.array([True, True, False])))
+    assert bands["21-43"]["note"]["f1"] == 1.0 and bands["88-108"]["note"]["recall"] == 0.0
+
+
+def test_evaluate_command_writes_json(tmp_path, capsys):
+    from par_studio.cli import main
+    from par_studio.model.checkpoint import save_checkpoint
+
+    _write_pair(tmp_path / "eval", "e0", seed=3, seconds=3)
+    ckpt = save_checkpoint(PARModel(preset_config("par-compact", 192)), tmp_path / "m.pt")
+    out = tmp_path / "res.json"
+    assert main(["evaluate", str(tmp_path / "eval"), "--model", str(ckpt), "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["files"] == 1 and res["model"]["latency_ms"] == 192
+    assert set(res["overall"]) == {"note", "note_offset", "note_offset_velocity", "frame"}
+    assert "note+offset" in capsys.readouterr().out
+    assert main(["evaluate", str(tmp_path / "nothing"), "--model", str(ckpt)]) == 1
