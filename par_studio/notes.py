@@ -226,7 +226,7 @@ def encode(notes: Notes, n_frames: int) -> Labels:
                 if j + 1 < len(idx):
                     b = min(b, ons[j + 1])  # a new strike ends this note
                 b = min(max(b, a + 1), T)
-                reonset = prev_end > a
+                reonset = prev_end >= a  # the previous note sounds up to this frame
                 state[a, k] = STATE_REONSET if reonset else STATE_ONSET
                 state[a + 1 : b, k] = STATE_SUSTAIN
                 vel[a:b, k] = v / VELOCITY_SCALE
