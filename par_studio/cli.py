@@ -203,12 +203,15 @@ def _optional_parsers(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="par-studio",
-        description="PAR Studio: piano transcription with PAR autoregressive models. "
-                    "With no subcommand, opens the desktop app.")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="PAR Studio: piano transcription with PAR autoregressive models.",
+        epilog="desktop app:\n"
+               "  par-studio [AUDIO]                       open the app (on the bundled example\n"
+               "                                           when no AUDIO is given)\n"
+               "  par-studio --screenshot OUT.png [AUDIO] [--live]\n"
+               "                                           transcribe (or play AUDIO as live input),\n"
+               "                                           save a PNG of the window and exit")
     parser.add_argument("--version", action="version", version=f"par-studio {__version__}")
-    parser.add_argument("--screenshot", metavar="OUT.png", help="GUI: save a screenshot and exit")
-    parser.add_argument("--live", action="store_true", help="GUI: play the input as live input")
-    parser.add_argument("audio", nargs="?", help="GUI: audio file to open")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_transcribe_parser(sub)
     add_info_parser(sub)
