@@ -40,6 +40,33 @@ def _check_path(path: Path) -> None:
         raise AudioLoadError(f"{path}: file is empty (0 bytes).")
 
 
+def _wav_truncation(path: Path) -> str | None:
+    """A message if ``path`` is a RIFF/WAVE file whose data chunk is shorter than its header
+    says (libsndfile silently reads what is there), else None."""
+    import struct
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            pos = 12
+            while pos + 8 <= size:
+                fh.seek(pos)
+                cid, n = struct.unpack("<4sI", fh.read(8))
+                if cid == b"data":
+                    have = size - pos - 8
+                    if n not in (0, 0xFFFFFFFF) and n > have:
+                        return (f"{path}: the file is truncated (its header promises {n} bytes of "
+                                f"audio, only {have} are there).")
+                    return None
+                pos += 8 + n + (n & 1)
+    except OSError:
+        return None
+    return None
+
+
 def audio_info(path) -> AudioInfo:
     """Sample rate, channels and length of an audio file without decoding it all."""
     import soundfile as sf
@@ -76,6 +103,9 @@ def load_audio(path, max_seconds: float | None = None) -> np.ndarray:
         return _load_fallback(path, exc, max_seconds)
     try:
         with f:
+            problem = _wav_truncation(path) if f.format == "WAV" else None
+            if problem:
+                raise AudioLoadError(problem)
             sr = int(f.samplerate)
             if sr <= 0:
                 raise AudioLoadError(f"{path}: invalid sample rate {sr}.")
