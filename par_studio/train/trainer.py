@@ -149,7 +149,8 @@ def train(args) -> int:
              "steps": step, "batch": args.batch * world, "crop_frames": args.crop_frames,
              "cpu_seconds": round(cpu_seconds, 1), "cpu_hours": round(cpu_seconds / 3600, 3),
              "seed": args.seed, "trained_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-             "recipe": "focal(γ=2)+onset velocity MSE, perturbed teacher forcing, AdamW"}
+             "recipe": "focal(γ=2)+onset velocity MSE, perturbed teacher forcing, AdamW",
+             "precision": args.precision}
         if args.init:
             m["initialised_from"] = str(args.init)
         if extra:
@@ -172,9 +173,10 @@ def train(args) -> int:
             mel = model.frontend(b["frames"])
         ps, pt, pv = perturb_context(b["prev_state"].cpu(), b["prev_time"].cpu(), b["prev_velocity"].cpu(),
                                      b["state"].cpu(), generator=gen)
-        logits, vel = net(mel, ps.to(device), pt.to(device), pv.to(device))
-        l_state = focal_loss(logits, b["state"])
-        l_vel = onset_velocity_loss(vel, b["velocity"], b["onset"])
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            logits, vel = net(mel, ps.to(device), pt.to(device), pv.to(device))
+        l_state = focal_loss(logits.float(), b["state"])
+        l_vel = onset_velocity_loss(vel.float(), b["velocity"], b["onset"])
         loss = l_state + l_vel
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -245,6 +247,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
+                   help="autocast precision of the training pass (bf16: about 2× faster on CPUs "
+                        "with AVX512-BF16/AMX and on GPUs; weights and inference stay fp32)")
 
 
 def add_train_parser(sub) -> None:

@@ -1,0 +1,87 @@
+"""Ship a trained checkpoint into ``models/``: evaluate it on the held-out test set, store the
+figures in its metadata and in ``models/<name>.eval.json``, and refresh the figures table of
+``models/MODEL_CARD.md`` (between its ``<!-- figures -->`` markers).
+
+    python -m par_studio.train.ship RUN/best.pt --name par-compact-320 --test-dir CORPUS/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..midi_io import atomic_write_bytes
+from ..model.checkpoint import MODELS_DIR, load_checkpoint, save_checkpoint
+from .dataset import dir_pairs
+from .evaluate import evaluate_pairs, format_report
+
+START, END = "<!-- figures -->", "<!-- /figures -->"
+
+
+def figures_table(models_dir: Path) -> str:
+    rows = ["| model | look-ahead | parameters | steps | CPU h | note F1 | note+offset F1 | "
+            "note+off+vel F1 | frame F1 | RTF offline |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    bands = ["", "Per pitch band, note F1 (MIDI 21–43 / 44–65 / 66–87 / 88–108):", ""]
+    for js in sorted(models_dir.glob("*.eval.json")):
+        r = json.loads(js.read_text())
+        o = r["overall"]
+        m = r["model"]
+        rows.append(
+            f"| {m['preset']} | {m['latency_ms']} ms | {m['parameters']:,} | {m['steps']} | "
+            f"{m['cpu_hours']:.2f} | {o['note']['f1']:.3f} | {o['note_offset']['f1']:.3f} | "
+            f"{o['note_offset_velocity']['f1']:.3f} | {o['frame']['f1']:.3f} | {r['real_time_factor']:.3f} |")
+        b = r["bands"]
+        bands.append(f"- {js.name[:-len('.eval.json')]}: " + " / ".join(
+            f"{b[k]['note']['f1']:.3f}" if k in b else "–" for k in ("21-43", "44-65", "66-87", "88-108")))
+    n = json.loads(next(iter(sorted(models_dir.glob("*.eval.json")))).read_text())["files"] if len(rows) > 2 else 0
+    head = f"Held-out test set: {n} files (test pieces of the ASAP split, rendered with the unseen timbre).\n\n"
+    return head + "\n".join(rows) + "\n" + "\n".join(bands) + "\n"
+
+
+def update_card(models_dir: Path) -> None:
+    card = models_dir / "MODEL_CARD.md"
+    if not card.exists():
+        return
+    text = card.read_text()
+    if START in text and END in text:
+        a, rest = text.split(START, 1)
+        _, b = rest.split(END, 1)
+        text = a + START + "\n" + figures_table(models_dir) + END + b
+        atomic_write_bytes(card, text.encode())
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m par_studio.train.ship", description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoint")
+    p.add_argument("--name", required=True, help="e.g. par-compact-320 (→ models/par-compact-320.pt)")
+    p.add_argument("--test-dir", required=True, help="folder of audio + same-stem MIDI (held-out test)")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--models-dir", default=str(MODELS_DIR))
+    args = p.parse_args(argv)
+    model, meta = load_checkpoint(args.checkpoint)
+    pairs = dir_pairs(args.test_dir)[: args.limit]
+    res = evaluate_pairs(pairs, model, progress=lambda i, n: print(f"  {i}/{n}", end="\r", file=sys.stderr))
+    res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms,
+                    "parameters": model.n_parameters(), "steps": meta.get("steps"),
+                    "cpu_hours": meta.get("cpu_hours", 0.0), "source": str(args.checkpoint)}
+    print(format_report(res))
+    meta = {k: v for k, v in meta.items() if k != "path"}
+    metrics = dict(meta.get("metrics") or {})
+    for k in ("note", "note_offset", "note_offset_velocity", "frame"):
+        metrics[f"test_{k}_f1"] = round(res["overall"][k]["f1"], 4)
+    meta["metrics"] = metrics
+    meta["test_set"] = f"{len(pairs)} files from {args.test_dir}"
+    out_dir = Path(args.models_dir)
+    save_checkpoint(model, out_dir / f"{args.name}.pt", meta)
+    slim = {k: v for k, v in res.items() if k != "per_file"}
+    atomic_write_bytes(out_dir / f"{args.name}.eval.json", json.dumps(slim, indent=2).encode())
+    update_card(out_dir)
+    print(f"shipped {out_dir / (args.name + '.pt')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
