@@ -1,0 +1,910 @@
+"""The main window: open → transcribe → look, listen, export; or live input.
+
+One :class:`~par_studio.notes.Notes` object (``self.notes``) is the source of truth: the roll
+draws it and export writes it. The model runs only in worker threads (:mod:`.workers`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QStyle,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import __version__
+from ..constants import DEFAULT_LATENCY_MS, FRAME_SECONDS, SAMPLE_RATE
+from ..errors import ParStudioError
+from ..notes import Notes
+from . import theme
+from .playback import Player, output_device_name
+from .views import TimelineWidget
+from .workers import (
+    LiveWorker,
+    LoadedAudio,
+    LoadJob,
+    ModelJob,
+    ModelSpec,
+    TranscribeJob,
+    start_job,
+)
+
+ORGANIZATION = "PAR Studio"
+APPLICATION = "PAR Studio"
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+EXAMPLE = RESOURCES / "example.flac"
+AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff *.m4a *.au);;All files (*)"
+MODELS = (("PAR", "par"), ("PARcompact", "par-compact"))
+MAX_RECENT = 8
+
+
+class MainWindow(QMainWindow):
+    # signals tests and the screenshot mode wait on
+    sigLoaded = Signal(str)
+    sigTranscribed = Signal(object)  #: Transcription
+    sigTranscriptionSkipped = Signal(str)  #: no weights for the chosen model: the message
+    sigError = Signal(str)
+    sigLiveStarted = Signal()
+    sigLiveStopped = Signal(object)  #: Transcription or None
+    sigIdle = Signal()
+    # to the live worker (queued across threads)
+    _sigLiveAudio = Signal(object)
+    _sigLiveFinish = Signal()
+
+    def __init__(self, settings: QSettings | None = None, models_dir=None):
+        super().__init__()
+        self.settings = settings if settings is not None else QSettings(ORGANIZATION, APPLICATION)
+        self.models_dir = Path(models_dir) if models_dir else None
+        self.loaded: LoadedAudio | None = None
+        self.transcription = None
+        self.notes = Notes()
+        self.model_cache: dict[tuple, tuple] = {}
+        self.job = None
+        self.job_kind = ""
+        self.live = None
+        self.player = Player()
+        self.last_error = ""
+        self._error_box = None
+        self._follow_paused = False
+
+        self.setWindowTitle("PAR Studio")
+        self.setAcceptDrops(True)
+        self._build_ui()
+        self._build_actions()
+        self._restore_settings()
+        self.play_timer = QTimer(self)
+        self.play_timer.setInterval(33)
+        self.play_timer.timeout.connect(self._tick_playback)
+        self._update_enabled()
+
+    # ================================================================== UI
+    def _build_ui(self) -> None:
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(f"background:{theme.WARNING_BG}; color:{theme.WARNING_FG}; padding:6px 10px;")
+        self.banner.setVisible(False)
+        lay.addWidget(self.banner)
+        self.timeline = TimelineWidget()
+        self.timeline.sigSeek.connect(self.seek)
+        self.timeline.sigUserNavigated.connect(self._user_navigated)
+        lay.addWidget(self.timeline, 1)
+        self.setCentralWidget(central)
+
+        # status bar
+        sb = self.statusBar()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.info_label = QLabel("")
+        self.model_label = QLabel("")
+        self.live_label = QLabel("")
+        self.device_label = QLabel("")
+        for w in (self.progress, self.cancel_button, self.info_label, self.live_label,
+                  self.model_label, self.device_label):
+            sb.addPermanentWidget(w)
+        out = output_device_name()
+        self.device_label.setText(f"output: {out}" if out else "output: none")
+        self.device_label.setToolTip("Audio output device used for playback")
+
+    def _build_actions(self) -> None:
+        st = self.style()
+        mb = self.menuBar()
+
+        def act(text, slot, shortcut=None, icon=None, checkable=False, tip=None):
+            a = QAction(text, self)
+            if icon is not None:
+                a.setIcon(st.standardIcon(icon))
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            a.setCheckable(checkable)
+            if tip:
+                a.setToolTip(tip)
+                a.setStatusTip(tip)
+            a.triggered.connect(slot)
+            self.addAction(a)
+            return a
+
+        self.act_open = act("&Open audio…", lambda: self.open_dialog(), QKeySequence.Open,
+                            QStyle.SP_DialogOpenButton, tip="Open an audio file (Ctrl+O); you can also drop files here")
+        self.act_export = act("&Export MIDI…", lambda: self.export_dialog("mid"), "Ctrl+E",
+                              QStyle.SP_DialogSaveButton, tip="Export the notes shown as a MIDI file (Ctrl+E)")
+        self.act_export_csv = act("Export &CSV…", lambda: self.export_dialog("csv"), "Ctrl+Shift+E",
+                                  tip="Export the notes shown as CSV: onset, offset, pitch, velocity")
+        self.act_quit = act("&Quit", self.close, QKeySequence.Quit)
+        self.act_transcribe = act("&Transcribe", lambda: self.transcribe(), "Ctrl+R",
+                                  QStyle.SP_BrowserReload, tip="Transcribe the loaded audio again (Ctrl+R)")
+        self.act_cancel = act("Cancel", self.cancel, "Esc", tip="Cancel the running job (Esc)")
+        self.act_play = act("Play", self.toggle_play, "Space", QStyle.SP_MediaPlay,
+                            tip="Play / pause the audio from the playhead (Space)")
+        self.act_live = act("Live", self.toggle_live, "Ctrl+L", QStyle.SP_MediaSeekForward, checkable=True,
+                            tip="Start / stop live transcription from the input chosen at the right (Ctrl+L)")
+        self.act_follow = act("Follow", lambda on: self.settings.setValue("view/follow", bool(on)), "F",
+                              QStyle.SP_ArrowRight, checkable=True, tip="Keep the playhead in view (F)")
+        self.act_zoom_in = act("Zoom in", lambda: self.timeline.zoom(0.7), QKeySequence.ZoomIn)
+        self.act_zoom_out = act("Zoom out", lambda: self.timeline.zoom(1 / 0.7), QKeySequence.ZoomOut)
+        self.act_fit = act("Fit all", lambda: self.timeline.fit(), "Ctrl+0")
+        self.act_about = act("About PAR Studio", self.about)
+
+        fm = mb.addMenu("&File")
+        fm.addAction(self.act_open)
+        self.recent_menu = fm.addMenu("Open &recent")
+        fm.addSeparator()
+        fm.addAction(self.act_export)
+        fm.addAction(self.act_export_csv)
+        fm.addSeparator()
+        fm.addAction(self.act_quit)
+        vm = mb.addMenu("&View")
+        for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_follow):
+            vm.addAction(a)
+        vm.addSeparator()
+        hint = QAction("Wheel: scroll · Ctrl+wheel: zoom · Shift+wheel: pitch · click: seek", self)
+        hint.setEnabled(False)
+        vm.addAction(hint)
+        tm = mb.addMenu("&Transcribe")
+        for a in (self.act_transcribe, self.act_cancel, self.act_live, self.act_play):
+            tm.addAction(a)
+        hm = mb.addMenu("&Help")
+        hm.addAction(self.act_about)
+
+        tb = QToolBar("Main")
+        tb.setObjectName("main_toolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.addToolBar(tb)
+        for a in (self.act_open, self.act_transcribe, self.act_play, self.act_follow):
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addWidget(QLabel(" Model "))
+        self.model_combo = QComboBox()
+        for label, preset in MODELS:
+            self.model_combo.addItem(label, preset)
+        self.model_combo.setToolTip("PAR: the full model. PARcompact: smaller and faster, for live use.")
+        tb.addWidget(self.model_combo)
+        tb.addWidget(QLabel(" Look-ahead "))
+        self.latency_combo = QComboBox()
+        self.latency_combo.setToolTip("How far the model listens ahead before it decides (algorithmic "
+                                      "latency). Only settings with installed weights are offered.")
+        tb.addWidget(self.latency_combo)
+        tb.addSeparator()
+        tb.addAction(self.act_live)
+        self.input_combo = QComboBox()
+        self.input_combo.setToolTip("Live input: a microphone, or the open file played as live input")
+        tb.addWidget(self.input_combo)
+        tb.addSeparator()
+        tb.addAction(self.act_export)
+        for w in (self.model_combo, self.latency_combo, self.input_combo):
+            w.setFocusPolicy(Qt.ClickFocus)
+        self.model_combo.currentIndexChanged.connect(self._model_changed)
+        self.latency_combo.currentIndexChanged.connect(self._latency_changed)
+        self._fill_inputs()
+
+    def _fill_inputs(self) -> None:
+        from .sources import input_devices
+
+        self.input_combo.clear()
+        self.input_combo.addItem("Open file as live input", ("file", None))
+        for dev, name in input_devices():
+            self.input_combo.addItem(f"Mic: {name}", ("mic", dev))
+
+    # ================================================================== settings
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geo = s.value("window/geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1360, 860)
+        preset = s.value("model/preset", "par")
+        idx = max(0, self.model_combo.findData(preset))
+        self.model_combo.blockSignals(True)
+        self.model_combo.setCurrentIndex(idx)
+        self.model_combo.blockSignals(False)
+        self._fill_latencies(int(s.value("model/latency_ms", DEFAULT_LATENCY_MS)))
+        self.act_follow.setChecked(s.value("view/follow", True) in (True, "true", 1, "1"))
+        self._update_recent_menu()
+        self._update_model_label()
+
+    def closeEvent(self, ev):  # noqa: N802
+        self.shutdown()
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.sync()
+        super().closeEvent(ev)
+
+    def shutdown(self) -> None:
+        """Stop playback, live input and jobs (waits briefly for worker threads)."""
+        self.player.stop()
+        if self.live is not None:
+            self._teardown_live(wait=True)
+        if self.job is not None:
+            job, thread = self.job
+            job.cancel()
+            thread.quit()
+            thread.wait(5000)
+            self.job = None
+
+    def recent_files(self) -> list[str]:
+        v = self.settings.value("files/recent", [])
+        if isinstance(v, str):
+            v = [v]
+        return [str(x) for x in (v or [])]
+
+    def _add_recent(self, path: str) -> None:
+        items = [p for p in self.recent_files() if p != path]
+        items.insert(0, path)
+        self.settings.setValue("files/recent", items[:MAX_RECENT])
+        self.settings.setValue("files/last_folder", str(Path(path).parent))
+        self._update_recent_menu()
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for p in self.recent_files():
+            a = self.recent_menu.addAction(Path(p).name)
+            a.setToolTip(p)
+            a.triggered.connect(lambda _=False, p=p: self.open_file(p))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
+
+    # ================================================================== model / latency
+    def current_spec(self) -> ModelSpec:
+        lat = self.latency_combo.currentData()
+        return ModelSpec(self.model_combo.currentData(), int(lat or DEFAULT_LATENCY_MS), self.models_dir)
+
+    def _fill_latencies(self, prefer: int | None = None) -> None:
+        from ..model.checkpoint import available_latencies
+
+        preset = self.model_combo.currentData()
+        have = available_latencies(preset, self.models_dir)
+        self.latency_combo.blockSignals(True)
+        self.latency_combo.clear()
+        if have:
+            for ms in have:
+                self.latency_combo.addItem(f"{ms} ms", ms)
+            pick = prefer if prefer in have else (DEFAULT_LATENCY_MS if DEFAULT_LATENCY_MS in have else have[-1])
+            self.latency_combo.setCurrentIndex(have.index(pick))
+            self.latency_combo.setToolTip("Algorithmic look-ahead of the model; shorter reacts sooner, "
+                                          "longer is more accurate. Only installed settings are listed.")
+        else:
+            self.latency_combo.addItem(f"{DEFAULT_LATENCY_MS} ms", DEFAULT_LATENCY_MS)
+            self.latency_combo.setToolTip("No trained weights are installed for this model, so there is "
+                                          "no look-ahead to choose.")
+        self.latency_combo.blockSignals(False)
+        self._has_weights = bool(have)
+
+    def _model_changed(self) -> None:
+        self.settings.setValue("model/preset", self.model_combo.currentData())
+        self._fill_latencies(int(self.settings.value("model/latency_ms", DEFAULT_LATENCY_MS)))
+        self._settings_changed()
+
+    def _latency_changed(self) -> None:
+        if self.latency_combo.currentData() is not None:
+            self.settings.setValue("model/latency_ms", int(self.latency_combo.currentData()))
+        self._settings_changed()
+
+    def _settings_changed(self) -> None:
+        self._update_model_label()
+        self._update_enabled()
+        if self.loaded is not None and self.live is None and self.job is None:
+            self.transcribe()
+
+    def _update_model_label(self) -> None:
+        spec = self.current_spec()
+        label = self.model_combo.currentText()
+        self.model_label.setText(f"{label} · {spec.latency_ms} ms" + ("" if self._has_weights else " (no weights)"))
+
+    def _missing_weights_message(self, spec: ModelSpec) -> str | None:
+        from ..model.checkpoint import resolve_model, shipped_path
+
+        if shipped_path(spec.preset, spec.latency_ms, self.models_dir).exists():
+            return None
+        try:
+            resolve_model(spec.preset, spec.latency_ms, models_dir=self.models_dir)
+        except ParStudioError as exc:
+            return str(exc)
+        return None
+
+    # ================================================================== enable / busy
+    def busy(self) -> bool:
+        return self.job is not None
+
+    def _update_enabled(self) -> None:
+        running = self.job is not None and self.job_kind in ("transcribe", "model")
+        live = self.live is not None
+        self.model_combo.setEnabled(not running and not live)
+        self.latency_combo.setEnabled(not running and not live and self.latency_combo.count() > 1)
+        self.input_combo.setEnabled(not live)
+        self.act_transcribe.setEnabled(self.loaded is not None and not running and not live)
+        self.act_cancel.setEnabled(self.job is not None)
+        has_notes = len(self.notes) > 0
+        self.act_export.setEnabled(has_notes)
+        self.act_export_csv.setEnabled(has_notes)
+        self.act_play.setEnabled(self.loaded is not None and not live)
+        self.act_live.setChecked(live)
+        self.act_live.setText("Stop live" if live else "Live")
+        working = self.job is not None
+        self.progress.setVisible(working)
+        self.cancel_button.setVisible(working)
+
+    def _set_info(self) -> None:
+        if self.loaded is None:
+            self.info_label.setText("")
+            return
+        self.info_label.setText(f"{self.loaded.duration:.1f} s · {len(self.notes)} notes")
+
+    def show_banner(self, text: str | None) -> None:
+        self.banner.setText(text or "")
+        self.banner.setVisible(bool(text))
+
+    def show_error(self, message: str, title: str = "PAR Studio") -> None:
+        """Plain-words error dialog (non-blocking: the app keeps running underneath)."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 10000)
+        self.sigError.emit(message)
+        if self._error_box is not None:
+            self._error_box.close()
+        box = QMessageBox(QMessageBox.Warning, title, message, QMessageBox.Ok, self)
+        box.setWindowModality(Qt.WindowModal)
+        box.open()
+        self._error_box = box
+
+    # ================================================================== jobs
+    def _start(self, job, kind: str) -> None:
+        thread = start_job(job, self)
+        self.job, self.job_kind = (job, thread), kind
+        job.done.connect(self._job_done)
+        job.progress.connect(self._on_progress)
+        self.progress.setValue(0)
+        self.progress.setRange(0, 1000 if kind == "transcribe" else 0)
+        self.progress.setFormat({"load": "Loading %p%", "transcribe": "Transcribing %p%",
+                                 "model": "Loading model"}.get(kind, "%p%"))
+        self._update_enabled()
+
+    def _job_done(self) -> None:
+        self._release(self.sender())
+
+    def _release(self, job) -> None:
+        """The job has produced its result: the GUI is no longer busy with it."""
+        if self.job is not None and self.job[0] is job:
+            self.job = None
+            self.job_kind = ""
+            self._update_enabled()
+            self.sigIdle.emit()
+
+    def _on_progress(self, frac: float) -> None:
+        self.progress.setValue(int(1000 * frac))
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job[0].cancel()
+            self.statusBar().showMessage("Cancelling…", 3000)
+
+    def _cancel_and_wait(self) -> None:
+        if self.job is not None:
+            job, thread = self.job
+            job.cancel()
+            thread.quit()
+            thread.wait(10000)
+            self.job = None
+            self.job_kind = ""
+            self._update_enabled()
+
+    # ================================================================== open
+    def open_dialog(self) -> None:
+        folder = self.settings.value("files/last_folder", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open audio", str(folder), AUDIO_FILTER)
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path, transcribe: bool = True) -> None:
+        """Load ``path`` in a worker; on success show it and (by default) transcribe it."""
+        if self.live is not None:
+            self._teardown_live(wait=True)
+        self.player.stop()
+        self.play_timer.stop()
+        self._cancel_and_wait()
+        job = LoadJob(str(path))
+        job.auto_transcribe = transcribe
+        job.error_title = "Cannot open this file"
+        job.finished.connect(self._on_loaded)
+        job.failed.connect(self._on_job_failed)
+        self.statusBar().showMessage(f"Opening {Path(path).name}…")
+        self._start(job, "load")
+
+    def _on_job_failed(self, message: str) -> None:
+        job = self.sender()
+        self._release(job)
+        self.show_error(message, getattr(job, "error_title", "PAR Studio"))
+
+    def _on_job_cancelled(self) -> None:
+        self._release(self.sender())
+        self.statusBar().showMessage("Cancelled.", 5000)
+
+    def _on_loaded(self, res: LoadedAudio) -> None:
+        transcribe = getattr(self.sender(), "auto_transcribe", True)
+        self._release(self.sender())
+        self.loaded = res
+        self.transcription = None
+        self.notes = Notes()
+        self.timeline.set_notes(self.notes)
+        self.timeline.set_provisional(Notes())
+        self.timeline.set_lookahead(None)
+        self.timeline.set_spectrogram(res.spectrogram)
+        self.timeline.set_extent(res.duration)
+        self.timeline.fit(res.duration)
+        self.timeline.set_playhead(0.0)
+        name = Path(res.path).name
+        self.setWindowTitle(f"{name} — PAR Studio")
+        if Path(res.path).resolve() != EXAMPLE.resolve():
+            self._add_recent(res.path)
+        self.statusBar().showMessage(f"Opened {name} ({res.duration:.1f} s)", 5000)
+        self._set_info()
+        self._update_enabled()
+        self.sigLoaded.emit(res.path)
+        if transcribe:
+            QTimer.singleShot(0, self.transcribe)
+
+    def open_example(self) -> None:
+        if EXAMPLE.exists():
+            self.open_file(str(EXAMPLE))
+
+    def dragEnterEvent(self, ev):  # noqa: N802
+        if ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev):  # noqa: N802
+        files = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        if files:
+            self.open_file(files[0])
+            ev.acceptProposedAction()
+
+    # ================================================================== transcribe
+    def transcribe(self) -> None:
+        if self.loaded is None or self.live is not None:
+            return
+        if self.job is not None:
+            if self.job_kind == "transcribe":
+                return
+            self._cancel_and_wait()
+        spec = self.current_spec()
+        missing = self._missing_weights_message(spec)
+        if missing:
+            self.show_banner(f"{missing}  The audio and its spectrogram are shown; notes need trained weights.")
+            self.statusBar().showMessage("No trained weights for this model: showing the audio only.", 8000)
+            self.sigTranscriptionSkipped.emit(missing)
+            return
+        self.show_banner(None)
+        cached = self.model_cache.get(spec.key())
+        job = TranscribeJob(self.loaded.audio, spec, *(cached or (None, None)))
+        job.model_ready.connect(self._cache_model)
+        job.finished.connect(self._on_transcribed)
+        job.error_title = "Transcription failed"
+        job.failed.connect(self._on_job_failed)
+        job.cancelled.connect(self._on_job_cancelled)
+        self.statusBar().showMessage(f"Transcribing with {self.model_combo.currentText()} "
+                                     f"({spec.latency_ms} ms)…")
+        self._start(job, "transcribe")
+
+    def _cache_model(self, item) -> None:
+        spec, model, meta = item
+        self.model_cache = {spec.key(): (model, meta)}  # keep one model in memory
+
+    def _on_transcribed(self, res) -> None:
+        self._release(self.sender())
+        tr = res.transcription
+        self.transcription = tr
+        self.set_notes(tr.notes)
+        rtf = res.seconds / max(tr.duration, 1e-9)
+        self.statusBar().showMessage(
+            f"{len(tr.notes)} notes in {res.seconds:.1f} s ({tr.model}, {tr.latency_ms} ms; "
+            f"{rtf:.2f}× real time)", 10000)
+        self.sigTranscribed.emit(tr)
+
+    def set_notes(self, notes: Notes) -> None:
+        """Make ``notes`` the notes shown and exported (one object for both)."""
+        self.notes = notes
+        self.timeline.set_notes(notes)
+        if self.loaded is not None and self.live is None:
+            (x0, x1), _ = self.timeline.roll_vb.viewRange()
+            self.timeline.fit(x1 - x0 if x0 > 0 else self.loaded.duration)
+            if x0 > 0:
+                self.timeline.roll_vb.setXRange(x0, x1, padding=0)
+        self._set_info()
+        self._update_enabled()
+
+    # ================================================================== export
+    def export_dialog(self, kind: str) -> None:
+        if not len(self.notes):
+            self.statusBar().showMessage("Nothing to export yet: no notes.", 5000)
+            return
+        folder = Path(str(self.settings.value("files/export_folder", self.settings.value("files/last_folder", Path.home()))))
+        stem = Path(self.loaded.path).stem if self.loaded else "transcription"
+        filt = "MIDI files (*.mid *.midi)" if kind == "mid" else "CSV files (*.csv)"
+        path, _ = QFileDialog.getSaveFileName(self, "Export MIDI" if kind == "mid" else "Export CSV",
+                                              str(folder / f"{stem}.{kind}"), filt)
+        if path:
+            self.export(path)
+
+    def export(self, path) -> Path | None:
+        """Write the notes shown (``self.notes``) to ``path`` (.csv → CSV, else MIDI)."""
+        from ..midi_io import write_csv, write_midi
+
+        path = Path(path)
+        try:
+            if path.suffix.lower() == ".csv":
+                out = write_csv(self.notes, path)
+            else:
+                if path.suffix.lower() not in (".mid", ".midi"):
+                    path = path.with_suffix(".mid")
+                out = write_midi(self.notes, path)
+        except (ParStudioError, OSError, ValueError) as exc:
+            self.show_error(str(exc) if isinstance(exc, ParStudioError) else
+                            f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}", "Export failed")
+            return None
+        self.settings.setValue("files/export_folder", str(path.parent))
+        self.statusBar().showMessage(f"Exported {len(self.notes)} notes to {out}", 8000)
+        return out
+
+    # ================================================================== playback
+    def toggle_play(self) -> None:
+        if self.live is not None or self.loaded is None:
+            return
+        if self.player.playing:
+            pos = self.player.stop()
+            self.play_timer.stop()
+            self.timeline.set_playhead(pos)
+            self.act_play.setText("Play")
+            self.act_play.setIcon(self.style().standardIcon(QStyle.SP_MediaPlay))
+            return
+        start = self.timeline.playhead()
+        if start >= self.loaded.duration - 0.05:
+            start = 0.0
+        try:
+            self.player.play(self.loaded.audio, start)
+        except ParStudioError as exc:
+            self.statusBar().showMessage(str(exc), 10000)
+            self.last_error = str(exc)
+            return
+        self._follow_paused = False
+        self.act_play.setText("Pause")
+        self.act_play.setIcon(self.style().standardIcon(QStyle.SP_MediaPause))
+        self.play_timer.start()
+
+    def _tick_playback(self) -> None:
+        t = self.player.position()
+        self.timeline.set_playhead(t)
+        self._light_keys(t)
+        if self.act_follow.isChecked() and not self._follow_paused:
+            self.timeline.follow(t)
+        if not self.player.playing:
+            self.play_timer.stop()
+            self.player.stop()
+            self.act_play.setText("Play")
+            self.act_play.setIcon(self.style().standardIcon(QStyle.SP_MediaPlay))
+
+    def _light_keys(self, t: float) -> None:
+        n = self.notes
+        on = (n.onset <= t) & (n.offset > t)
+        self.timeline.keyboard.set_active(n.pitch[on])
+
+    def seek(self, t: float) -> None:
+        if self.live is not None:
+            return
+        end = self.loaded.duration if self.loaded else 0.0
+        t = float(np.clip(t, 0.0, end))
+        self.timeline.set_playhead(t)
+        self._light_keys(t)
+        if self.player.playing:
+            self.player.play(self.loaded.audio, t)
+
+    def _user_navigated(self) -> None:
+        if self.player.playing or self.live is not None:
+            self._follow_paused = True  # resumes on the next play / live start
+
+    # ================================================================== live
+    def toggle_live(self) -> None:
+        if self.live is not None:
+            self.stop_live()
+        else:
+            self.start_live()
+        self._update_enabled()
+
+    def start_live(self, source=None) -> None:
+        """Start live transcription from ``source`` (default: the input chosen in the toolbar).
+
+        ``source``: any object with start()/stop()/read()/dropped/exhausted (see :mod:`.sources`).
+        """
+        from . import sources
+
+        if self.live is not None:
+            return
+        self.player.stop()
+        self.play_timer.stop()
+        self._cancel_and_wait()
+        if source is None:
+            kind, dev = self.input_combo.currentData() or ("file", None)
+            try:
+                if kind == "mic":
+                    source = sources.microphone_source(dev)
+                else:
+                    source = sources.file_source(self.loaded.audio if self.loaded else str(EXAMPLE))
+            except (ParStudioError, ImportError, OSError) as exc:
+                self.act_live.setChecked(False)
+                self.show_error(str(exc) if isinstance(exc, ParStudioError) else
+                                f"Live input is not available: {exc}", "Cannot start live input")
+                return
+        source = sources.as_source(source)
+        spec = self.current_spec()
+        missing = self._missing_weights_message(spec)
+        self.live = {"source": source, "spec": spec, "state": "starting", "blocks": [], "parts": [],
+                     "new": [], "sounding": Notes(), "frames": 0, "samples": 0, "pending": 0,
+                     "ticks": 0, "worker": None, "thread": None, "compute": 0.0, "model_name": ""}
+        self._update_enabled()
+        if missing:
+            self.show_banner(f"{missing}  Live view shows the spectrogram only.")
+            self._begin_live(None, {})
+            return
+        self.show_banner(None)
+        cached = self.model_cache.get(spec.key())
+        if cached:
+            self._begin_live(*cached)
+            return
+        job = ModelJob(spec)
+        job.finished.connect(self._on_live_model_ready)
+        job.failed.connect(self._on_live_model_failed)
+        self._start(job, "model")
+
+    def _on_live_model_ready(self, item) -> None:
+        spec, model, meta = item
+        self._release(self.sender())
+        self._cache_model(item)
+        if self.live is not None and self.live["state"] == "starting":
+            self._begin_live(model, meta)
+
+    def _on_live_model_failed(self, message: str) -> None:
+        self._release(self.sender())
+        self._teardown_live(wait=False)
+        self.show_error(message, "Cannot load the model")
+
+    def _on_live_failed(self, message: str) -> None:
+        self.show_error(message, "Live transcription failed")
+
+    def _begin_live(self, model, meta) -> None:
+        from PySide6.QtCore import QThread
+
+        lv = self.live
+        worker = LiveWorker(model)
+        thread = QThread(self)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.begin)
+        self._sigLiveAudio.connect(worker.push)
+        self._sigLiveFinish.connect(worker.finish)
+        worker.update.connect(self._on_live_update)
+        worker.finished.connect(self._on_live_finished)
+        worker.failed.connect(self._on_live_failed)
+        lv.update(worker=worker, thread=thread, state="running", model=model,
+                  model_name=(f"{self.model_combo.currentText()} · {model.latency_ms} ms" if model is not None
+                              else "no model"))
+        thread.start()
+        self.timeline.begin_live_spectrogram(self.timeline.spec_n_mels)
+        self.notes = Notes()
+        self.timeline.set_notes(self.notes)
+        self.timeline.set_provisional(Notes())
+        self.timeline.set_extent(3600.0)
+        self.timeline.roll_vb.setXRange(-self.timeline.LIVE_WINDOW_S * 0.9, self.timeline.LIVE_WINDOW_S * 0.1,
+                                        padding=0)
+        self._follow_paused = False
+        try:
+            lv["source"].start()
+        except Exception as exc:
+            self._teardown_live(wait=True)
+            self.show_error(str(exc) if isinstance(exc, ParStudioError) else f"Cannot open the input: {exc}",
+                            "Cannot start live input")
+            return
+        lv["t_start"] = time.monotonic()
+        self.drain_timer = QTimer(self)
+        self.drain_timer.setInterval(10)
+        self.drain_timer.timeout.connect(self._drain_live)
+        self.drain_timer.start()
+        self.display_timer = QTimer(self)
+        self.display_timer.setInterval(33)
+        self.display_timer.timeout.connect(self._refresh_live)
+        self.display_timer.start()
+        self.setWindowTitle("Live — PAR Studio")
+        self.statusBar().showMessage("Live: listening…")
+        self._update_enabled()
+        self.sigLiveStarted.emit()
+
+    def _drain_live(self) -> None:
+        lv = self.live
+        if lv is None or lv["state"] != "running":
+            return
+        src = lv["source"]
+        block = src.read()
+        if len(block):
+            lv["blocks"].append(block)
+            lv["pending"] += 1
+            self._sigLiveAudio.emit(block)
+        elif getattr(src, "exhausted", False):
+            self.stop_live()
+
+    def _on_live_update(self, upd) -> None:
+        lv = self.live
+        if lv is None:
+            return
+        lv["pending"] = max(0, lv["pending"] - 1)
+        self.timeline.append_spectrogram(upd.spec_t0, upd.spec_cols)
+        if len(upd.finished):
+            lv["new"].append(upd.finished)
+        lv["sounding"] = upd.sounding
+        lv["frames"] = max(lv["frames"], upd.frames_emitted)
+        lv["samples"] = max(lv["samples"], upd.samples_pushed)
+        lv["compute"] = 0.9 * lv["compute"] + 0.1 * upd.compute_s
+
+    def _refresh_live(self) -> None:
+        """Display timer (30 Hz): repaint what changed since the last tick."""
+        lv = self.live
+        if lv is None:
+            return
+        lv["ticks"] += 1
+        if lv["new"]:
+            new = Notes.concat(lv["new"])
+            lv["parts"].append(new)
+            lv["new"] = []
+            self.notes = Notes.concat(lv["parts"])
+            self.timeline.append_notes(new, self.notes)
+        now = lv["samples"] / SAMPLE_RATE
+        decided = lv["frames"] * FRAME_SECONDS
+        sounding = lv["sounding"]
+        self.timeline.set_provisional(sounding)
+        self.timeline.keyboard.set_active(sounding.pitch)
+        if lv.get("model") is not None:
+            self.timeline.set_lookahead(decided, max(decided, now))
+        self.timeline.set_playhead(now)
+        if self.act_follow.isChecked() and not self._follow_paused:
+            self.timeline.follow(now, live=True)
+        self.timeline.refresh_live_spectrogram()
+        src = lv["source"]
+        behind = lv["pending"] * 1000 * (len(lv["blocks"][-1]) if lv["blocks"] else 0) / SAMPLE_RATE
+        lat = lv["spec"].latency_ms if lv.get("model") is not None else None
+        self.live_label.setText(
+            f"LIVE {lv['model_name']}" + (f" · latency {lat} ms" if lat else "")
+            + f" · dropped blocks: {src.dropped}" + (f" · queue {behind:.0f} ms" if behind > 100 else ""))
+        self.info_label.setText(f"{now:.1f} s · {len(self.notes)} notes")
+
+    def stop_live(self) -> None:
+        lv = self.live
+        if lv is None or lv["state"] not in ("running", "starting"):
+            return
+        if lv["state"] == "starting" or lv["worker"] is None:
+            self._teardown_live(wait=False)
+            return
+        lv["state"] = "finishing"
+        self.drain_timer.stop()
+        try:
+            lv["source"].stop()
+        except Exception:
+            pass
+        self.statusBar().showMessage("Live: finishing…")
+        self._sigLiveFinish.emit()
+
+    def _on_live_finished(self, result) -> None:
+        lv = self.live
+        if lv is None:
+            return
+        self._refresh_live()
+        audio = np.concatenate(lv["blocks"]) if lv["blocks"] else np.zeros(1, np.float32)
+        spec = np.ascontiguousarray(self.timeline.live_spectrogram())
+        self._teardown_live(wait=True)
+        self.loaded = LoadedAudio("live input", audio, spec)
+        self.timeline.set_spectrogram(spec)
+        self.timeline.set_extent(self.loaded.duration)
+        self.timeline.set_provisional(Notes())
+        self.timeline.set_lookahead(None)
+        self.transcription = result
+        self.set_notes(result.notes if result is not None else self.notes)
+        self.timeline.set_playhead(self.loaded.duration)
+        self.setWindowTitle("Live recording — PAR Studio")
+        self.statusBar().showMessage(f"Live stopped: {len(self.notes)} notes in {self.loaded.duration:.1f} s. "
+                                     "Export with Ctrl+E, or press Space to listen.", 10000)
+        self.sigLiveStopped.emit(result)
+
+    def _teardown_live(self, wait: bool) -> None:
+        lv = self.live
+        if lv is None:
+            return
+        for name in ("drain_timer", "display_timer"):
+            t = getattr(self, name, None)
+            if t is not None:
+                t.stop()
+        try:
+            lv["source"].stop()
+        except Exception:
+            pass
+        worker, thread = lv.get("worker"), lv.get("thread")
+        if worker is not None:
+            for sig, slot in ((self._sigLiveAudio, worker.push), (self._sigLiveFinish, worker.finish)):
+                try:
+                    sig.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
+        if thread is not None:
+            thread.quit()
+            if wait:
+                thread.wait(10000)
+            thread.finished.connect(thread.deleteLater)
+            if worker is not None:
+                thread.finished.connect(worker.deleteLater)
+        self.live = None
+        self.live_label.setText("")
+        self._update_enabled()
+
+    def live_display_ticks(self) -> int:
+        return self.live["ticks"] if self.live else 0
+
+    # ================================================================== misc
+    def about(self) -> None:
+        QMessageBox.about(self, "About PAR Studio",
+                          f"<b>PAR Studio {__version__}</b><br>Piano transcription with PAR autoregressive "
+                          "models, from files and live input.<br><br>Example recording: J. S. Bach, Prelude in "
+                          "C major BWV 846 (public domain), rendered with FluidR3_GM (MIT).")
+
+
+def make_settings(path: str | None = None) -> QSettings:
+    """QSettings in the organisation/app scope, or in an INI file at ``path`` (tests, screenshots)."""
+    if path:
+        return QSettings(str(path), QSettings.IniFormat)
+    return QSettings(ORGANIZATION, APPLICATION)
+
+
+def ensure_app() -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    theme.apply_dark_theme(app)
+    return app

@@ -1,0 +1,106 @@
+"""Live input sources for the GUI, on top of :mod:`par_studio.audio.live` when present.
+
+Every source has ``start()``, ``stop()``, ``read() -> float32 16 kHz block`` (possibly empty),
+``dropped`` (blocks lost to a full ring buffer) and ``exhausted`` (a file source has delivered
+everything). :class:`ArraySource` plays an in-memory signal, either paced by the clock (real
+time) or as fast as it is read (``realtime=False``, for tests and benchmarks).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..constants import SAMPLE_RATE
+
+
+class ArraySource:
+    """A decoded signal played as live input."""
+
+    def __init__(self, audio: np.ndarray, realtime: bool = True, block: int = 1024, name: str = "file"):
+        self.audio = np.ascontiguousarray(audio, np.float32)
+        self.realtime = realtime
+        self.block = block
+        self.name = name
+        self.pos = 0
+        self.dropped = 0
+        self._t0 = None
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+
+    def stop(self) -> None:
+        self._t0 = None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.pos >= len(self.audio)
+
+    def read(self) -> np.ndarray:
+        if self._t0 is None:
+            return np.zeros(0, np.float32)
+        if self.realtime:
+            due = int((time.monotonic() - self._t0) * SAMPLE_RATE)
+            end = min(len(self.audio), due)
+        else:
+            end = min(len(self.audio), self.pos + 8 * self.block)
+        out = self.audio[self.pos:end]
+        self.pos = max(self.pos, end)
+        return out
+
+
+class EngineSource:
+    """Adapter around a :mod:`par_studio.audio.live` source (MicrophoneSource / FileSource):
+    ``overflows`` → ``dropped``, ``finished`` → ``exhausted``."""
+
+    def __init__(self, src, name: str | None = None):
+        self.src = src
+        self.name = name or getattr(src, "name", "input")
+
+    def start(self) -> None:
+        self.src.start()
+
+    def stop(self) -> None:
+        self.src.stop()
+
+    def read(self) -> np.ndarray:
+        x = self.src.read()
+        return np.zeros(0, np.float32) if x is None else np.asarray(x, np.float32).reshape(-1)
+
+    @property
+    def dropped(self) -> int:
+        return int(getattr(self.src, "overflows", 0) or 0)
+
+    @property
+    def exhausted(self) -> bool:
+        return bool(getattr(self.src, "finished", False))
+
+
+def as_source(src):
+    """Accept our sources and :mod:`par_studio.audio.live` ones alike."""
+    return src if isinstance(src, (ArraySource, EngineSource)) else EngineSource(src)
+
+
+def input_devices() -> list[tuple[object, str]]:
+    """(device index, name) of the microphones; [] where there are none or no PortAudio."""
+    try:
+        from ..audio.live import list_input_devices
+
+        return [(d["index"], str(d["name"])) for d in list_input_devices()]
+    except Exception:
+        return []
+
+
+def microphone_source(device=None) -> EngineSource:
+    from ..audio.live import MicrophoneSource
+
+    return EngineSource(MicrophoneSource(device=device), "microphone")
+
+
+def file_source(audio_or_path, realtime: bool = True) -> EngineSource:
+    """A file (path or decoded 16 kHz array) played as live input through the engine's ring
+    buffer: at the audio clock's pace, or as fast as it is drained (``realtime=False``)."""
+    from ..audio.live import FileSource
+
+    return EngineSource(FileSource(audio_or_path, realtime=realtime), "file")

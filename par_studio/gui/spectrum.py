@@ -1,0 +1,91 @@
+"""Display spectrogram (no Qt): the engine's log-mel front end mapped to uint8 for an ImageItem.
+
+Offline: :func:`display_spectrogram` over a whole signal, in chunks (bounded memory; a one-hour
+file gives a 229 × 112 500 uint8 image, 26 MB). Live: :class:`SpectrogramStream` turns pushed
+sample blocks into new columns as soon as each window is complete (so the display runs ahead of
+the notes by the model's look-ahead, which is exactly what the user hears).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..constants import HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, WINDOW_HALF
+from ..features import DEFAULT_N_MELS, LogMel, n_frames
+
+#: ln(mel power) mapped to 0 and 255 (fixed levels: the same scale for every file and live).
+LN_LOW, LN_HIGH = -6.5, 8.0
+CHUNK_FRAMES = 4096
+
+_frontends: dict[int, LogMel] = {}
+
+
+def frontend(n_mels: int = DEFAULT_N_MELS) -> LogMel:
+    if n_mels not in _frontends:
+        _frontends[n_mels] = LogMel(n_mels)
+    return _frontends[n_mels]
+
+
+def to_uint8(logmel: torch.Tensor) -> np.ndarray:
+    """LogMel output ((ln + 7) / 7), shape (n_mels, k) → uint8 (n_mels, k), C-contiguous."""
+    ln = logmel.numpy() * 7.0 - 7.0
+    x = (ln - LN_LOW) * (255.0 / (LN_HIGH - LN_LOW))
+    return np.ascontiguousarray(np.clip(x, 0, 255).astype(np.uint8))
+
+
+@torch.inference_mode()
+def display_spectrogram(audio: np.ndarray, n_mels: int = DEFAULT_N_MELS,
+                        should_cancel: Callable[[], bool] | None = None) -> np.ndarray:
+    """(n,) float32 16 kHz → uint8 (n_mels, n_frames(n)); frame t centred at t × 32 ms."""
+    fe = frontend(n_mels)
+    x = torch.as_tensor(np.ascontiguousarray(audio, np.float32)).reshape(1, -1)
+    T = n_frames(x.shape[-1])
+    out = np.empty((n_mels, T), np.uint8)
+    for a in range(0, T, CHUNK_FRAMES):
+        if should_cancel is not None and should_cancel():
+            break
+        b = min(T, a + CHUNK_FRAMES)
+        out[:, a:b] = to_uint8(fe.from_audio(x, a, b - a)[0])
+    return out
+
+
+def mel_frequencies(n_mels: int = DEFAULT_N_MELS) -> np.ndarray:
+    """Centre frequency (Hz) of each mel bin (Slaney scale, as the filterbank)."""
+    import librosa
+
+    return librosa.mel_frequencies(n_mels + 2, fmin=MEL_FMIN, fmax=MEL_FMAX)[1:-1]
+
+
+class SpectrogramStream:
+    """Incremental display columns: push samples, get the uint8 columns whose window is complete."""
+
+    def __init__(self, n_mels: int = DEFAULT_N_MELS):
+        self.n_mels = n_mels
+        self.fe = frontend(n_mels)
+        self.buf = np.zeros(WINDOW_HALF, np.float32)  # start padding
+        self.buf_start = -WINDOW_HALF  # absolute sample index of buf[0]
+        self.next_frame = 0
+
+    @torch.inference_mode()
+    def push(self, x: np.ndarray) -> tuple[int, np.ndarray]:
+        """→ (index of the first new column, uint8 (n_mels, k))."""
+        self.buf = np.concatenate([self.buf, np.asarray(x, np.float32).reshape(-1)])
+        end = self.buf_start + len(self.buf)
+        ready = 0 if end < WINDOW_HALF else (end - WINDOW_HALF) // HOP_LENGTH + 1
+        k = ready - self.next_frame
+        t0 = self.next_frame
+        if k <= 0:
+            return t0, np.zeros((self.n_mels, 0), np.uint8)
+        start = t0 * HOP_LENGTH - WINDOW_HALF - self.buf_start
+        seg = self.buf[start: start + (k - 1) * HOP_LENGTH + N_FFT]
+        frames = np.lib.stride_tricks.sliding_window_view(seg, N_FFT)[::HOP_LENGTH]
+        cols = to_uint8(self.fe(torch.from_numpy(np.array(frames, np.float32))[None])[0])
+        self.next_frame = ready
+        drop = self.next_frame * HOP_LENGTH - WINDOW_HALF - self.buf_start
+        if drop > 0:
+            self.buf = self.buf[drop:]
+            self.buf_start += drop
+        return t0, cols

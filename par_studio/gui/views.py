@@ -1,0 +1,412 @@
+"""The three views on one time axis: spectrogram, piano roll (with keyboard), velocity lane.
+
+Built from bare ViewBoxes and AxisItems in one GraphicsLayoutWidget so every plot area lines
+up exactly; the x axes are linked. Notes are drawn with one single-colour ``BarGraphItem`` per
+velocity bin (pyqtgraph's one-call ``drawRects`` path), never one item per note.
+Navigation: wheel scrolls time, Ctrl+wheel zooms time around the cursor, Shift+wheel scrolls
+pitch, drag pans, click seeks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPicture
+
+from ..constants import FRAME_SECONDS, MAX_MIDI, MIN_MIDI
+from ..notes import Notes
+from . import theme
+from .spectrum import mel_frequencies
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background=theme.BACKGROUND,
+                    foreground=theme.TEXT)
+
+BLACK_KEYS = {1, 3, 6, 8, 10}
+NOTE_HEIGHT = 0.8
+NOTE_NAMES = ["C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B"]
+
+
+def is_black(pitch: int) -> bool:
+    return pitch % 12 in BLACK_KEYS
+
+
+def note_name(pitch: int) -> str:
+    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+class NavViewBox(pg.ViewBox):
+    """ViewBox with DAW navigation: wheel scrolls x, Ctrl+wheel zooms x, Shift+wheel scrolls y."""
+
+    sigSeek = Signal(float)  #: user clicked at this time (s)
+    sigUserNavigated = Signal()
+
+    def __init__(self, scroll_y: bool = False, **kw):
+        super().__init__(**kw)
+        self.scroll_y = scroll_y
+        self.setMouseEnabled(x=True, y=scroll_y)
+        self.setMenuEnabled(False)
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 (Qt name)
+        delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
+        if delta == 0:
+            ev.ignore()
+            return
+        steps = delta / 120.0
+        mods = ev.modifiers()
+        (x0, x1), (y0, y1) = self.viewRange()
+        if mods & Qt.ControlModifier:
+            factor = 0.85 ** steps
+            center = self.mapSceneToView(ev.scenePos()) if hasattr(ev, "scenePos") else None
+            cx = center.x() if center is not None else (x0 + x1) / 2
+            self.scaleBy(x=factor, y=1.0, center=QPointF(cx, (y0 + y1) / 2))
+        elif mods & Qt.ShiftModifier and self.scroll_y:
+            self.translateBy(y=steps * max(1.0, 0.08 * (y1 - y0)))
+        else:
+            self.translateBy(x=-steps * 0.12 * (x1 - x0))
+        self.sigUserNavigated.emit()
+        ev.accept()
+
+    def mouseClickEvent(self, ev):  # noqa: N802
+        if ev.button() == Qt.LeftButton:
+            self.sigSeek.emit(float(self.mapSceneToView(ev.scenePos()).x()))
+            ev.accept()
+        else:
+            super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802
+        super().mouseDragEvent(ev, axis)
+        self.sigUserNavigated.emit()
+
+
+class KeyboardItem(pg.GraphicsObject):
+    """88 keys along the pitch axis (one row per key, as in a DAW), x in [0, 1]."""
+
+    def __init__(self):
+        super().__init__()
+        self.active: set[int] = set()
+        self._picture = None
+
+    def set_active(self, pitches) -> None:
+        new = set(int(p) for p in pitches)
+        if new != self.active:
+            self.active = new
+            self._picture = None
+            self.update()
+
+    def boundingRect(self):  # noqa: N802
+        return QRectF(0, MIN_MIDI - 0.5, 1, MAX_MIDI - MIN_MIDI + 1)
+
+    def _render(self) -> QPicture:
+        pic = QPicture()
+        p = QPainter(pic)
+        p.setPen(Qt.NoPen)
+        white, black, hi = QColor("#e4e4e4"), QColor("#202226"), QColor(theme.ACCENT)
+        p.setBrush(white)
+        p.drawRect(QRectF(0, MIN_MIDI - 0.5, 1, MAX_MIDI - MIN_MIDI + 1))
+        line = QPen(QColor("#9a9a9a"))
+        line.setCosmetic(True)
+        for k in range(MIN_MIDI, MAX_MIDI + 1):
+            y = k - 0.5
+            if is_black(k):
+                p.setPen(Qt.NoPen)
+                p.setBrush(hi if k in self.active else black)
+                p.drawRect(QRectF(0, y, 0.6, 1))
+            else:
+                if k in self.active:
+                    p.setPen(Qt.NoPen)
+                    p.setBrush(hi)
+                    p.drawRect(QRectF(0, y, 1, 1))
+                if k % 12 in (0, 5):  # boundary below C and F (no black key between)
+                    p.setPen(line)
+                    p.drawLine(QPointF(0, y), QPointF(1, y))
+                elif not is_black(k - 1):
+                    pass
+                else:  # white key boundary under a black key: draw on the right part
+                    p.setPen(line)
+                    p.drawLine(QPointF(0.6, y + 0.5), QPointF(1, y + 0.5))
+        p.end()
+        return pic
+
+    def paint(self, painter, *args):
+        if self._picture is None:
+            self._picture = self._render()
+        self._picture.play(painter)
+
+
+class TimelineWidget(pg.GraphicsLayoutWidget):
+    """Spectrogram + keyboard/piano roll + velocity lane + time axis, x-linked."""
+
+    sigSeek = Signal(float)
+    sigUserNavigated = Signal()
+
+    AXIS_WIDTH = 58
+    LIVE_WINDOW_S = 12.0
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setAntialiasing(False)
+        lay = self.ci.layout
+        lay.setContentsMargins(2, 4, 8, 2)
+        lay.setHorizontalSpacing(0)
+        lay.setVerticalSpacing(3)
+        self._colors = theme.velocity_colors()
+        self.duration = 0.0
+
+        # --- spectrogram
+        self.spec_vb = NavViewBox()
+        self.spec_img = pg.ImageItem(autoDownsample=True)
+        self.spec_img.setLookupTable(theme.spectrogram_lut())
+        self.spec_img.setLevels((0, 255))
+        self.spec_vb.addItem(self.spec_img)
+        self.spec_vb.setYRange(0, 229, padding=0)
+        self.spec_axis = pg.AxisItem("left")
+        self.spec_axis.linkToView(self.spec_vb)
+        self.spec_axis.setWidth(self.AXIS_WIDTH)
+        freqs = mel_frequencies()
+        ticks = []
+        for f, label in ((100, "100"), (500, "500"), (1000, "1k"), (2000, "2k"), (4000, "4k Hz")):
+            ticks.append((float(np.interp(f, freqs, np.arange(len(freqs)))), label))
+        self.spec_axis.setTicks([ticks, []])
+        self.spec_n_mels = len(freqs)
+
+        # --- piano roll with keyboard
+        self.roll_vb = NavViewBox(scroll_y=True)
+        self.roll_vb.setLimits(yMin=MIN_MIDI - 0.5, yMax=MAX_MIDI + 0.5, minYRange=8)
+        self.lanes = pg.BarGraphItem(x0=[], y0=[], width=[], height=[], brush=QColor("#23262d"),
+                                     pen=pg.mkPen(None))
+        self.roll_vb.addItem(self.lanes)
+        self.c_lines = pg.BarGraphItem(x0=[], y0=[], width=[], height=[], brush=QColor("#3a3f49"),
+                                       pen=pg.mkPen(None))
+        self.roll_vb.addItem(self.c_lines)
+        self.lookahead = pg.LinearRegionItem(values=(0, 0), movable=False,
+                                             brush=QColor(79, 163, 255, 28), pen=pg.mkPen(None))
+        self.lookahead.setVisible(False)
+        self.roll_vb.addItem(self.lookahead)
+        self.note_bars: list[pg.BarGraphItem] = []
+        for c in self._colors:
+            bar = pg.BarGraphItem(x0=[], y0=[], width=[], height=[], brush=c,
+                                  pen=pg.mkPen(c.darker(160), width=1))
+            self.roll_vb.addItem(bar)
+            self.note_bars.append(bar)
+        self.provisional_bar = pg.BarGraphItem(x0=[], y0=[], width=[], height=[],
+                                               brush=QBrush(QColor(255, 255, 255, 140), Qt.BDiagPattern),
+                                               pen=pg.mkPen(QColor(255, 255, 255, 200), width=1,
+                                                            style=Qt.DashLine))
+        self.roll_vb.addItem(self.provisional_bar)
+        self.key_vb = pg.ViewBox(enableMouse=False, enableMenu=False)
+        self.key_vb.setMaximumWidth(self.AXIS_WIDTH)
+        self.key_vb.setMinimumWidth(self.AXIS_WIDTH)
+        self.keyboard = KeyboardItem()
+        self.key_vb.addItem(self.keyboard)
+        self.key_vb.setXRange(0, 1, padding=0)
+        self.key_vb.setYLink(self.roll_vb)
+        font = QFont()
+        font.setPointSizeF(7.5)
+        for octave_c in range(24, MAX_MIDI + 1, 12):
+            t = pg.TextItem(note_name(octave_c), color="#30343c", anchor=(1, 0.5))
+            t.setFont(font)
+            t.setPos(0.98, octave_c)
+            self.key_vb.addItem(t)
+
+        # --- velocity lane
+        self.vel_vb = NavViewBox()
+        self.vel_vb.setYRange(0, 132, padding=0)
+        self.vel_axis = pg.AxisItem("left")
+        self.vel_axis.linkToView(self.vel_vb)
+        self.vel_axis.setWidth(self.AXIS_WIDTH)
+        self.vel_axis.setTicks([[(32, "32"), (64, "64"), (96, "96"), (127, "vel 127")], []])
+        self.vel_stems: list[pg.PlotDataItem] = []
+        self.vel_heads: list[pg.ScatterPlotItem] = []
+        for c in self._colors:
+            stem = pg.PlotDataItem([], [], connect="pairs", pen=pg.mkPen(c, width=1.5))
+            head = pg.ScatterPlotItem([], [], size=5, pen=pg.mkPen(None), brush=c)
+            self.vel_vb.addItem(stem)
+            self.vel_vb.addItem(head)
+            self.vel_stems.append(stem)
+            self.vel_heads.append(head)
+
+        self.time_axis = pg.AxisItem("bottom")
+        self.time_axis.linkToView(self.vel_vb)
+        self.time_axis.setLabel("time", units="s")
+
+        # --- layout
+        lay.addItem(self.spec_axis, 0, 0)
+        lay.addItem(self.spec_vb, 0, 1)
+        lay.addItem(self.key_vb, 1, 0)
+        lay.addItem(self.roll_vb, 1, 1)
+        lay.addItem(self.vel_axis, 2, 0)
+        lay.addItem(self.vel_vb, 2, 1)
+        lay.addItem(self.time_axis, 3, 1)
+        lay.setRowStretchFactor(0, 30)
+        lay.setRowStretchFactor(1, 62)
+        lay.setRowStretchFactor(2, 16)
+        lay.setColumnFixedWidth(0, self.AXIS_WIDTH)
+        for vb in (self.spec_vb, self.vel_vb):
+            vb.setXLink(self.roll_vb)
+        # --- playheads
+        self.playheads = []
+        for vb in (self.spec_vb, self.roll_vb, self.vel_vb):
+            line = pg.InfiniteLine(pos=0, angle=90, movable=False, pen=pg.mkPen(theme.PLAYHEAD, width=1.5))
+            line.setZValue(50)
+            vb.addItem(line)
+            self.playheads.append(line)
+            vb.sigSeek.connect(self.sigSeek)
+            vb.sigUserNavigated.connect(self.sigUserNavigated)
+        self.roll_vb.setLimits(xMin=-2.0)
+        self.set_extent(10.0)
+        self.roll_vb.setXRange(0, 10, padding=0)
+        self.roll_vb.setYRange(36 - 0.5, 96 + 0.5, padding=0)
+
+        self.notes = Notes()
+        self._bins = np.zeros(0, np.int64)
+        self.provisional = Notes()
+        self._spec_live: np.ndarray | None = None
+        self._spec_live_n = 0
+
+    # ------------------------------------------------------------------ extent / background
+    def set_extent(self, seconds: float) -> None:
+        """Draw the key lanes up to ``seconds`` (black-key rows shaded, a line under each C)."""
+        self.duration = max(0.0, float(seconds))
+        width = max(self.duration, 1.0) + 60.0
+        black = np.array([p for p in range(MIN_MIDI, MAX_MIDI + 1) if is_black(p)], float)
+        self.lanes.setOpts(x0=np.full(len(black), -2.0), y0=black - 0.5, width=np.full(len(black), width + 2),
+                           height=np.ones(len(black)))
+        cs = np.arange(24, MAX_MIDI + 1, 12, dtype=float)
+        self.c_lines.setOpts(x0=np.full(len(cs), -2.0), y0=cs - 0.5 - 0.03, width=np.full(len(cs), width + 2),
+                             height=np.full(len(cs), 0.06))
+
+    def fit(self, duration: float | None = None, notes: Notes | None = None) -> None:
+        d = self.duration if duration is None else duration
+        self.roll_vb.setXRange(0, max(d, 1.0), padding=0.01)
+        notes = self.notes if notes is None else notes
+        if len(notes):
+            lo, hi = int(notes.pitch.min()), int(notes.pitch.max())
+            mid = (lo + hi) / 2
+            half = max(hi - lo + 8, 30) / 2
+            lo, hi = max(MIN_MIDI - 0.5, mid - half), min(MAX_MIDI + 0.5, mid + half)
+            self.roll_vb.setYRange(lo, hi, padding=0)
+
+    # ------------------------------------------------------------------ spectrogram
+    def set_spectrogram(self, image: np.ndarray | None) -> None:
+        """uint8 (n_mels, T) image; column t is centred at t × 32 ms."""
+        self._spec_live = None
+        if image is None or image.size == 0:
+            self.spec_img.clear()
+            return
+        self.spec_img.setImage(image, autoLevels=False, levels=(0, 255))
+        self.spec_img.setRect(QRectF(-FRAME_SECONDS / 2, 0, image.shape[1] * FRAME_SECONDS, image.shape[0]))
+
+    def begin_live_spectrogram(self, n_mels: int) -> None:
+        self._spec_live = np.zeros((n_mels, 4096), np.uint8)
+        self._spec_live_n = 0
+        self.spec_img.clear()
+
+    def append_spectrogram(self, t0: int, cols: np.ndarray) -> None:
+        """Append live columns (first index t0) to the growing history (amortised doubling)."""
+        if self._spec_live is None or cols.shape[1] == 0:
+            return
+        end = t0 + cols.shape[1]
+        if end > self._spec_live.shape[1]:
+            grown = np.zeros((self._spec_live.shape[0], max(end, 2 * self._spec_live.shape[1])), np.uint8)
+            grown[:, : self._spec_live_n] = self._spec_live[:, : self._spec_live_n]
+            self._spec_live = grown
+        self._spec_live[:, t0:end] = cols
+        self._spec_live_n = max(self._spec_live_n, end)
+
+    def live_spectrogram(self) -> np.ndarray:
+        if self._spec_live is None:
+            return np.zeros((self.spec_n_mels, 0), np.uint8)
+        return self._spec_live[:, : self._spec_live_n]
+
+    def refresh_live_spectrogram(self) -> None:
+        """Show the visible window of the live history (called by the display timer)."""
+        n = self._spec_live_n
+        if self._spec_live is None or n == 0:
+            return
+        (x0, x1), _ = self.roll_vb.viewRange()
+        a = max(0, int(x0 / FRAME_SECONDS) - 2)
+        b = min(n, int(x1 / FRAME_SECONDS) + 2)
+        if b <= a:
+            return
+        img = np.ascontiguousarray(self._spec_live[:, a:b])
+        self.spec_img.setImage(img, autoLevels=False, levels=(0, 255))
+        self.spec_img.setRect(QRectF((a - 0.5) * FRAME_SECONDS, 0, (b - a) * FRAME_SECONDS, img.shape[0]))
+
+    # ------------------------------------------------------------------ notes
+    def set_notes(self, notes: Notes) -> None:
+        """Draw ``notes`` (this exact object is what the window exports)."""
+        self.notes = notes
+        self._bins = theme.velocity_bin(notes.velocity)
+        for b in range(len(self.note_bars)):
+            self._draw_bin(b)
+
+    def _draw_bin(self, b: int) -> None:
+        n = self.notes
+        sel = np.flatnonzero(self._bins == b)
+        on, off, p, v = n.onset[sel], n.offset[sel], n.pitch[sel].astype(float), n.velocity[sel].astype(float)
+        self.note_bars[b].setOpts(x0=on, y0=p - NOTE_HEIGHT / 2, width=np.maximum(off - on, 1e-3),
+                                  height=np.full(len(sel), NOTE_HEIGHT))
+        xs = np.repeat(on, 2)
+        ys = np.zeros(2 * len(sel))
+        ys[1::2] = v
+        self.vel_stems[b].setData(xs, ys)
+        self.vel_heads[b].setData(on, v)
+
+    def append_notes(self, new: Notes, all_notes: Notes) -> None:
+        """Live: ``all_notes`` = previous notes + ``new``; redraw only the bins that changed."""
+        self.notes = all_notes
+        self._bins = theme.velocity_bin(all_notes.velocity)
+        for b in np.unique(theme.velocity_bin(new.velocity)):
+            self._draw_bin(int(b))
+
+    def drawn_notes(self) -> Notes:
+        """The notes as the bars hold them (for tests: read back from the graphics items)."""
+        parts = []
+        for b, bar in enumerate(self.note_bars):
+            o = bar.opts
+            x0 = np.asarray(o["x0"], float)
+            if len(x0) == 0:
+                continue
+            sel = np.flatnonzero(self._bins == b)
+            parts.append(Notes(x0, x0 + np.asarray(o["width"], float),
+                               np.round(np.asarray(o["y0"], float) + NOTE_HEIGHT / 2).astype(int),
+                               self.notes.velocity[sel]))
+        return Notes.concat(parts)
+
+    def set_provisional(self, notes: Notes) -> None:
+        """Notes still sounding (their end is not known yet): hatched, dashed outline."""
+        self.provisional = notes
+        self.provisional_bar.setOpts(x0=notes.onset, y0=notes.pitch.astype(float) - NOTE_HEIGHT / 2,
+                                     width=np.maximum(notes.offset - notes.onset, FRAME_SECONDS),
+                                     height=np.full(len(notes), NOTE_HEIGHT))
+
+    def set_lookahead(self, start: float | None, end: float | None = None) -> None:
+        if start is None:
+            self.lookahead.setVisible(False)
+            return
+        self.lookahead.setRegion((start, end))
+        self.lookahead.setVisible(True)
+
+    # ------------------------------------------------------------------ playhead / view
+    def set_playhead(self, t: float) -> None:
+        for line in self.playheads:
+            line.setPos(t)
+
+    def playhead(self) -> float:
+        return float(self.playheads[0].value())
+
+    def follow(self, t: float, live: bool = False) -> None:
+        """Keep time ``t`` in view: live → at the right edge; playback → page when it leaves."""
+        (x0, x1), _ = self.roll_vb.viewRange()
+        w = x1 - x0
+        if live:
+            w = w if w < 60 else self.LIVE_WINDOW_S
+            self.roll_vb.setXRange(t - 0.92 * w, t + 0.08 * w, padding=0)
+        elif t > x0 + 0.85 * w or t < x0:
+            self.roll_vb.setXRange(t - 0.15 * w, t + 0.85 * w, padding=0)
+
+    def zoom(self, factor: float) -> None:
+        (x0, x1), _ = self.roll_vb.viewRange()
+        c = self.playhead() if x0 <= self.playhead() <= x1 else (x0 + x1) / 2
+        self.roll_vb.scaleBy(x=factor, y=1.0, center=QPointF(c, 60))

@@ -1,0 +1,263 @@
+"""Worker objects that run in QThreads and talk to the GUI only through signals.
+
+* :class:`LoadJob` – decode an audio file and compute its display spectrogram.
+* :class:`TranscribeJob` – load the chosen model (unless the GUI passes its cached one) and run
+  the offline engine with progress and cancel (``should_cancel`` polls a threading.Event).
+* :class:`LiveWorker` – lives in its own thread for a live session: receives audio blocks via
+  a queued signal, pushes them to the streaming engine and the display spectrogram, and emits
+  what is new.
+
+:func:`start_job` moves a job to a fresh QThread, starts it and cleans up when it ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..constants import SAMPLE_RATE, WINDOW_HALF
+from ..errors import ParStudioError
+from ..notes import Notes
+
+
+def _plain(exc: BaseException) -> str:
+    """User-facing message: ParStudioError's own words, else a short plain sentence."""
+    if isinstance(exc, ParStudioError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "Not enough memory for this file. Close other programs or use a shorter file."
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f": {exc.filename}" if getattr(exc, "filename", None) else "")
+    return f"Something went wrong ({type(exc).__name__}: {exc})."
+
+
+class Job(QObject):
+    """Base: ``run()`` in a worker thread; exactly one of finished/failed/cancelled, then done."""
+
+    progress = Signal(float)
+    finished = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    done = Signal()
+
+    def __init__(self):
+        super().__init__()
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self.work()
+        except _CancelledError:
+            self.cancelled.emit()
+        except Exception as exc:  # every failure becomes a message, never a crash
+            traceback.print_exc()
+            self.failed.emit(_plain(exc))
+        else:
+            if self.is_cancelled():
+                self.cancelled.emit()
+            else:
+                self.finished.emit(result)
+        self.done.emit()
+
+    def work(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _CancelledError(Exception):
+    pass
+
+
+def start_job(job: Job, owner: QObject) -> QThread:
+    """Run ``job`` in a new QThread parented to ``owner``; both are deleted when it ends."""
+    thread = QThread(owner)
+    job.moveToThread(thread)
+    thread.started.connect(job.run)
+    job.done.connect(thread.quit)
+    thread.finished.connect(job.deleteLater)
+    thread.finished.connect(thread.deleteLater)
+    thread.start()
+    return thread
+
+
+@dataclass
+class LoadedAudio:
+    path: str
+    audio: np.ndarray
+    spectrogram: np.ndarray  #: uint8 (n_mels, T)
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+
+class LoadJob(Job):
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = str(path)
+
+    def work(self) -> LoadedAudio:
+        from ..audio.io import load_audio
+        from .spectrum import display_spectrogram
+
+        audio = load_audio(self.path)
+        spec = display_spectrogram(audio, should_cancel=self.is_cancelled)
+        return LoadedAudio(self.path, audio, spec)
+
+
+@dataclass
+class ModelSpec:
+    """Which model to run: a preset at a latency (shipped weights under ``models_dir``)."""
+
+    preset: str
+    latency_ms: int
+    models_dir: object = None
+
+    def key(self) -> tuple:
+        return (self.preset, int(self.latency_ms), str(self.models_dir))
+
+
+def load_model(spec: ModelSpec):
+    from ..model.checkpoint import resolve_model
+
+    return resolve_model(spec.preset, spec.latency_ms, models_dir=spec.models_dir)
+
+
+class ModelJob(Job):
+    """Load (and validate) a model without running it."""
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__()
+        self.spec = spec
+
+    def work(self):
+        model, meta = load_model(self.spec)
+        return self.spec, model, meta
+
+
+@dataclass
+class TranscribeResult:
+    spec: ModelSpec
+    model: object
+    meta: dict
+    transcription: object  #: engine.offline.Transcription
+    seconds: float
+
+
+class TranscribeJob(Job):
+    model_ready = Signal(object)  #: (spec, model, meta), so the GUI can cache it
+
+    def __init__(self, audio: np.ndarray, spec: ModelSpec, model=None, meta=None):
+        super().__init__()
+        self.audio, self.spec, self.model, self.meta = audio, spec, model, meta or {}
+
+    def work(self) -> TranscribeResult:
+        from ..engine.offline import Cancelled, transcribe
+
+        t0 = time.perf_counter()
+        if self.model is None:
+            self.model, self.meta = load_model(self.spec)
+            self.model_ready.emit((self.spec, self.model, self.meta))
+        try:
+            tr = transcribe(self.audio, self.model, progress=self.progress.emit,
+                            should_cancel=self.is_cancelled)
+        except Cancelled:
+            raise _CancelledError() from None
+        return TranscribeResult(self.spec, self.model, self.meta, tr, time.perf_counter() - t0)
+
+
+@dataclass
+class LiveUpdate:
+    """What one pushed block produced (all plain data)."""
+
+    spec_t0: int
+    spec_cols: np.ndarray  #: uint8 (n_mels, k)
+    finished: Notes = field(default_factory=Notes)
+    sounding: Notes = field(default_factory=Notes)
+    frames_emitted: int = 0
+    samples_pushed: int = 0
+    compute_s: float = 0.0
+
+
+class LiveWorker(QObject):
+    """Streaming engine + display spectrogram for one live session, in its own thread.
+
+    The GUI connects its ``audio`` signal to :meth:`push` (queued) and calls :meth:`finish`
+    through a queued signal too; nothing is shared but the signals' arguments.
+    """
+
+    update = Signal(object)  #: LiveUpdate
+    finished = Signal(object)  #: Transcription or None (display-only session)
+    failed = Signal(str)
+
+    def __init__(self, model=None):
+        super().__init__()
+        from .spectrum import SpectrogramStream
+
+        self.model = model
+        self.engine = None
+        self.spec = SpectrogramStream()
+        self.samples = 0
+        self.dead = False
+
+    @Slot()
+    def begin(self) -> None:
+        try:
+            if self.model is not None:
+                from ..engine.streaming import StreamingEngine
+
+                self.engine = StreamingEngine(self.model, keep_history=True, keep_probabilities=False)
+        except Exception as exc:
+            traceback.print_exc()
+            self.dead = True
+            self.failed.emit(_plain(exc))
+
+    @Slot(object)
+    def push(self, block) -> None:
+        if self.dead:
+            return
+        t = time.perf_counter()
+        try:
+            block = np.asarray(block, np.float32).reshape(-1)
+            self.samples += len(block)
+            t0, cols = self.spec.push(block)
+            upd = LiveUpdate(t0, cols, samples_pushed=self.samples)
+            if self.engine is not None:
+                su = self.engine.push(block)
+                upd.finished, upd.sounding = su.finished, su.sounding
+                upd.frames_emitted = self.engine.frames_emitted
+        except Exception as exc:
+            traceback.print_exc()
+            self.dead = True
+            self.failed.emit(_plain(exc))
+            return
+        upd.compute_s = time.perf_counter() - t
+        self.update.emit(upd)
+
+    @Slot()
+    def finish(self) -> None:
+        result = None
+        try:
+            if self.engine is not None and not self.dead:
+                su = self.engine.finish()
+            t0, cols = self.spec.push(np.zeros(WINDOW_HALF, np.float32))  # end padding, as offline
+            if self.engine is not None and not self.dead:
+                self.update.emit(LiveUpdate(t0, cols, su.finished, Notes(), self.engine.frames_emitted, self.samples))
+                result = self.engine.result()
+            else:
+                self.update.emit(LiveUpdate(t0, cols, samples_pushed=self.samples))
+        except Exception as exc:
+            traceback.print_exc()
+            self.failed.emit(_plain(exc))
+        self.finished.emit(result)

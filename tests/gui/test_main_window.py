@@ -1,0 +1,150 @@
+"""The app's main flows, offscreen, waiting on signals (never on sleeps)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QTimer
+
+from par_studio.midi_io import read_csv, read_midi
+from par_studio.notes import Notes
+
+from .conftest import notes_close
+
+LONG = 120_000  # ms; generous for a loaded CI machine
+
+
+def open_and_transcribe(qtbot, win, path):
+    with qtbot.waitSignal(win.sigTranscribed, timeout=LONG) as blocker:
+        win.open_file(str(path))
+    return blocker.args[0]
+
+
+def test_open_transcribe_draw_export(qtbot, make_window, short_audio, tmp_path):
+    win = make_window()
+    tr = open_and_transcribe(qtbot, win, short_audio)
+    assert len(tr.notes) > 0
+    # one Notes object is drawn and exported
+    assert win.notes is tr.notes
+    assert win.timeline.notes is tr.notes
+    assert win.timeline.drawn_notes().equals(tr.notes)
+    # the roll uses a handful of bar items, not one per note
+    assert len(win.timeline.note_bars) <= 10
+    mid = win.export(tmp_path / "out.mid")
+    csv = win.export(tmp_path / "out.csv")
+    assert notes_close(read_midi(mid), tr.notes, atol=2e-3)
+    assert notes_close(read_csv(csv), tr.notes, atol=1e-5)
+    assert win.act_export.isEnabled()
+    assert str(short_audio) in win.recent_files()
+
+
+def test_event_loop_turns_while_transcribing(qtbot, make_window, short_audio):
+    win = make_window()
+    with qtbot.waitSignal(win.sigLoaded, timeout=LONG):
+        win.open_file(str(short_audio), transcribe=False)
+    ticks = []
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(win.job is not None))
+    timer.start()
+    with qtbot.waitSignal(win.sigTranscribed, timeout=LONG):
+        win.transcribe()
+        assert not win.model_combo.isEnabled()  # cannot change during a run
+        assert win.progress.isVisible()
+    timer.stop()
+    assert sum(ticks) >= 3, "the GUI thread must keep running while the model works"
+    assert win.model_combo.isEnabled()
+
+
+def test_cancel(qtbot, make_window, short_audio):
+    win = make_window()
+    with qtbot.waitSignal(win.sigLoaded, timeout=LONG):
+        win.open_file(str(short_audio), transcribe=False)
+    with qtbot.waitSignal(win.sigIdle, timeout=LONG):
+        win.transcribe()
+        win.cancel()
+    assert win.job is None
+    assert win.act_transcribe.isEnabled()
+
+
+def test_corrupt_file_shows_error_and_app_keeps_working(qtbot, make_window, short_audio, tmp_path):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage" + bytes(range(256)) * 4)
+    win = make_window()
+    with qtbot.waitSignal(win.sigError, timeout=LONG) as blocker:
+        win.open_file(str(bad))
+    assert "broken.wav" in blocker.args[0]
+    assert win.last_error == blocker.args[0]
+    assert win._error_box is not None and win._error_box.isVisible()
+    tr = open_and_transcribe(qtbot, win, short_audio)
+    assert len(win.notes) == len(tr.notes) > 0
+
+
+def test_switching_model_and_latency_changes_what_runs(qtbot, make_window, short_audio):
+    win = make_window()
+    tr = open_and_transcribe(qtbot, win, short_audio)
+    assert (tr.model, tr.latency_ms) == ("par", 320)
+    with qtbot.waitSignal(win.sigTranscribed, timeout=LONG) as blocker:
+        win.model_combo.setCurrentIndex(win.model_combo.findData("par-compact"))
+    tr2 = blocker.args[0]
+    assert (tr2.model, tr2.latency_ms) == ("par-compact", 320)
+    offered = [win.latency_combo.itemData(i) for i in range(win.latency_combo.count())]
+    assert offered == [192, 320]  # only latencies with weights
+    with qtbot.waitSignal(win.sigTranscribed, timeout=LONG) as blocker:
+        win.latency_combo.setCurrentIndex(offered.index(192))
+    tr3 = blocker.args[0]
+    assert (tr3.model, tr3.latency_ms) == ("par-compact", 192)
+    assert win.notes is tr3.notes
+    assert win.settings.value("model/preset") == "par-compact"
+    assert int(win.settings.value("model/latency_ms")) == 192
+
+
+def test_missing_weights_is_a_plain_message(qtbot, make_window, short_audio, empty_models_dir):
+    win = make_window(models=empty_models_dir)
+    with qtbot.waitSignal(win.sigTranscriptionSkipped, timeout=LONG) as blocker:
+        win.open_file(str(short_audio))
+    assert "No trained" in blocker.args[0]
+    assert win.banner.isVisible()
+    assert win.timeline.spec_img.image is not None  # audio is still shown
+    assert win.loaded is not None and win.act_play.isEnabled()
+
+
+def test_live_from_file_source_produces_notes(qtbot, make_window, short_audio):
+    from par_studio.audio.io import load_audio
+    from par_studio.audio.live import FileSource
+
+    win = make_window()
+    win.model_combo.setCurrentIndex(win.model_combo.findData("par-compact"))
+    audio = load_audio(short_audio)
+    with qtbot.waitSignal(win.sigLiveStopped, timeout=LONG) as blocker:
+        win.start_live(FileSource(audio, realtime=False))
+        assert not win.model_combo.isEnabled()
+    result = blocker.args[0]
+    assert result is not None and len(result.notes) > 0
+    assert win.notes is result.notes
+    assert win.timeline.drawn_notes().equals(result.notes)
+    assert win.loaded.duration == pytest.approx(len(audio) / 16000)
+    assert win.loaded.spectrogram.shape[1] == win.transcription.n_frames > 0
+    assert win.live is None and win.model_combo.isEnabled()
+
+
+def test_thousands_of_notes_use_a_handful_of_items(make_window):
+    win = make_window()
+    rng = np.random.default_rng(0)
+    n = 20_000
+    on = np.sort(rng.uniform(0, 600, n))
+    notes = Notes(on, on + rng.uniform(0.05, 1, n), rng.integers(21, 109, n), rng.integers(1, 128, n))
+    win.set_notes(notes)
+    items = win.timeline.roll_vb.addedItems
+    assert len(items) < 20
+    assert win.timeline.drawn_notes().equals(notes)
+
+
+def test_settings_remember_model_and_recent(qtbot, make_window, short_audio):
+    win = make_window()
+    win.model_combo.setCurrentIndex(win.model_combo.findData("par-compact"))
+    win._add_recent(str(short_audio))
+    win.close()
+    win2 = make_window()
+    assert win2.model_combo.currentData() == "par-compact"
+    assert win2.recent_files()[0] == str(short_audio)
