@@ -1,0 +1,180 @@
+"""`par-studio live`: stream a microphone or a file through the streaming engine.
+
+Prints one line per note as soon as it ends (onset, offset, pitch name, velocity), optionally
+sends note on/off to a MIDI output port, and writes everything found to a MIDI file at the end
+of input or on Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from .constants import FRAME_SECONDS
+from .errors import AudioDeviceError, MidiError
+
+_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def pitch_name(p: int) -> str:
+    return f"{_NAMES[int(p) % 12]}{int(p) // 12 - 1}"
+
+
+def open_midi_output(name: str, virtual: bool = False):
+    """A mido output port (python-rtmidi backend): exact name, else a unique substring match;
+    ``virtual`` creates a virtual port called ``name`` where the backend supports it."""
+    try:
+        import mido
+    except ImportError as exc:
+        raise MidiError("MIDI output needs the 'mido' and 'python-rtmidi' packages.") from exc
+    try:
+        if virtual:
+            return mido.open_output(name, virtual=True)
+        names = mido.get_output_names()
+    except Exception as exc:  # backend missing, virtual ports unsupported (Windows), ...
+        raise MidiError(f"Cannot open MIDI output {name!r}: {exc}") from exc
+    match = [n for n in names if n == name] or [n for n in names if name.lower() in n.lower()]
+    if len(match) != 1:
+        listing = ", ".join(repr(n) for n in names) or "none"
+        why = "is ambiguous" if match else "was not found"
+        raise MidiError(f"MIDI output port {name!r} {why}. Available ports: {listing}. "
+                        "Use --midi-virtual to create a virtual port instead.")
+    try:
+        return mido.open_output(match[0])
+    except Exception as exc:
+        raise MidiError(f"Cannot open MIDI output {match[0]!r}: {exc}") from exc
+
+
+class _MidiSender:
+    """Sends note on when a note first appears (sounding or finished), note off when it ends."""
+
+    def __init__(self, port):
+        import mido
+
+        self.port, self.mido = port, mido
+        self.on: set[tuple[int, int]] = set()  # (pitch, onset frame)
+
+    def _key(self, notes, i):
+        return int(notes.pitch[i]), int(round(notes.onset[i] / FRAME_SECONDS))
+
+    def update(self, finished, sounding) -> None:
+        for notes, ends in ((finished, True), (sounding, False)):
+            for i in range(len(notes)):
+                k = self._key(notes, i)
+                if k not in self.on:
+                    self.port.send(self.mido.Message("note_on", note=k[0], velocity=int(notes.velocity[i])))
+                    self.on.add(k)
+                if ends:
+                    self.port.send(self.mido.Message("note_off", note=k[0], velocity=0))
+                    self.on.discard(k)
+
+    def close(self) -> None:
+        for pitch, _ in list(self.on):
+            self.port.send(self.mido.Message("note_off", note=pitch, velocity=0))
+        self.on.clear()
+        self.port.close()
+
+
+def _print_notes(notes, out=None) -> None:
+    out = out or sys.stdout
+    for i in range(len(notes)):
+        out.write(f"{notes.onset[i]:9.3f} {notes.offset[i]:9.3f}  {pitch_name(notes.pitch[i]):<4} "
+                  f"{int(notes.pitch[i]):3d}  vel {int(notes.velocity[i]):3d}\n")
+    if len(notes):
+        out.flush()
+
+
+def cmd_live(args) -> int:
+    from .audio.live import FileSource, MicrophoneSource, list_input_devices
+    from .cli import load_model_from_args
+
+    if args.list_devices:
+        devs = list_input_devices()
+        if not devs:
+            print("no audio input devices found", file=sys.stderr)
+            return 1
+        for d in devs:
+            mark = "*" if d["default"] else " "
+            print(f"{mark}{d['index']:3d}  {d['name']}  ({d['channels']} ch, "
+                  f"{d['default_samplerate']:.0f} Hz, {d['hostapi']})")
+        return 0
+
+    import torch
+
+    from .engine.streaming import StreamingEngine
+    from .midi_io import write_midi
+
+    model, meta = load_model_from_args(args)
+    if not getattr(args, "threads", None):
+        torch.set_num_threads(1)  # one thread is the fastest for per-hop work (benchmarks)
+    if args.file:
+        source = FileSource(args.file, realtime=not args.no_realtime)
+    else:
+        device = args.device
+        if device is not None and str(device).isdigit():
+            device = int(device)
+        source = MicrophoneSource(device)
+    midi = None
+    if args.midi_out:
+        midi = _MidiSender(open_midi_output(args.midi_out, virtual=args.midi_virtual))
+    engine = StreamingEngine(model, keep_history=False)
+    print(f"live: {model.cfg.preset} model, {engine.latency_ms} ms look-ahead, input {source.name}"
+          f"{' (as fast as possible)' if args.file and args.no_realtime else ''}; Ctrl+C to stop",
+          file=sys.stderr)
+    interrupted = False
+    t_start = time.perf_counter()
+    try:
+        source.start()
+        while True:
+            x = source.read()
+            if len(x):
+                upd = engine.push(x)
+                _print_notes(upd.finished)
+                if midi:
+                    midi.update(upd.finished, upd.sounding)
+            elif source.finished:
+                break
+            else:
+                time.sleep(0.005)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        source.stop()
+    upd = engine.finish()
+    _print_notes(upd.finished)
+    _print_notes(upd.sounding)  # still sounding at the end of input: they end there
+    if midi:
+        midi.update(upd.finished, upd.sounding)
+        midi.close()
+    notes = engine.notes()
+    if args.output:
+        write_midi(notes, args.output)
+    wall = time.perf_counter() - t_start
+    audio_s = engine.samples_pushed / 16000
+    print(f"live: {'interrupted; ' if interrupted else ''}{len(notes)} notes, {audio_s:.1f} s of audio "
+          f"in {wall:.1f} s, {source.overflows} overflows ({source.dropped_samples} samples dropped)"
+          f"{', written to ' + str(args.output) if args.output else ''}", file=sys.stderr)
+    return 130 if interrupted else 0
+
+
+def add_live_parser(sub) -> None:
+    from .cli import add_model_args
+
+    p = sub.add_parser("live", help="transcribe a microphone or a file as it plays",
+                       description="Stream audio through the streaming engine and print notes as "
+                                   "they are found.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--file", metavar="AUDIO", help="play this file as live input")
+    src.add_argument("--device", metavar="ID", help="input device index or name (default: system default)")
+    add_model_args(p)
+    p.add_argument("--midi-out", metavar="PORT", help="send note on/off to this MIDI output port")
+    p.add_argument("--midi-virtual", action="store_true",
+                   help="create --midi-out PORT as a virtual port (Linux/macOS)")
+    p.add_argument("-o", "--output", metavar="OUT.mid", help="write all notes found to a MIDI file")
+    p.add_argument("--no-realtime", action="store_true", help="--file: push as fast as the engine goes")
+    p.add_argument("--list-devices", action="store_true", help="list audio input devices and exit")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
+    p.set_defaults(func=cmd_live)
+
+
+__all__ = ["add_live_parser", "cmd_live", "open_midi_output", "pitch_name", "AudioDeviceError"]
