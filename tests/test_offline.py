@@ -1,0 +1,119 @@
+"""Offline engine: chunked = one pass (bounded memory), 88 keys stepped as one batch, outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from par_studio.constants import N_KEYS, N_STATES
+from par_studio.engine.offline import Cancelled, acoustic_chunks, transcribe
+from par_studio.features import n_frames
+from par_studio.notes import decode
+
+from conftest import lively_model, piano_like
+
+AUDIO = piano_like(1.6)  # 51 frames
+T = n_frames(len(AUDIO))
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {(p, lat): lively_model(p, lat, seed=0) for p in ("par", "par-compact") for lat in (320, 160)}
+
+
+@pytest.mark.parametrize("latency", [320, 160])
+@pytest.mark.parametrize("preset", ["par", "par-compact"])
+def test_chunked_acoustic_equals_one_pass(models, preset, latency):
+    model = models[(preset, latency)]
+    audio = torch.from_numpy(AUDIO)
+    with torch.inference_mode():
+        ref_f, ref_v = model.acoustic(model.frontend.from_audio(audio[None]))
+        for chunk in (1, 4, 13, 50, T, 1000):
+            firsts, fs, vs = zip(*acoustic_chunks(model, audio, chunk))
+            assert list(firsts) == list(range(0, T, chunk))
+            f, v = torch.cat(fs), torch.cat(vs)
+            assert f.shape == ref_f[0].shape and v.shape == ref_v[0].shape
+            # equal up to float32 summation order of differently sized matrix products
+            torch.testing.assert_close(f, ref_f[0], rtol=0, atol=1e-5)
+            torch.testing.assert_close(v, ref_v[0], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("latency", [320, 160])
+@pytest.mark.parametrize("preset", ["par", "par-compact"])
+def test_chunked_transcription_equals_one_pass(models, preset, latency):
+    model = models[(preset, latency)]
+    one = transcribe(AUDIO, model, chunk_frames=10_000)
+    assert len(one.notes) > 10 and len(np.unique(one.states)) >= 3  # a model whose output varies
+    for chunk in (3, 16):
+        tr = transcribe(AUDIO, model, chunk_frames=chunk)
+        assert np.array_equal(tr.states, one.states)
+        np.testing.assert_allclose(tr.probabilities.astype(np.float32), one.probabilities.astype(np.float32), atol=2e-3)
+        np.testing.assert_allclose(tr.velocity, one.velocity, atol=1e-5)
+        assert tr.notes.equals(one.notes)
+
+
+def test_chunks_only_compute_their_frames_plus_the_receptive_margin(models):
+    """Memory stays bounded: no acoustic call sees more than chunk + 2 × margin frames."""
+    model = models[("par", 320)]
+    seen = []
+    real = model.frontend.from_audio
+
+    def spy(x, first_frame=0, count=None):
+        out = real(x, first_frame, count)
+        seen.append(out.shape[-1])
+        return out
+
+    model.frontend.from_audio = spy
+    try:
+        transcribe(AUDIO, model, chunk_frames=8)
+    finally:
+        del model.frontend.from_audio
+    margin = model.cfg.future_frames
+    assert margin == 6
+    assert len(seen) == -(-T // 8) and max(seen) <= 8 + 2 * margin
+
+
+def test_autoregressive_loop_steps_all_88_keys_as_one_batch(models):
+    model = models[("par-compact", 320)]
+    calls = []
+    hooks = [model.decoder.lstm.register_forward_hook(lambda m, i, o: calls.append(("state", tuple(i[0].shape)))),
+             model.decoder.vel_lstm.register_forward_hook(lambda m, i, o: calls.append(("vel", tuple(i[0].shape))))]
+    try:
+        transcribe(AUDIO, model, chunk_frames=20)
+    finally:
+        for h in hooks:
+            h.remove()
+    state_calls = [s for k, s in calls if k == "state"]
+    assert len(state_calls) == T  # one call per frame, not per key
+    assert all(s[:2] == (N_KEYS, 1) for s in state_calls)  # (88 key sequences, 1 step, features)
+    assert sum(k == "vel" for k, _ in calls) == T
+
+
+def test_transcription_outputs(models):
+    model = models[("par", 160)]
+    seen = []
+    tr = transcribe(AUDIO, model, chunk_frames=16, progress=seen.append)
+    assert tr.states.shape == (T, N_KEYS) and tr.states.dtype == np.uint8
+    assert tr.probabilities.shape == (T, N_KEYS, N_STATES) and tr.probabilities.dtype == np.float16
+    assert tr.velocity.shape == (T, N_KEYS) and tr.velocity.dtype == np.float32
+    assert tr.states.max() < N_STATES
+    np.testing.assert_allclose(tr.probabilities.astype(np.float32).sum(-1), 1.0, atol=5e-3)
+    chosen = np.take_along_axis(tr.probabilities, tr.states[..., None].astype(np.int64), -1)[..., 0]
+    assert np.all(chosen >= tr.probabilities.max(-1) - 1e-3)  # the state is the argmax
+    assert np.all((tr.velocity >= 0) & (tr.velocity <= 1))
+    assert tr.notes.equals(decode(tr.states, tr.velocity)) and tr.redecode().equals(tr.notes)
+    assert tr.model == "par" and tr.latency_ms == 160
+    assert tr.duration == pytest.approx(1.6) and tr.n_frames == T
+    assert tr.frame_times()[1] == pytest.approx(0.032)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == -(-T // 16)
+
+
+def test_cancel(models):
+    with pytest.raises(Cancelled):
+        transcribe(AUDIO, models[("par", 320)], chunk_frames=8, should_cancel=lambda: True)
+
+
+def test_very_short_input(models):
+    tr = transcribe(np.zeros(100, np.float32), models[("par-compact", 160)])
+    assert tr.states.shape == (1, N_KEYS)
