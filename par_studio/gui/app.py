@@ -28,6 +28,7 @@ def run_app(audio: str | None = None, screenshot: str | None = None, live: bool 
     if screenshot:
         tmp = tempfile.TemporaryDirectory()
         settings = make_settings(settings_path or str(Path(tmp.name) / "settings.ini"))
+        _preset_from_env(settings, models_dir)
     else:
         settings = make_settings(settings_path)
     win = MainWindow(settings, models_dir=models_dir)
@@ -49,6 +50,22 @@ def run_app(audio: str | None = None, screenshot: str | None = None, live: bool 
         else:
             QTimer.singleShot(0, win.start_live)
     return int(app.exec())
+
+
+def _preset_from_env(settings, models_dir) -> None:
+    """PAR_STUDIO_MODEL=preset[:ms|:min] picks the model for a screenshot run."""
+    spec = os.environ.get("PAR_STUDIO_MODEL")
+    if not spec:
+        return
+    from ..model.checkpoint import available_latencies
+
+    preset, _, ms = spec.partition(":")
+    settings.setValue("model/preset", preset)
+    have = available_latencies(preset, models_dir)
+    if ms == "min" and have:
+        settings.setValue("model/latency_ms", have[0])
+    elif ms.isdigit():
+        settings.setValue("model/latency_ms", int(ms))
 
 
 def _screenshot(app, win, audio: str, out: str, live: bool) -> int:

@@ -791,6 +791,8 @@ class MainWindow(QMainWindow):
             return
         lv["ticks"] += 1
         if lv["new"]:
+            (x0, x1), _ = self.timeline.roll_vb.viewRange()
+            self.timeline.set_notes_window(x0 - 2 * (x1 - x0))
             new = Notes.concat(lv["new"])
             lv["parts"].append(new)
             lv["new"] = []
@@ -839,6 +841,7 @@ class MainWindow(QMainWindow):
         audio = np.concatenate(lv["blocks"]) if lv["blocks"] else np.zeros(1, np.float32)
         spec = np.ascontiguousarray(self.timeline.live_spectrogram())
         self._teardown_live(wait=True)
+        self.timeline.set_notes_window(None)
         self.loaded = LoadedAudio("live input", audio, spec)
         self.timeline.set_spectrogram(spec)
         self.timeline.set_extent(self.loaded.duration)
@@ -856,6 +859,7 @@ class MainWindow(QMainWindow):
         lv = self.live
         if lv is None:
             return
+        self.timeline.set_notes_window(None)
         for name in ("drain_timer", "display_timer"):
             t = getattr(self, name, None)
             if t is not None:

@@ -259,6 +259,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self.roll_vb.setYRange(36 - 0.5, 96 + 0.5, padding=0)
 
         self.notes = Notes()
+        self.draw_from: float | None = None  #: live: draw notes ending after this time only
         self._bins = np.zeros(0, np.int64)
         self.provisional = Notes()
         self._spec_live: np.ndarray | None = None
@@ -343,7 +344,10 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
 
     def _draw_bin(self, b: int) -> None:
         n = self.notes
-        sel = np.flatnonzero(self._bins == b)
+        if self.draw_from is None:
+            sel = np.flatnonzero(self._bins == b)
+        else:  # live: only what can still be in view (the full set is drawn when live stops)
+            sel = np.flatnonzero((self._bins == b) & (n.offset >= self.draw_from))
         on, off, p, v = n.onset[sel], n.offset[sel], n.pitch[sel].astype(float), n.velocity[sel].astype(float)
         self.note_bars[b].setOpts(x0=on, y0=p - NOTE_HEIGHT / 2, width=np.maximum(off - on, 1e-3),
                                   height=np.full(len(sel), NOTE_HEIGHT))
@@ -360,6 +364,9 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         for b in np.unique(theme.velocity_bin(new.velocity)):
             self._draw_bin(int(b))
 
+    def set_notes_window(self, start: float | None) -> None:
+        self.draw_from = start
+
     def drawn_notes(self) -> Notes:
         """The notes as the bars hold them (for tests: read back from the graphics items)."""
         parts = []
@@ -369,6 +376,8 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
             if len(x0) == 0:
                 continue
             sel = np.flatnonzero(self._bins == b)
+            if self.draw_from is not None:
+                sel = sel[self.notes.offset[sel] >= self.draw_from]
             parts.append(Notes(x0, x0 + np.asarray(o["width"], float),
                                np.round(np.asarray(o["y0"], float) + NOTE_HEIGHT / 2).astype(int),
                                self.notes.velocity[sel]))
