@@ -82,7 +82,13 @@ class PitchProjection(nn.Module):
         y = y.permute(0, 3, 1, 2).reshape(B, T, -1)  # (B, T, r·F')
         y = torch.relu(self.linear(self.dropout(y)))  # (B, T, 88·h)
         if self.grouped is not None:
-            y = torch.relu(self.grouped(y.reshape(B * T, -1, 1))).reshape(B, T, -1)
+            # The grouped 1×1 conv as one batched matmul over the 88 keys: the same weights
+            # and result as ``self.grouped(y[..., None])``, ~50× faster than Conv1d with 88
+            # groups for a single frame (the streaming hop).
+            w = self.grouped.weight.view(N_KEYS, -1, self.grouped.in_channels // N_KEYS)  # (88, o, h)
+            yk = y.reshape(B * T, N_KEYS, -1).transpose(0, 1)  # (88, B·T, h)
+            out = torch.baddbmm(self.grouped.bias.view(N_KEYS, 1, -1), yk, w.transpose(1, 2))
+            y = torch.relu(out.transpose(0, 1)).reshape(B, T, -1)
         return self.dropout(y).reshape(B, T, N_KEYS, self.out)
 
 
