@@ -11,35 +11,49 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import torch
 
 from ..constants import HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, WINDOW_HALF
-from ..features import DEFAULT_N_MELS, LogMel, n_frames
+
+DEFAULT_N_MELS = 229  # = features.DEFAULT_N_MELS; torch/librosa are imported lazily (fast start)
 
 #: ln(mel power) mapped to 0 and 255 (fixed levels: the same scale for every file and live).
 LN_LOW, LN_HIGH = -6.5, 8.0
 CHUNK_FRAMES = 4096
 
-_frontends: dict[int, LogMel] = {}
+_frontends: dict = {}
 
 
-def frontend(n_mels: int = DEFAULT_N_MELS) -> LogMel:
+def frontend(n_mels: int = DEFAULT_N_MELS):
+    from ..features import LogMel
+
     if n_mels not in _frontends:
         _frontends[n_mels] = LogMel(n_mels)
     return _frontends[n_mels]
 
 
-def to_uint8(logmel: torch.Tensor) -> np.ndarray:
+def to_uint8(logmel) -> np.ndarray:
     """LogMel output ((ln + 7) / 7), shape (n_mels, k) → uint8 (n_mels, k), C-contiguous."""
     ln = logmel.numpy() * 7.0 - 7.0
     x = (ln - LN_LOW) * (255.0 / (LN_HIGH - LN_LOW))
     return np.ascontiguousarray(np.clip(x, 0, 255).astype(np.uint8))
 
 
-@torch.inference_mode()
 def display_spectrogram(audio: np.ndarray, n_mels: int = DEFAULT_N_MELS,
                         should_cancel: Callable[[], bool] | None = None) -> np.ndarray:
     """(n,) float32 16 kHz → uint8 (n_mels, n_frames(n)); frame t centred at t × 32 ms."""
+    import torch
+
+    from ..features import n_frames
+
+    with torch.inference_mode():
+        return _display_spectrogram(audio, n_mels, should_cancel)
+
+
+def _display_spectrogram(audio, n_mels, should_cancel):
+    import torch
+
+    from ..features import n_frames
+
     fe = frontend(n_mels)
     x = torch.as_tensor(np.ascontiguousarray(audio, np.float32)).reshape(1, -1)
     T = n_frames(x.shape[-1])
@@ -53,10 +67,15 @@ def display_spectrogram(audio: np.ndarray, n_mels: int = DEFAULT_N_MELS,
 
 
 def mel_frequencies(n_mels: int = DEFAULT_N_MELS) -> np.ndarray:
-    """Centre frequency (Hz) of each mel bin (Slaney scale, as the filterbank)."""
-    import librosa
+    """Centre frequency (Hz) of each mel bin (Slaney scale, as librosa's filterbank)."""
+    f_sp, min_log_hz, min_log_mel, logstep = 200.0 / 3, 1000.0, 15.0, np.log(6.4) / 27.0
 
-    return librosa.mel_frequencies(n_mels + 2, fmin=MEL_FMIN, fmax=MEL_FMAX)[1:-1]
+    def hz_to_mel(f):
+        return f / f_sp if f < min_log_hz else min_log_mel + np.log(f / min_log_hz) / logstep
+
+    mels = np.linspace(hz_to_mel(MEL_FMIN), hz_to_mel(MEL_FMAX), n_mels + 2)
+    hz = np.where(mels < min_log_mel, mels * f_sp, min_log_hz * np.exp(logstep * (mels - min_log_mel)))
+    return hz[1:-1]
 
 
 class SpectrogramStream:
@@ -69,9 +88,14 @@ class SpectrogramStream:
         self.buf_start = -WINDOW_HALF  # absolute sample index of buf[0]
         self.next_frame = 0
 
-    @torch.inference_mode()
     def push(self, x: np.ndarray) -> tuple[int, np.ndarray]:
         """→ (index of the first new column, uint8 (n_mels, k))."""
+        import torch
+
+        with torch.inference_mode():
+            return self._push(x, torch)
+
+    def _push(self, x, torch):
         self.buf = np.concatenate([self.buf, np.asarray(x, np.float32).reshape(-1)])
         end = self.buf_start + len(self.buf)
         ready = 0 if end < WINDOW_HALF else (end - WINDOW_HALF) // HOP_LENGTH + 1
