@@ -3,7 +3,7 @@
 For each preset and latency setting it prints the parameter count, the multiply-accumulates
 per 32 ms frame (``par_studio.model.complexity.macs_per_frame``) and the offline real-time
 factor (compute seconds per audio second of ``engine.offline.transcribe`` over a 60 s input).
-Peak memory (RSS high-water mark, ``ru_maxrss``) is measured in a fresh subprocess per preset
+Peak memory (RSS high-water mark, VmHWM) is measured in a fresh subprocess per preset
 that loads a 20-minute WAV with ``load_audio`` and transcribes it — the whole CLI path.
 
 Weights: the shipped checkpoint ``models/{preset}-{ms}.pt`` when present, else a random init
@@ -80,6 +80,18 @@ def rtf(model, audio: np.ndarray, repeats: int) -> float:
     return best / (len(audio) / SAMPLE_RATE)
 
 
+def peak_rss_mib() -> float:
+    """This process's RSS high-water mark. VmHWM (per address space, reset by exec); not
+    ru_maxrss, which Linux carries over from the parent across fork+exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def memory_child(preset: str, latency: int, wav: str) -> None:
     """Runs in a fresh interpreter: load model, load the WAV, transcribe; print JSON."""
     import torch
@@ -88,12 +100,12 @@ def memory_child(preset: str, latency: int, wav: str) -> None:
     from par_studio.engine.offline import transcribe
 
     model, weights = get_model(preset, latency)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base = peak_rss_mib()
     t0 = time.perf_counter()
     audio = load_audio(wav)
     tr = transcribe(audio, model)
     dt = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     print(json.dumps({"preset": preset, "latency": latency, "weights": weights, "baseline_mib": base,
                       "peak_mib": peak, "seconds": dt, "audio_s": len(audio) / SAMPLE_RATE,
                       "notes": len(tr.notes)}))
@@ -108,6 +120,7 @@ def main(argv=None) -> int:
     ap.add_argument("--memory-minutes", type=float, default=20.0, help="input length for peak memory")
     ap.add_argument("--memory-latency", type=int, default=320, choices=LATENCY_SETTINGS_MS)
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    ap.add_argument("--memory-only", action="store_true", help="skip the real-time-factor table")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (default 1: on a shared, loaded machine more threads spin-wait)")
     ap.add_argument("--_child", nargs=3, metavar=("PRESET", "LATENCY", "WAV"), help=argparse.SUPPRESS)
@@ -125,12 +138,13 @@ def main(argv=None) -> int:
 
     print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"load average before {tuple(round(x, 2) for x in os.getloadavg())}")
-    audio = piano_like(args.seconds)
+    audio = piano_like(args.seconds) if not args.memory_only else None
     head = f"{'preset':<12} {'look-ahead':>10} {'parameters':>11} {'MACs/frame':>12} {f'RTF ({args.seconds:.0f} s)':>10}  {'load avg':>8}  weights"
-    print(f"\nreal-time factor = compute seconds / audio seconds of transcribe() over {args.seconds:.0f} s")
-    print(head)
-    print("-" * len(head))
-    for preset in args.presets:
+    if not args.memory_only:
+        print(f"\nreal-time factor = compute seconds / audio seconds of transcribe() over {args.seconds:.0f} s")
+        print(head)
+        print("-" * len(head))
+    for preset in args.presets if not args.memory_only else ():
         for lat in args.latencies:
             model, weights = get_model(preset, lat)
             macs = macs_per_frame(model)["total"]
