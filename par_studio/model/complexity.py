@@ -25,11 +25,16 @@ def macs_per_frame(model: PARModel, frames: int = 64) -> dict[str, int]:
         return fn
 
     handles = []
-    for name, part in (("cnn", model.acoustic.blocks), ("projection", model.acoustic.state_proj),
-                       ("projection", model.acoustic.vel_proj)):
+    projections = (model.acoustic.state_proj, model.acoustic.vel_proj)
+    # The per-pitch grouped layer may run as a batched matmul on its weights (not through its
+    # module, so no hook fires): count it from its shape, 88·h·out per frame.
+    grouped = [p.grouped for p in projections if getattr(p, "grouped", None) is not None]
+    for name, part in (("cnn", model.acoustic.blocks), ("projection", projections[0]),
+                       ("projection", projections[1])):
         for mod in part.modules():
-            if isinstance(mod, (nn.Conv2d, nn.Conv1d, nn.Linear)):
+            if isinstance(mod, (nn.Conv2d, nn.Conv1d, nn.Linear)) and not any(mod is g for g in grouped):
                 handles.append(mod.register_forward_hook(hook(name)))
+    counts["projection"] += frames * sum(g.weight.numel() for g in grouped)
     was_training = model.training
     model.eval()
     try:
