@@ -188,3 +188,27 @@ def test_teacher_forced_forward_shapes_and_ranges():
         logits, vel = model(mel, z.long(), z, z)
     assert logits.shape == (1, T, N_KEYS, N_STATES) and vel.shape == (1, T, N_KEYS)
     assert float(vel.min()) >= 0 and float(vel.max()) <= 1
+
+
+@pytest.mark.parametrize("preset", ["par", "par-compact"])
+def test_macs_per_frame_counts_every_layer(preset):
+    """MACs of the projection by hand: 1×1 conv C→r over F' bins, the per-frame linear map,
+    and (PARcompact) the per-pitch grouped layer; the CNN: 3·w·C_in·C_out per bin per conv."""
+    from par_studio.model.complexity import macs_per_frame
+
+    model = PARModel(preset_config(preset, 192))
+    cfg = model.cfg
+    C, r, f3 = cfg.channels, cfg.proj_channels, cfg.n_mels // 4
+    proj = 0
+    for out, hidden in ((cfg.pitch_features, cfg.proj_hidden), (cfg.vel_features, cfg.vel_proj_hidden)):
+        width = out if cfg.projection == "fc" else hidden
+        proj += C * r * f3 + r * f3 * N_KEYS * width
+        if cfg.projection == "grouped":
+            proj += N_KEYS * hidden * out
+    w = cfg.conv_widths
+    bins = (cfg.n_mels, cfg.n_mels // 2, cfg.n_mels // 4)
+    cnn = sum(b * 3 * (w[2 * i] * (1 if i == 0 else C) * C + w[2 * i + 1] * C * C) for i, b in enumerate(bins))
+    m = macs_per_frame(model)
+    assert m["projection"] == proj
+    assert cnn <= m["cnn"] <= 1.01 * cnn  # + the FiLM MLPs, run once per call and spread over its frames
+    assert m["total"] == sum(v for k, v in m.items() if k != "total")
