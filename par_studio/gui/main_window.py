@@ -2,6 +2,8 @@
 
 One :class:`~par_studio.notes.Notes` object (``self.notes``) is the source of truth: the roll
 draws it and export writes it. The model runs only in worker threads (:mod:`.workers`).
+Edits (:mod:`.editing`) replace that object through ``self.undo_stack``; :mod:`.session`
+autosaves them and offers them back; :mod:`.mixer` plays the notes synthesised with the source.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -34,7 +36,10 @@ from ..constants import DEFAULT_LATENCY_MS, FRAME_SECONDS, SAMPLE_RATE
 from ..errors import ParStudioError
 from ..notes import Notes
 from . import theme
+from .editing import NoteEditor
+from .mixer import MixController
 from .playback import Player, output_device_name
+from .session import EditSession
 from .views import TimelineWidget
 from .workers import (
     LiveWorker,
@@ -68,8 +73,12 @@ class MainWindow(QMainWindow):
     _sigLiveAudio = Signal(object)
     _sigLiveFinish = Signal()
 
-    def __init__(self, settings: QSettings | None = None, models_dir=None):
+    def __init__(self, settings: QSettings | None = None, models_dir=None, autosave_dir=None):
         super().__init__()
+        self.autosave_dir = autosave_dir
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(200)
+        self.undo_stack.cleanChanged.connect(self._clean_changed)
         self.settings = settings if settings is not None else QSettings(ORGANIZATION, APPLICATION)
         self.models_dir = Path(models_dir) if models_dir else None
         self.loaded: LoadedAudio | None = None
@@ -84,7 +93,7 @@ class MainWindow(QMainWindow):
         self._error_box = None
         self._follow_paused = False
 
-        self.setWindowTitle("PAR Studio")
+        self.setWindowTitle("PAR Studio[*]")  # [*]: "*" while there are unexported edits
         self.setAcceptDrops(True)
         self._build_ui()
         self._build_actions()
@@ -108,6 +117,11 @@ class MainWindow(QMainWindow):
         self.timeline = TimelineWidget()
         self.timeline.sigSeek.connect(self.seek)
         self.timeline.sigUserNavigated.connect(self._user_navigated)
+        self.editor = NoteEditor(self)
+        self.editor.sigSelectionChanged.connect(lambda _n: self._update_edit_actions())
+        self.session = EditSession(self, self.autosave_dir)
+        self.mixer = MixController(self)
+        lay.addWidget(self.session.bar)
         lay.addWidget(self.timeline, 1)
         self.setCentralWidget(central)
 
@@ -170,6 +184,29 @@ class MainWindow(QMainWindow):
         self.act_zoom_out = act("Zoom out", lambda: self.timeline.zoom(1 / 0.7), QKeySequence.ZoomOut)
         self.act_fit = act("Fit all", lambda: self.timeline.fit(), "Ctrl+0")
         self.act_about = act("About PAR Studio", self.about)
+        # editing (keys act on the selected notes of the roll)
+        self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcuts([QKeySequence.Undo])
+        self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for a in (self.act_undo, self.act_redo):
+            self.addAction(a)
+        ed = self.editor
+        self.act_delete = act("&Delete notes", ed.delete_selected, QKeySequence.Delete,
+                              tip="Delete the selected notes (Delete)")
+        self.act_delete.setShortcuts([QKeySequence.Delete, QKeySequence("Backspace")])
+        self.act_select_all = act("Select &all notes", ed.select_all, QKeySequence.SelectAll)
+        self.act_left = act("Move earlier (32 ms)", lambda: ed.nudge(frames=-1), "Left")
+        self.act_right = act("Move later (32 ms)", lambda: ed.nudge(frames=1), "Right")
+        self.act_up = act("Move up a semitone", lambda: ed.nudge(semitones=1), "Up")
+        self.act_down = act("Move down a semitone", lambda: ed.nudge(semitones=-1), "Down")
+        self.act_oct_up = act("Move up an octave", lambda: ed.nudge(semitones=12), "Shift+Up")
+        self.act_oct_down = act("Move down an octave", lambda: ed.nudge(semitones=-12), "Shift+Down")
+        self.act_louder = act("Velocity +8", lambda: ed.change_velocity(8), "+")
+        self.act_louder.setShortcuts([QKeySequence("+"), QKeySequence("="), QKeySequence("Shift+=")])
+        self.act_softer = act("Velocity −8", lambda: ed.change_velocity(-8), "-")
+        self.edit_actions = (self.act_delete, self.act_left, self.act_right, self.act_up, self.act_down,
+                             self.act_oct_up, self.act_oct_down, self.act_louder, self.act_softer)
 
         fm = mb.addMenu("&File")
         fm.addAction(self.act_open)
@@ -179,16 +216,32 @@ class MainWindow(QMainWindow):
         fm.addAction(self.act_export_csv)
         fm.addSeparator()
         fm.addAction(self.act_quit)
+        em = mb.addMenu("&Edit")
+        em.addAction(self.act_undo)
+        em.addAction(self.act_redo)
+        em.addSeparator()
+        em.addAction(self.act_select_all)
+        for a in self.edit_actions:
+            em.addAction(a)
+        em.addSeparator()
+        hint = QAction("Click: select · Shift/Ctrl+click: add to selection · drag a note: move · "
+                       "drag empty space: select · double-click: add note", self)
+        hint.setEnabled(False)
+        em.addAction(hint)
         vm = mb.addMenu("&View")
         for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_follow):
             vm.addAction(a)
         vm.addSeparator()
-        hint = QAction("Wheel: scroll · Ctrl+wheel: zoom · Shift+wheel: pitch · click: seek", self)
+        hint = QAction("Wheel: scroll · Ctrl+wheel: zoom · Shift+wheel: pitch · click: seek · "
+                       "middle-drag: pan", self)
         hint.setEnabled(False)
         vm.addAction(hint)
         tm = mb.addMenu("&Transcribe")
         for a in (self.act_transcribe, self.act_cancel, self.act_live, self.act_play):
             tm.addAction(a)
+        listen = tm.addMenu("&Listen to")
+        for a in self.mixer.actions:
+            listen.addAction(a)
         hm = mb.addMenu("&Help")
         hm.addAction(self.act_about)
 
@@ -197,8 +250,12 @@ class MainWindow(QMainWindow):
         tb.setMovable(False)
         tb.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         self.addToolBar(tb)
-        for a in (self.act_open, self.act_transcribe, self.act_play, self.act_follow):
+        for a in (self.act_open, self.act_transcribe, self.act_play):
             tb.addAction(a)
+        tb.addWidget(self.mixer.left_label)
+        tb.addWidget(self.mixer.slider)
+        tb.addWidget(self.mixer.right_label)
+        tb.addAction(self.act_follow)
         tb.addSeparator()
         tb.addWidget(QLabel(" Model "))
         self.model_combo = QComboBox()
@@ -259,6 +316,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop playback, live input and jobs (waits briefly for worker threads)."""
         self.player.stop()
+        self.session.flush()
+        self.mixer.shutdown()
         if self.live is not None:
             self._teardown_live(wait=True)
         if self.job is not None:
@@ -368,6 +427,18 @@ class MainWindow(QMainWindow):
         working = self.job is not None
         self.progress.setVisible(working)
         self.cancel_button.setVisible(working)
+        self._update_edit_actions()
+
+    def _clean_changed(self, clean: bool) -> None:
+        self.setWindowModified(not clean)
+
+    def _update_edit_actions(self) -> None:
+        live = self.live is not None
+        self.editor.enabled = not live
+        has_sel = len(self.editor.selection) > 0 and not live
+        for a in self.edit_actions:
+            a.setEnabled(has_sel)
+        self.act_select_all.setEnabled(len(self.notes) > 0 and not live)
 
     def _set_info(self) -> None:
         if self.loaded is None:
@@ -466,9 +537,12 @@ class MainWindow(QMainWindow):
     def _on_loaded(self, res: LoadedAudio) -> None:
         transcribe = getattr(self.sender(), "auto_transcribe", True)
         self._release(self.sender())
+        self.session.begin(res.path)  # first: a pending autosave of the previous file is written
         self.loaded = res
         self.transcription = None
         self.notes = Notes()
+        self.editor.reset()
+        self.mixer.reset()
         self.timeline.set_notes(self.notes)
         self.timeline.set_provisional(Notes())
         self.timeline.set_lookahead(None)
@@ -477,7 +551,7 @@ class MainWindow(QMainWindow):
         self.timeline.fit(res.duration)
         self.timeline.set_playhead(0.0)
         name = Path(res.path).name
-        self.setWindowTitle(f"{name} — PAR Studio")
+        self.setWindowTitle(f"{name}[*] — PAR Studio")
         if Path(res.path).resolve() != EXAMPLE.resolve():
             self._add_recent(res.path)
         self.statusBar().showMessage(f"Opened {name} ({res.duration:.1f} s)", 5000)
@@ -486,6 +560,8 @@ class MainWindow(QMainWindow):
         self.sigLoaded.emit(res.path)
         if transcribe:
             QTimer.singleShot(0, self.transcribe)
+        else:
+            self.session.transcription_ready(self.notes)
 
     def open_example(self) -> None:
         if EXAMPLE.exists():
@@ -514,6 +590,7 @@ class MainWindow(QMainWindow):
         if missing:
             self.show_banner(f"{missing}  The audio and its spectrogram are shown; notes need trained weights.")
             self.statusBar().showMessage("No trained weights for this model: showing the audio only.", 8000)
+            self.session.transcription_ready(self.notes)
             self.sigTranscriptionSkipped.emit(missing)
             return
         self.show_banner(None)
@@ -536,7 +613,11 @@ class MainWindow(QMainWindow):
         self._release(self.sender())
         tr = res.transcription
         self.transcription = tr
-        self.set_notes(tr.notes)
+        if self.undo_stack.count():  # edits exist: replacing them is one undoable step
+            self.editor.replace_all(tr.notes, "Transcribe again")
+        else:
+            self.set_notes(tr.notes)
+        self.session.transcription_ready(tr.notes)
         rtf = res.seconds / max(tr.duration, 1e-9)
         self.statusBar().showMessage(
             f"{len(tr.notes)} notes in {res.seconds:.1f} s ({tr.model}, {tr.latency_ms} ms; "
@@ -544,14 +625,21 @@ class MainWindow(QMainWindow):
         self.sigTranscribed.emit(tr)
 
     def set_notes(self, notes: Notes) -> None:
-        """Make ``notes`` the notes shown and exported (one object for both)."""
-        self.notes = notes
-        self.timeline.set_notes(notes)
+        """Make ``notes`` the notes shown and exported (one object for both); new notes from
+        outside (transcription, live), so the edit history starts afresh."""
+        self.editor.reset()
+        self.show_notes(notes)
         if self.loaded is not None and self.live is None:
             (x0, x1), _ = self.timeline.roll_vb.viewRange()
             self.timeline.fit(x1 - x0 if x0 > 0 else self.loaded.duration)
             if x0 > 0:
                 self.timeline.roll_vb.setXRange(x0, x1, padding=0)
+
+    def show_notes(self, notes: Notes) -> None:
+        """Make ``notes`` the drawn and exported notes, keeping the view (edits use this)."""
+        self.notes = notes
+        self.timeline.set_notes(notes)
+        self._light_keys(self.timeline.playhead())
         self._set_info()
         self._update_enabled()
 
@@ -585,6 +673,8 @@ class MainWindow(QMainWindow):
                             f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}", "Export failed")
             return None
         self.settings.setValue("files/export_folder", str(path.parent))
+        self.undo_stack.setClean()
+        self.session.mark_exported()
         self.statusBar().showMessage(f"Exported {len(self.notes)} notes to {out}", 8000)
         return out
 
@@ -602,16 +692,23 @@ class MainWindow(QMainWindow):
         start = self.timeline.playhead()
         if start >= self.loaded.duration - 0.05:
             start = 0.0
+        self.mixer.play_from(start)
+
+    def _start_player(self, start: float, notes_audio=None, gains=(1.0, 0.0)) -> bool:
+        """Play the source (mixed with ``notes_audio`` at ``gains``) from ``start`` s."""
+        if self.loaded is None or self.live is not None:
+            return False
         try:
-            self.player.play(self.loaded.audio, start)
+            self.player.play(self.loaded.audio, start, notes_audio, gains)
         except ParStudioError as exc:
             self.statusBar().showMessage(str(exc), 10000)
             self.last_error = str(exc)
-            return
+            return False
         self._follow_paused = False
         self.act_play.setText("Pause")
         self.act_play.setIcon(self.style().standardIcon(QStyle.SP_MediaPause))
         self.play_timer.start()
+        return True
 
     def _tick_playback(self) -> None:
         t = self.player.position()
@@ -638,7 +735,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_playhead(t)
         self._light_keys(t)
         if self.player.playing:
-            self.player.play(self.loaded.audio, t)
+            self.mixer.play_from(t)
 
     def _user_navigated(self) -> None:
         if self.player.playing or self.live is not None:
@@ -730,6 +827,9 @@ class MainWindow(QMainWindow):
                               else "no model"))
         thread.start()
         self.timeline.begin_live_spectrogram(self.timeline.spec_n_mels)
+        self.session.end()
+        self.editor.reset()
+        self.mixer.reset()
         self.notes = Notes()
         self.timeline.set_notes(self.notes)
         self.timeline.set_provisional(Notes())
@@ -753,7 +853,7 @@ class MainWindow(QMainWindow):
         self.display_timer.setInterval(33)
         self.display_timer.timeout.connect(self._refresh_live)
         self.display_timer.start()
-        self.setWindowTitle("Live — PAR Studio")
+        self.setWindowTitle("Live[*] — PAR Studio")
         self.statusBar().showMessage("Live: listening…")
         self._update_enabled()
         self.sigLiveStarted.emit()
@@ -850,7 +950,7 @@ class MainWindow(QMainWindow):
         self.transcription = result
         self.set_notes(result.notes if result is not None else self.notes)
         self.timeline.set_playhead(self.loaded.duration)
-        self.setWindowTitle("Live recording — PAR Studio")
+        self.setWindowTitle("Live recording[*] — PAR Studio")
         self.statusBar().showMessage(f"Live stopped: {len(self.notes)} notes in {self.loaded.duration:.1f} s. "
                                      "Export with Ctrl+E, or press Space to listen.", 10000)
         self.sigLiveStopped.emit(result)

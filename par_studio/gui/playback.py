@@ -1,7 +1,9 @@
 """Playback of the loaded audio through a sounddevice OutputStream.
 
-The PortAudio callback only copies samples from the (read-only) signal; the playhead comes from
-the stream's own clock on the GUI side, so nothing mutable is shared with the audio thread.
+The PortAudio callback only copies samples from the (read-only) signals; the playhead comes from
+the stream's own clock on the GUI side. A second, optional track (the synthesised notes) is mixed
+in with gains; the GUI changes the mix by swapping one immutable tuple (an atomic assignment),
+so the audio thread never sees a half-updated state.
 """
 
 from __future__ import annotations
@@ -31,12 +33,18 @@ class Player:
         self.audio = np.zeros(0, np.float32)
         self._start_sample = 0
         self._t0 = 0.0
+        self._mix = (np.zeros(0, np.float32), None, 1.0, 0.0)  #: (audio, notes audio, g_audio, g_notes)
 
     @property
     def playing(self) -> bool:
         return self.stream is not None and self.stream.active
 
-    def play(self, audio: np.ndarray, start_s: float) -> None:
+    def set_mix(self, notes_audio: np.ndarray | None, gains: tuple[float, float]) -> None:
+        """Change the notes track and the gains (also while playing)."""
+        self._mix = (self.audio, notes_audio, float(gains[0]), float(gains[1]))
+
+    def play(self, audio: np.ndarray, start_s: float, notes_audio: np.ndarray | None = None,
+             gains: tuple[float, float] = (1.0, 0.0)) -> None:
         import sounddevice as sd
 
         self.stop()
@@ -44,13 +52,15 @@ class Player:
             raise AudioDeviceError("No audio output device was found, so playback is unavailable. "
                                    "Connect headphones or speakers and try again.")
         self.audio = audio
+        self.set_mix(notes_audio, gains)
         start = int(max(0.0, start_s) * SAMPLE_RATE)
         self._start_sample = start
         state = {"i": start}  # private to the callback
 
         def callback(outdata, frames, time_info, status):
             i = state["i"]
-            chunk = audio[i: i + frames]
+            src, notes, g_src, g_notes = self._mix
+            chunk = render_block(src, notes, g_src, g_notes, i, frames)
             outdata[: len(chunk), 0] = chunk
             outdata[len(chunk):, 0] = 0
             state["i"] = i + frames
@@ -84,3 +94,16 @@ class Player:
             self.stream = None
         self._start_sample = int(pos * SAMPLE_RATE)
         return pos
+
+
+def render_block(audio: np.ndarray, notes_audio: np.ndarray | None, g_audio: float, g_notes: float,
+                 i: int, frames: int) -> np.ndarray:
+    """Samples ``i`` to ``i + frames`` of ``g_audio·audio + g_notes·notes_audio``, clipped to ±1
+    (as long as ``audio``; shorter only at its end)."""
+    chunk = audio[i: i + frames]
+    if notes_audio is None or g_notes <= 0.0:
+        return chunk if g_audio == 1.0 else chunk * np.float32(g_audio)
+    out = chunk * np.float32(g_audio)
+    extra = notes_audio[i: i + len(out)]
+    out[: len(extra)] += np.float32(g_notes) * extra
+    return np.clip(out, -1.0, 1.0, out=out)

@@ -13,6 +13,7 @@ TEXT = "#d7dae0"
 MUTED = "#8a909c"
 ACCENT = "#4fa3ff"
 PLAYHEAD = "#ffffff"
+SELECTION = "#ffffff"  #: outline of selected notes
 WARNING_BG = "#4a3b12"
 WARNING_FG = "#ffd479"
 

@@ -4,7 +4,8 @@ Built from bare ViewBoxes and AxisItems in one GraphicsLayoutWidget so every plo
 up exactly; the x axes are linked. Notes are drawn with one single-colour ``BarGraphItem`` per
 velocity bin (pyqtgraph's one-call ``drawRects`` path), never one item per note.
 Navigation: wheel scrolls time, Ctrl+wheel zooms time around the cursor, Shift+wheel scrolls
-pitch, drag pans, click seeks.
+pitch, drag pans, click seeks. On the piano roll an ``edit_handler`` (:mod:`.editing`) gets left
+clicks and drags first (select, move, rubber band); middle-drag pans there.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class NavViewBox(pg.ViewBox):
         self.scroll_y = scroll_y
         self.setMouseEnabled(x=True, y=scroll_y)
         self.setMenuEnabled(False)
+        self.edit_handler = None  #: object with click(vb, ev) / drag(vb, ev) -> handled
 
     def wheelEvent(self, ev, axis=None):  # noqa: N802 (Qt name)
         delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
@@ -68,13 +70,18 @@ class NavViewBox(pg.ViewBox):
         ev.accept()
 
     def mouseClickEvent(self, ev):  # noqa: N802
-        if ev.button() == Qt.LeftButton:
+        if self.edit_handler is not None and self.edit_handler.click(self, ev):
+            ev.accept()
+            return
+        if ev.button() == Qt.LeftButton and not ev.double():
             self.sigSeek.emit(float(self.mapSceneToView(ev.scenePos()).x()))
             ev.accept()
         else:
             super().mouseClickEvent(ev)
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802
+        if axis is None and self.edit_handler is not None and self.edit_handler.drag(self, ev):
+            return
         super().mouseDragEvent(ev, axis)
         self.sigUserNavigated.emit()
 
@@ -194,6 +201,18 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
                                                pen=pg.mkPen(QColor(255, 255, 255, 200), width=1,
                                                             style=Qt.DashLine))
         self.roll_vb.addItem(self.provisional_bar)
+        # selected notes: one highlight bar item on top (+ a rubber band while dragging)
+        self.selection_bar = pg.BarGraphItem(x0=[], y0=[], width=[], height=[],
+                                             brush=QColor(255, 255, 255, 110),
+                                             pen=pg.mkPen(QColor(theme.SELECTION), width=2))
+        self.selection_bar.setZValue(20)
+        self.roll_vb.addItem(self.selection_bar)
+        self.rubber_band = pg.QtWidgets.QGraphicsRectItem()
+        self.rubber_band.setPen(pg.mkPen(QColor(theme.SELECTION), width=1, style=Qt.DashLine, cosmetic=True))
+        self.rubber_band.setBrush(QColor(255, 255, 255, 30))
+        self.rubber_band.setZValue(30)
+        self.rubber_band.setVisible(False)
+        self.roll_vb.addItem(self.rubber_band, ignoreBounds=True)
         self.key_vb = pg.ViewBox(enableMouse=False, enableMenu=False)
         self.key_vb.setMaximumWidth(self.AXIS_WIDTH)
         self.key_vb.setMinimumWidth(self.AXIS_WIDTH)
@@ -225,6 +244,9 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
             self.vel_vb.addItem(head)
             self.vel_stems.append(stem)
             self.vel_heads.append(head)
+        self.vel_selected = pg.ScatterPlotItem([], [], size=9, pen=pg.mkPen(theme.SELECTION, width=1.5),
+                                               brush=pg.mkBrush(None))
+        self.vel_vb.addItem(self.vel_selected)
 
         self.time_axis = pg.AxisItem("bottom")
         self.time_axis.linkToView(self.vel_vb)
@@ -259,6 +281,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self.roll_vb.setYRange(36 - 0.5, 96 + 0.5, padding=0)
 
         self.notes = Notes()
+        self.selection = np.zeros(0, np.int64)
         self.draw_from: float | None = None  #: live: draw notes ending after this time only
         self._bins = np.zeros(0, np.int64)
         self.provisional = Notes()
@@ -341,6 +364,27 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self._bins = theme.velocity_bin(notes.velocity)
         for b in range(len(self.note_bars)):
             self._draw_bin(b)
+        self.set_selection(np.zeros(0, np.int64))
+
+    def set_selection(self, idx, dt: float = 0.0, dp: int = 0) -> None:
+        """Highlight the notes ``idx`` of the drawn notes (drawn shifted by ``dt`` s / ``dp``
+        semitones while a move is being dragged)."""
+        self.selection = np.asarray(idx, np.int64)
+        n = self.notes.take(self.selection)
+        on = n.onset + dt
+        self.selection_bar.setOpts(x0=on, y0=n.pitch.astype(float) + dp - NOTE_HEIGHT / 2,
+                                   width=np.maximum(n.offset - n.onset, 1e-3), height=np.full(len(n), NOTE_HEIGHT))
+        self.vel_selected.setData(on, n.velocity.astype(float))
+
+    def set_selection_offset(self, dt: float, dp: int) -> None:
+        self.set_selection(self.selection, dt, dp)
+
+    def set_rubber_band(self, rect: QRectF | None) -> None:
+        if rect is None:
+            self.rubber_band.setVisible(False)
+            return
+        self.rubber_band.setRect(rect)
+        self.rubber_band.setVisible(True)
 
     def _draw_bin(self, b: int) -> None:
         n = self.notes

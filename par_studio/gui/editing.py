@@ -1,0 +1,315 @@
+"""Note editing on the piano roll: pure-numpy edits and hit-testing, undo commands, mouse/keys.
+
+Every edit builds a *new* :class:`~par_studio.notes.Notes` (sorted by onset, pitch) and pushes
+a :class:`NotesCommand` on the window's ``QUndoStack``; ``redo``/``undo`` hand the after/before
+object to :meth:`NoteEditor.apply`, which makes it the window's one ``notes`` (drawn and
+exported). Nothing mutates a Notes object in place, so snapshots are safe to share.
+
+Hit-testing works on the Notes arrays (no per-note graphics items): see :func:`hit_test`,
+:func:`notes_in_rect`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QUndoCommand
+
+from ..constants import FRAME_SECONDS, MAX_MIDI, MIN_MIDI
+from ..notes import Notes
+
+NEW_NOTE_FRAMES = 8  #: a double-click adds 8 frames = 256 ms (the frame grid nearest 250 ms)
+NEW_NOTE_VELOCITY = 80
+MERGE_WINDOW_S = 1.0  #: nudges/velocity steps this close together undo as one step
+HIT_SLOP_PX = 3.0  #: very short notes stay clickable: this many pixels either side
+
+
+# =========================================================================== pure edits
+def snap(t) -> np.ndarray | float:
+    """Seconds → nearest point of the 32 ms frame grid."""
+    return np.round(np.asarray(t, np.float64) / FRAME_SECONDS) * FRAME_SECONDS
+
+
+def _sorted_with_selection(notes: Notes, selected: np.ndarray) -> tuple[Notes, np.ndarray]:
+    """Sort ``notes`` by (onset, pitch) and return where the ``selected`` rows went."""
+    order = np.lexsort((notes.pitch, notes.onset))
+    out = notes.take(order)
+    mask = np.zeros(len(notes), bool)
+    mask[np.asarray(selected, np.int64)] = True
+    return out, np.flatnonzero(mask[order])
+
+
+def hit_test(notes: Notes, t: float, pitch: float, slop_s: float = 0.0) -> int:
+    """Index of the note under (``t`` s, ``pitch``), or -1. Among overlapping notes of the key,
+    the one that started last wins (it is the one the eye sees at that point)."""
+    if len(notes) == 0:
+        return -1
+    p = int(np.round(pitch))
+    on = notes.onset - slop_s
+    off = np.maximum(notes.offset, notes.onset + 1e-3) + slop_s
+    idx = np.flatnonzero((notes.pitch == p) & (on <= t) & (off >= t))
+    if len(idx) == 0:
+        return -1
+    return int(idx[np.argmax(notes.onset[idx])])
+
+
+def notes_in_rect(notes: Notes, t0: float, t1: float, p0: float, p1: float) -> np.ndarray:
+    """Indices of the notes whose bar intersects the time range [t0, t1] and pitch rows [p0, p1]."""
+    t0, t1 = min(t0, t1), max(t0, t1)
+    p0, p1 = min(p0, p1), max(p0, p1)
+    pitch = notes.pitch.astype(np.float64)
+    hit = (notes.onset <= t1) & (notes.offset >= t0) & (pitch + 0.4 >= p0) & (pitch - 0.4 <= p1)
+    return np.flatnonzero(hit)
+
+
+def delete_notes(notes: Notes, idx) -> tuple[Notes, np.ndarray]:
+    keep = np.ones(len(notes), bool)
+    keep[np.asarray(idx, np.int64)] = False
+    return notes.take(keep), np.zeros(0, np.int64)
+
+
+def add_note(notes: Notes, onset: float, pitch: int, duration: float = NEW_NOTE_FRAMES * FRAME_SECONDS,
+             velocity: int = NEW_NOTE_VELOCITY) -> tuple[Notes, np.ndarray]:
+    """Add one note (pitch clipped to the piano, onset ≥ 0); returns the notes and its index."""
+    onset = max(0.0, float(onset))
+    pitch = int(np.clip(int(round(pitch)), MIN_MIDI, MAX_MIDI))
+    new = Notes([onset], [onset + max(float(duration), FRAME_SECONDS)], [pitch],
+                [int(np.clip(velocity, 1, 127))])
+    both = Notes(np.concatenate([notes.onset, new.onset]), np.concatenate([notes.offset, new.offset]),
+                 np.concatenate([notes.pitch, new.pitch]), np.concatenate([notes.velocity, new.velocity]))
+    return _sorted_with_selection(both, np.array([len(notes)]))
+
+
+def clamp_move(notes: Notes, idx, dt: float, dp: int) -> tuple[float, int]:
+    """Limit a move so the moved notes stay at t ≥ 0 and on the 88 keys."""
+    idx = np.asarray(idx, np.int64)
+    if len(idx) == 0:
+        return 0.0, 0
+    dt = max(float(dt), -float(notes.onset[idx].min()))
+    lo, hi = int(notes.pitch[idx].min()), int(notes.pitch[idx].max())
+    dp = int(np.clip(int(dp), MIN_MIDI - lo, MAX_MIDI - hi))
+    return dt, dp
+
+
+def move_notes(notes: Notes, idx, dt: float, dp: int) -> tuple[Notes, np.ndarray]:
+    """Shift the ``idx`` notes by ``dt`` seconds and ``dp`` semitones (clamped, see clamp_move)."""
+    idx = np.asarray(idx, np.int64)
+    dt, dp = clamp_move(notes, idx, dt, dp)
+    on, off, p = notes.onset.copy(), notes.offset.copy(), notes.pitch.copy()
+    on[idx] += dt
+    off[idx] += dt
+    p[idx] += dp
+    return _sorted_with_selection(Notes(on, off, p, notes.velocity), idx)
+
+
+def change_velocity(notes: Notes, idx, dv: int) -> tuple[Notes, np.ndarray]:
+    idx = np.asarray(idx, np.int64)
+    v = notes.velocity.astype(np.int64)
+    v[idx] = np.clip(v[idx] + int(dv), 1, 127)
+    return Notes(notes.onset, notes.offset, notes.pitch, v), idx
+
+
+# =========================================================================== undo
+class NotesCommand(QUndoCommand):
+    """One edit: the notes (and selection) before and after. Consecutive commands of the same
+    ``merge_id`` on the same selection within a second merge (held arrow keys, +/- taps)."""
+
+    def __init__(self, editor: "NoteEditor", text: str, before: Notes, after: Notes,
+                 sel_before: np.ndarray, sel_after: np.ndarray, merge_id: int = -1):
+        super().__init__(text)
+        self.editor = editor
+        self.before, self.after = before, after
+        self.sel_before, self.sel_after = np.asarray(sel_before), np.asarray(sel_after)
+        self.merge_id = merge_id
+        self.stamp = time.monotonic()
+
+    def redo(self):
+        self.editor.apply(self.after, self.sel_after)
+
+    def undo(self):
+        self.editor.apply(self.before, self.sel_before)
+
+    def id(self):
+        return self.merge_id
+
+    def mergeWith(self, other):  # noqa: N802 (Qt name)
+        if (other.id() != self.merge_id or other.stamp - self.stamp > MERGE_WINDOW_S
+                or not np.array_equal(other.sel_before, self.sel_after)):
+            return False
+        self.after, self.sel_after, self.stamp = other.after, other.sel_after, other.stamp
+        return True
+
+
+MERGE_MOVE, MERGE_VELOCITY = 1, 2
+
+
+def _count(n: int, what: str = "note") -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+# =========================================================================== controller
+class NoteEditor(QObject):
+    """Selection + edit operations + mouse handling for the piano roll of one window.
+
+    The window provides ``notes`` (its one Notes object), ``undo_stack``, ``timeline`` and
+    ``show_notes(notes)`` (make a Notes object the drawn/exported one without refitting the view).
+    """
+
+    sigSelectionChanged = Signal(int)  #: number of selected notes
+    sigEdited = Signal()  #: the notes were replaced by an edit, an undo or a redo
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.win = window
+        self.selection = np.zeros(0, np.int64)
+        self.enabled = True
+        self._drag: dict | None = None
+        window.timeline.roll_vb.edit_handler = self
+
+    # ------------------------------------------------------------------ state
+    @property
+    def notes(self) -> Notes:
+        return self.win.notes
+
+    def reset(self) -> None:
+        """New notes from outside (open, transcription, live): no history, no selection."""
+        self.win.undo_stack.clear()
+        self.set_selection([])
+
+    def set_selection(self, idx) -> None:
+        idx = np.unique(np.asarray(idx, np.int64))
+        idx = idx[(idx >= 0) & (idx < len(self.notes))]
+        self.selection = idx
+        self.win.timeline.set_selection(idx)
+        self.sigSelectionChanged.emit(len(idx))
+
+    def apply(self, notes: Notes, selection) -> None:
+        """Called by undo commands: make ``notes`` the window's notes, select ``selection``."""
+        self.win.show_notes(notes)
+        self.set_selection(selection)
+        self.sigEdited.emit()
+
+    def push(self, text: str, after: Notes, sel_after, merge_id: int = -1) -> None:
+        if after is self.notes:
+            return
+        self.win.undo_stack.push(NotesCommand(self, text, self.notes, after, self.selection, sel_after, merge_id))
+
+    # ------------------------------------------------------------------ operations (API)
+    def select_all(self) -> None:
+        self.set_selection(np.arange(len(self.notes)))
+
+    def delete_selected(self) -> None:
+        n = len(self.selection)
+        if n and self.enabled:
+            after, sel = delete_notes(self.notes, self.selection)
+            self.push(f"Delete {_count(n)}", after, sel)
+
+    def add_note_at(self, t: float, pitch: float, velocity: int = NEW_NOTE_VELOCITY) -> None:
+        """What a double-click on empty roll does: a 256 ms note at the frame nearest ``t``."""
+        if not self.enabled:
+            return
+        after, sel = add_note(self.notes, float(snap(t)), int(round(pitch)), velocity=velocity)
+        self.push(f"Add note {_note_name(int(after.pitch[sel[0]]))}", after, sel)
+
+    def move_selected(self, dt: float, dp: int, merge: bool = False) -> None:
+        if not len(self.selection) or not self.enabled:
+            return
+        dt, dp = clamp_move(self.notes, self.selection, dt, dp)
+        if abs(dt) < 1e-12 and dp == 0:
+            return
+        after, sel = move_notes(self.notes, self.selection, dt, dp)
+        self.push(f"Move {_count(len(sel))}", after, sel, MERGE_MOVE if merge else -1)
+
+    def nudge(self, frames: int = 0, semitones: int = 0) -> None:
+        """Arrow keys: ±1 frame (32 ms) in time, ±1 semitone in pitch."""
+        self.move_selected(frames * FRAME_SECONDS, semitones, merge=True)
+
+    def change_velocity(self, dv: int) -> None:
+        if not len(self.selection) or not self.enabled:
+            return
+        after, sel = change_velocity(self.notes, self.selection, dv)
+        if np.array_equal(after.velocity, self.notes.velocity):
+            return
+        self.push(f"Change velocity of {_count(len(sel))}", after, sel, MERGE_VELOCITY)
+
+    def replace_all(self, notes: Notes, text: str) -> None:
+        """An undoable replacement of every note (restore an autosave, transcribe again)."""
+        self.push(text, notes, np.zeros(0, np.int64))
+
+    # ------------------------------------------------------------------ mouse (from the roll ViewBox)
+    def _view_point(self, vb, scene_pos):
+        p = vb.mapSceneToView(scene_pos)
+        return float(p.x()), float(p.y())
+
+    def _slop(self, vb) -> float:
+        px = vb.viewPixelSize()[0]
+        return HIT_SLOP_PX * px
+
+    def click(self, vb, ev) -> bool:
+        """Left click on the roll. Returns True when the click was an edit (no seek)."""
+        if not self.enabled or ev.button() != Qt.LeftButton:
+            return False
+        t, p = self._view_point(vb, ev.scenePos())
+        i = hit_test(self.notes, t, p, self._slop(vb))
+        extend = bool(ev.modifiers() & (Qt.ShiftModifier | Qt.ControlModifier))
+        if ev.double():
+            if i < 0:
+                self.add_note_at(t, p)
+            return True
+        if i < 0:
+            if not extend:
+                self.set_selection([])
+            return False  # empty space: also seek there
+        if extend:
+            sel = self.selection
+            self.set_selection(sel[sel != i] if i in sel else np.append(sel, i))
+        else:
+            self.set_selection([i])
+        return True
+
+    def drag(self, vb, ev) -> bool:
+        """Left drag on the roll: move notes (from a note) or rubber-band select (from empty space)."""
+        if not self.enabled or ev.button() != Qt.LeftButton:
+            return False
+        tl = self.win.timeline
+        if ev.isStart():
+            t, p = self._view_point(vb, ev.buttonDownScenePos(Qt.LeftButton))
+            i = hit_test(self.notes, t, p, self._slop(vb))
+            extend = bool(ev.modifiers() & (Qt.ShiftModifier | Qt.ControlModifier))
+            if i >= 0:
+                if i not in self.selection:
+                    self.set_selection(np.append(self.selection, i) if extend else [i])
+                self._drag = {"kind": "move", "t": t, "p": p, "dt": 0.0, "dp": 0}
+            else:
+                self._drag = {"kind": "band", "t": t, "p": p, "extend": extend,
+                              "base": self.selection.copy() if extend else np.zeros(0, np.int64)}
+        d = self._drag
+        if d is None:
+            return True
+        t, p = self._view_point(vb, ev.scenePos())
+        if d["kind"] == "move":
+            dt, dp = clamp_move(self.notes, self.selection, float(snap(t - d["t"])), int(round(p - d["p"])))
+            d["dt"], d["dp"] = dt, dp
+            tl.set_selection_offset(dt, dp)
+            if ev.isFinish():
+                tl.set_selection_offset(0.0, 0)
+                self._drag = None
+                self.move_selected(dt, dp)
+        else:
+            rect = QRectF(min(d["t"], t), min(d["p"], p), abs(t - d["t"]), abs(p - d["p"]))
+            tl.set_rubber_band(rect)
+            inside = notes_in_rect(self.notes, d["t"], t, d["p"], p)
+            self.set_selection(np.union1d(d["base"], inside))
+            if ev.isFinish():
+                tl.set_rubber_band(None)
+                self._drag = None
+        ev.accept()
+        return True
+
+
+def _note_name(pitch: int) -> str:
+    from .views import note_name
+
+    return note_name(pitch)

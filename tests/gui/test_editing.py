@@ -1,0 +1,220 @@
+"""Editing the roll (select, delete, add, move, velocity, undo/redo), autosave/restore and the
+synthesised notes track; offscreen, waiting on signals."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from par_studio.constants import FRAME_SECONDS
+from par_studio.gui.editing import hit_test, notes_in_rect
+from par_studio.gui.playback import render_block
+from par_studio.gui.synth import NotesRenderer, midi_hz, render_notes
+from par_studio.midi_io import read_midi
+from par_studio.notes import Notes
+
+from .conftest import notes_close
+
+LONG = 120_000
+
+
+def six_notes() -> Notes:
+    return Notes([0.256, 0.512, 0.768, 1.024, 1.536, 2.048], [0.48, 0.72, 1.0, 1.4, 1.9, 2.4],
+                 [60, 64, 67, 72, 62, 69], [50, 60, 70, 80, 90, 100])
+
+
+def view_pos(win, t, p):
+    """Viewport pixel of roll point (t s, pitch)."""
+    vb = win.timeline.roll_vb
+    return win.timeline.mapFromScene(vb.mapViewToScene(QPointF(t, p)))
+
+
+def drag(qtbot, vp, points):
+    """Left-button drag through ``points`` (moves carry the held button, which QTest's don't)."""
+    qtbot.mousePress(vp, Qt.LeftButton, pos=points[0])
+    for pt in points[1:]:
+        ev = QMouseEvent(QEvent.MouseMove, QPointF(pt), QPointF(vp.mapToGlobal(pt)), Qt.NoButton,
+                         Qt.LeftButton, Qt.NoModifier)
+        QApplication.sendEvent(vp, ev)
+    qtbot.mouseRelease(vp, Qt.LeftButton, pos=points[-1])
+
+
+def roll_window(make_window, qtbot, notes):
+    win = make_window()
+    win.set_notes(notes)
+    win.timeline.roll_vb.setXRange(0, 3, padding=0)
+    win.timeline.roll_vb.setYRange(55, 80, padding=0)
+    win.activateWindow()
+    win.timeline.setFocus()
+    qtbot.waitUntil(lambda: win.timeline.roll_vb.width() > 100 and win.isActiveWindow())
+    return win
+
+
+def test_hit_testing_is_numpy_on_the_arrays():
+    n = six_notes()
+    assert hit_test(n, 0.3, 60.2) == 0
+    assert hit_test(n, 0.3, 61) == -1
+    assert hit_test(n, 0.49, 60, slop_s=0.02) == 0 and hit_test(n, 0.49, 60) == -1
+    assert list(notes_in_rect(n, 0.5, 1.1, 63, 68)) == [1, 2]
+
+
+def test_click_select_delete_undo_redo_then_export(qtbot, make_window, tmp_path):
+    notes = six_notes()
+    win = roll_window(make_window, qtbot, notes)
+    vp = win.timeline.viewport()
+    qtbot.mouseClick(vp, Qt.LeftButton, pos=view_pos(win, 0.6, 64))
+    assert list(win.editor.selection) == [1]
+    qtbot.mouseClick(vp, Qt.LeftButton, Qt.ShiftModifier, pos=view_pos(win, 1.2, 72))
+    assert list(win.editor.selection) == [1, 3]
+    assert len(win.timeline.selection_bar.opts["x0"]) == 2  # highlighted
+    assert not win.isWindowModified()
+    qtbot.keyClick(vp, Qt.Key_Delete)
+    assert len(win.notes) == 4 and not np.isin(win.notes.pitch, [64, 72]).any()
+    assert win.timeline.drawn_notes().equals(win.notes)
+    assert win.isWindowModified() and "Delete 2 notes" in win.act_undo.text()
+    win.act_undo.trigger()
+    assert win.notes.equals(notes) and win.timeline.drawn_notes().equals(notes)
+    assert list(win.editor.selection) == [1, 3]  # the selection comes back with the notes
+    win.act_redo.trigger()
+    assert len(win.notes) == 4
+    out = win.export(tmp_path / "edited.mid")
+    assert notes_close(read_midi(out), win.notes, atol=2e-3)
+    assert notes_close(read_midi(out), win.timeline.drawn_notes(), atol=2e-3)
+    assert not win.isWindowModified()  # exported: no "*"
+    # click on empty space clears the selection (and seeks: sigSeek)
+    with qtbot.waitSignal(win.timeline.sigSeek, timeout=1000) as seek:
+        qtbot.mouseClick(vp, Qt.LeftButton, pos=view_pos(win, 2.8, 58))
+    assert len(win.editor.selection) == 0 and abs(seek.args[0] - 2.8) < 0.05
+
+
+def test_add_note_rubber_band_arrow_keys_velocity(qtbot, make_window, tmp_path):
+    win = roll_window(make_window, qtbot, six_notes())
+    vp = win.timeline.viewport()
+    win.editor.add_note_at(2.61, 75.2)  # what a double-click on empty space calls
+    k = win.editor.selection[0]
+    assert len(win.notes) == 7
+    assert win.notes.pitch[k] == 75 and win.notes.velocity[k] == 80
+    assert np.isclose(win.notes.onset[k], round(2.61 / FRAME_SECONDS) * FRAME_SECONDS)
+    assert np.isclose(win.notes.offset[k] - win.notes.onset[k], 8 * FRAME_SECONDS)
+    out = win.export(tmp_path / "added.mid")
+    assert notes_close(read_midi(out), win.notes, atol=2e-3)
+    # a real double-click on empty space adds one too (as a desktop sends it: press, release,
+    # double-click, release; QTest's mouseDClick alone sends no release)
+    at = view_pos(win, 2.7, 58)
+    qtbot.mouseClick(vp, Qt.LeftButton, pos=at)
+    qtbot.mouseDClick(vp, Qt.LeftButton, pos=at)
+    qtbot.mouseRelease(vp, Qt.LeftButton, pos=at)
+    assert len(win.notes) == 8 and 58 in win.notes.pitch
+    win.act_undo.trigger()
+    assert len(win.notes) == 7
+
+    # rubber band over notes 1 and 2 (E4, G4 between 0.5 and 1.0 s)
+    drag(qtbot, vp, [view_pos(win, 0.45 + 0.5 * f, 63.5 + 4 * f) for f in np.linspace(0, 1, 6)])
+    assert list(win.notes.pitch[win.editor.selection]) == [64, 67]
+    assert not win.timeline.rubber_band.isVisible()
+
+    before = win.notes
+    sel = before.take(win.editor.selection)
+    qtbot.keyClick(vp, Qt.Key_Right)
+    qtbot.keyClick(vp, Qt.Key_Right)
+    qtbot.keyClick(vp, Qt.Key_Up)
+    moved = win.notes.take(win.editor.selection)
+    assert np.allclose(moved.onset, sel.onset + 2 * FRAME_SECONDS)
+    assert np.array_equal(moved.pitch, sel.pitch + 1)
+    qtbot.keyClick(vp, Qt.Key_Plus)
+    assert np.array_equal(win.notes.take(win.editor.selection).velocity, sel.velocity + 8)
+    assert win.timeline.drawn_notes().equals(win.notes)
+    win.act_undo.trigger()  # velocity
+    win.act_undo.trigger()  # the three nudges merged into one step
+    assert win.notes.equals(before)
+
+    # dragging a note moves it (snapped to frames and semitones), as one undo step
+    c5 = int(np.flatnonzero(win.notes.pitch == 72)[0])
+    drag(qtbot, vp, [view_pos(win, 1.2 + 0.1 * f, 72 + 2 * f) for f in np.linspace(0, 1, 5)])
+    assert "Move 1 note" in win.act_undo.text()
+    moved = win.notes.take(win.editor.selection)
+    assert moved.pitch[0] == 74 and np.isclose(moved.onset[0], before.onset[c5] + 3 * FRAME_SECONDS)
+    assert win.timeline.drawn_notes().equals(win.notes)
+
+
+def test_autosave_after_edit_and_restore_on_reopen(qtbot, make_window, short_audio):
+    win = make_window()
+    with qtbot.waitSignal(win.sigTranscribed, timeout=LONG) as blocker:
+        win.open_file(str(short_audio))
+    fresh = blocker.args[0].notes
+    assert len(fresh) > 1
+    win.editor.set_selection([0])
+    with qtbot.waitSignal(win.session.sigAutosaved, timeout=5000) as saved:
+        win.editor.delete_selected()
+    edited = win.notes
+    path = saved.args[0]
+    assert os.path.exists(path) and str(win.session.store.root) in path
+    doc = json.loads(open(path).read())
+    assert doc["n_notes"] == len(fresh) - 1 == len(edited)
+    win.close()  # the app goes away; the autosave stays
+
+    win2 = make_window()
+    with qtbot.waitSignals([win2.sigTranscribed, win2.session.sigRestoreOffered], timeout=LONG):
+        win2.open_file(str(short_audio))
+    assert win2.session.bar.isVisible() and win2.notes.equals(fresh)
+    win2.session.bar.restore_button.click()
+    assert win2.notes.equals(edited) and win2.timeline.drawn_notes().equals(edited)
+    assert win2.isWindowModified() and not win2.session.bar.isVisible()
+    win2.act_undo.trigger()  # the restore is one undoable step
+    assert win2.notes.equals(fresh)
+    # a changed file (new mtime) does not pick up the old edits
+    st = os.stat(short_audio)
+    os.utime(short_audio, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    from par_studio.gui.session import audio_identity
+
+    try:
+        assert win2.session.store.load(audio_identity(short_audio)) is None
+    finally:
+        os.utime(short_audio, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_synthesised_notes_have_energy_at_their_fundamentals(qtbot, make_window, short_audio):
+    sr = 16000
+    notes = Notes([0.1, 0.1], [1.1, 1.1], [57, 76], [90, 90])  # A3 220 Hz, E5 659 Hz
+    y = render_notes(notes, 2 * sr)
+    seg = y[int(0.2 * sr): int(1.0 * sr)]
+    spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+    freqs = np.fft.rfftfreq(len(seg), 1 / sr)
+
+    def band(f, w=6.0):
+        return spec[(freqs > f - w) & (freqs < f + w)].max()
+
+    floor = np.median(spec)
+    for f in midi_hz([57, 76]):
+        assert band(f) > 100 * floor
+    assert band(300.0) < 0.01 * band(midi_hz(57))  # nothing between the partials
+    # incremental rendering after an edit equals a full one
+    r = NotesRenderer()
+    r.render(notes, 2 * sr)
+    edited = Notes([0.1, 0.5], [1.1, 0.9], [57, 60], [90, 70])
+    assert np.allclose(r.render(edited, 2 * sr), render_notes(edited, 2 * sr), atol=1e-5)
+    # mixing: gains and clipping
+    src = np.full(100, 0.5, np.float32)
+    assert np.allclose(render_block(src, np.full(100, 0.25, np.float32), 1.0, 1.0, 10, 20), 0.75)
+    assert np.allclose(render_block(src, np.ones(100, np.float32), 1.0, 1.0, 0, 5), 1.0)
+
+    # in the app: the balance asks for the notes, rendered off the GUI thread
+    win = make_window()
+    with qtbot.waitSignal(win.sigLoaded, timeout=LONG):
+        win.open_file(str(short_audio), transcribe=False)
+    win.set_notes(notes)
+    win.mixer.actions[1].trigger()  # "Source + notes"
+    assert win.mixer.slider.value() == 50 and win.mixer.gains()[0] == 1.0
+    with qtbot.waitSignal(win.mixer.sigRendered, timeout=LONG) as rendered:
+        win.mixer.request_render()
+    track = rendered.args[0]
+    assert len(track) == len(win.loaded.audio) and win.mixer.rendered_for is win.notes
+    seg = track[int(0.2 * sr): int(1.0 * sr)]
+    spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+    for f in midi_hz([57, 76]):
+        assert band(f) > 100 * np.median(spec)
