@@ -150,13 +150,16 @@ def train(args) -> int:
              "cpu_seconds": round(cpu_seconds, 1), "cpu_hours": round(cpu_seconds / 3600, 3),
              "seed": args.seed, "trained_at": time.strftime("%Y-%m-%d %H:%M:%S"),
              "recipe": "focal(γ=2)+onset velocity MSE, perturbed teacher forcing, AdamW",
-             "precision": args.precision}
+             "precision": args.precision, "class_weights": args.class_weights}
         if args.init:
             m["initialised_from"] = str(args.init)
         if extra:
             m.update(extra)
         return m
 
+    class_weights = torch.tensor([float(x) for x in args.class_weights.split(",")])
+    if class_weights.numel() != 5:
+        raise SystemExit("--class-weights takes 5 comma-separated numbers (off,offset,onset,sustain,re-onset)")
     t_start = time.time()
     gen = torch.Generator().manual_seed(args.seed + rank + step)
     window = []
@@ -175,7 +178,7 @@ def train(args) -> int:
                                      b["state"].cpu(), generator=gen)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             logits, vel = net(mel, ps.to(device), pt.to(device), pv.to(device))
-        l_state = focal_loss(logits.float(), b["state"])
+        l_state = focal_loss(logits.float(), b["state"], class_weights=class_weights)
         l_vel = onset_velocity_loss(vel.float(), b["velocity"], b["onset"])
         loss = l_state + l_vel
         opt.zero_grad(set_to_none=True)
@@ -247,6 +250,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--class-weights", default="1,1,1,1,1", metavar="W0,..,W4",
+                   help="focal-loss weight of each state: off,offset,onset,sustain,re-onset (default 1s)")
     p.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
                    help="autocast precision of the training pass (bf16: about 2× faster on CPUs "
                         "with AVX512-BF16/AMX and on GPUs; weights and inference stay fp32)")
