@@ -13,10 +13,12 @@ RUNS=${RUNS:-$WORK/runs}
 MINUTES=${MINUTES:-120}        # wall-clock budget of the two 320 ms runs (they run side by side)
 FT_MINUTES=${FT_MINUTES:-25}   # budget of the 192 ms fine-tune
 COMMON=(--batch 8 --crop-frames 160 --lr 1e-3 --lr-decay 0.9 --lr-decay-every 1000
-        --val-every 250 --val-files 8 --checkpoint-every 50 --threads 1 --steps 100000)
+        --val-every 250 --val-files 8 --checkpoint-every 50 --threads 1 --steps 100000
+        --class-weights 1,2,4,1,4)
 
 par-studio build-corpus --out "$CORPUS" --procedural 300 --max-train-performances 400 \
-  --segment-seconds 30 --max-val 20 --max-test 30
+  --segments-per-performance 2 --segment-seconds 30 --max-val 20 --max-test 30 \
+  --limit-hours "${CORPUS_HOURS:-3.5}" --seed 0
 
 par-studio train --corpus "$CORPUS" --preset par-compact --latency 320 --out "$RUNS/par-compact-320" \
   --max-minutes "$MINUTES" "${COMMON[@]}" &
