@@ -77,7 +77,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.autosave_dir = autosave_dir
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.setUndoLimit(200)
+        self.undo_stack.setUndoLimit(100)  # snapshots: ~26 bytes per note per step
         self.undo_stack.cleanChanged.connect(self._clean_changed)
         self.settings = settings if settings is not None else QSettings(ORGANIZATION, APPLICATION)
         self.models_dir = Path(models_dir) if models_dir else None

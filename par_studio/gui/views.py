@@ -282,6 +282,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
 
         self.notes = Notes()
         self.selection = np.zeros(0, np.int64)
+        self._drawn: dict[int, tuple] = {}  #: per velocity bin: the arrays last drawn
         self.draw_from: float | None = None  #: live: draw notes ending after this time only
         self._bins = np.zeros(0, np.int64)
         self.provisional = Notes()
@@ -393,6 +394,10 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         else:  # live: only what can still be in view (the full set is drawn when live stops)
             sel = np.flatnonzero((self._bins == b) & (n.offset >= self.draw_from))
         on, off, p, v = n.onset[sel], n.offset[sel], n.pitch[sel].astype(float), n.velocity[sel].astype(float)
+        last = self._drawn.get(b)
+        if last is not None and all(np.array_equal(x, y) for x, y in zip(last, (on, off, p, v))):
+            return  # unchanged (an edit touches few bins): skip pyqtgraph's redraw of this one
+        self._drawn[b] = (on, off, p, v)
         self.note_bars[b].setOpts(x0=on, y0=p - NOTE_HEIGHT / 2, width=np.maximum(off - on, 1e-3),
                                   height=np.full(len(sel), NOTE_HEIGHT))
         xs = np.repeat(on, 2)

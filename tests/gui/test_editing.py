@@ -7,6 +7,7 @@ import json
 import os
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
@@ -35,9 +36,11 @@ def view_pos(win, t, p):
 
 
 def drag(qtbot, vp, points):
-    """Left-button drag through ``points`` (moves carry the held button, which QTest's don't)."""
+    """Left-button drag through ``points`` (moves carry the held button, which QTest's don't).
+    Moves are paced: pyqtgraph drops moves closer than 1/mouseRateLimit (10 ms) apart."""
     qtbot.mousePress(vp, Qt.LeftButton, pos=points[0])
     for pt in points[1:]:
+        qtbot.wait(1000 // max(1, pg.getConfigOption("mouseRateLimit")) + 5)
         ev = QMouseEvent(QEvent.MouseMove, QPointF(pt), QPointF(vp.mapToGlobal(pt)), Qt.NoButton,
                          Qt.LeftButton, Qt.NoModifier)
         QApplication.sendEvent(vp, ev)
