@@ -60,7 +60,11 @@ def main(argv=None) -> int:
     p.add_argument("--test-dir", required=True, help="folder of audio + same-stem MIDI (held-out test)")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--models-dir", default=str(MODELS_DIR))
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for the AR loop)")
     args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
     model, meta = load_checkpoint(args.checkpoint)
     pairs = dir_pairs(args.test_dir)[: args.limit]
     res = evaluate_pairs(pairs, model, progress=lambda i, n: print(f"  {i}/{n}", end="\r", file=sys.stderr))
