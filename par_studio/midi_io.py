@@ -22,6 +22,17 @@ DEFAULT_TEMPO = 120.0
 RESOLUTION = 960  #: ticks per quarter note; 0.52 ms per tick at 120 BPM
 
 
+def default_file_mode(path: Path) -> int:
+    """The mode a plain ``open(path, "w")`` would give: the existing file's, else 0o666 & ~umask
+    (mkstemp's 0o600 would hide exports from other users and apps)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temp file in the same folder and an atomic rename,
     so a crash never leaves a half-written file in place of a good one."""
@@ -33,6 +44,7 @@ def atomic_write_bytes(path, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, default_file_mode(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

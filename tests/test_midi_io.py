@@ -150,3 +150,24 @@ def test_csv_round_trip(tmp_path):
     assert back.equals(notes, atol=1e-6)
     assert len(read_csv(write_csv(Notes(), tmp_path / "empty.csv"))) == 0
     assert set(os.listdir(tmp_path)) == {"notes.csv", "empty.csv"}
+
+
+def test_exports_get_normal_file_permissions(tmp_path):
+    import os
+    import stat
+
+    from par_studio.midi_io import write_csv, write_midi
+    from par_studio.notes import Notes
+
+    n = Notes([0.0], [0.5], [60], [90])
+    old = os.umask(0o022)
+    try:
+        mid = write_midi(n, tmp_path / "a.mid")
+        csv_path = write_csv(n, tmp_path / "a.csv")
+    finally:
+        os.umask(old)
+    for p in (mid, csv_path):
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o644
+    os.chmod(mid, 0o640)
+    write_midi(n, mid)  # overwriting keeps the file's own mode
+    assert stat.S_IMODE(os.stat(mid).st_mode) == 0o640

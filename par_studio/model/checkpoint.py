@@ -19,6 +19,7 @@ import torch
 
 from ..constants import DEFAULT_LATENCY_MS
 from ..errors import CheckpointError
+from ..midi_io import default_file_mode
 from .config import PRESETS, ModelConfig
 from .par import PARModel
 
@@ -46,6 +47,7 @@ def save_checkpoint(model: PARModel, path, metadata: dict | None = None, extra: 
     os.close(fd)
     try:
         torch.save(blob, tmp)
+        os.chmod(tmp, default_file_mode(path))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
