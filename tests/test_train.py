@@ -155,3 +155,26 @@ def test_evaluate_command_writes_json(tmp_path, capsys):
     assert set(res["overall"]) == {"note", "note_offset", "note_offset_velocity", "frame"}
     assert "note+offset" in capsys.readouterr().out
     assert main(["evaluate", str(tmp_path / "nothing"), "--model", str(ckpt)]) == 1
+
+
+def test_ship_writes_model_eval_and_card(tmp_path):
+    from par_studio.model.checkpoint import save_checkpoint
+    from par_studio.train.ship import main as ship_main
+
+    _write_pair(tmp_path / "test", "x0", seed=4, seconds=3)
+    run = tmp_path / "run"
+    ckpt = save_checkpoint(PARModel(preset_config("par-compact", 320)), run / "best.pt", {"steps": 7})
+    (run / "val_log.csv").write_text("step,note_f1,note_offset_f1,note_offset_velocity_f1,cpu_hours\n"
+                                     "5,0.5000,0.2500,0.1000,0.010\n")
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "MODEL_CARD.md").write_text("# card\n<!-- figures -->\nold\n<!-- /figures -->\ntail\n")
+    assert ship_main([str(ckpt), "--name", "par-compact-320", "--test-dir", str(tmp_path / "test"),
+                      "--models-dir", str(models)]) == 0
+    model, meta = load_checkpoint(models / "par-compact-320.pt")
+    assert meta["steps"] == 7 and "test_note_f1" in meta["metrics"]
+    res = json.loads((models / "par-compact-320.eval.json").read_text())
+    assert res["files"] == 1 and res["learning_curve"][0]["step"] == 5
+    card = (models / "MODEL_CARD.md").read_text()
+    assert "old" not in card and "| par-compact | 320 ms | 447,140 | 7 |" in card
+    assert "5: 0.50/0.25" in card and card.endswith("tail\n")

@@ -36,6 +36,15 @@ def figures_table(models_dir: Path) -> str:
         b = r["bands"]
         bands.append(f"- {js.name[:-len('.eval.json')]}: " + " / ".join(
             f"{b[k]['note']['f1']:.3f}" if k in b else "–" for k in ("21-43", "44-65", "66-87", "88-108")))
+    curves = ["", "Learning curves (validation: free-running decoding of 8 validation segments; "
+              "step: note F1 / note+offset F1):", ""]
+    for js in sorted(models_dir.glob("*.eval.json")):
+        r = json.loads(js.read_text())
+        pts = r.get("learning_curve") or []
+        if pts:
+            curves.append(f"- {js.name[:-len('.eval.json')]}: " + ", ".join(
+                f"{p['step']}: {p['note_f1']:.2f}/{p['note_offset_f1']:.2f}" for p in pts))
+    bands += curves
     n = json.loads(next(iter(sorted(models_dir.glob("*.eval.json")))).read_text())["files"] if len(rows) > 2 else 0
     head = f"Held-out test set: {n} files (test pieces of the ASAP split, rendered with the unseen timbre).\n\n"
     return head + "\n".join(rows) + "\n" + "\n".join(bands) + "\n"
@@ -81,6 +90,15 @@ def main(argv=None) -> int:
     out_dir = Path(args.models_dir)
     save_checkpoint(model, out_dir / f"{args.name}.pt", meta)
     slim = {k: v for k, v in res.items() if k != "per_file"}
+    curve = Path(args.checkpoint).parent / "val_log.csv"
+    if curve.exists():
+        import csv
+
+        with open(curve, newline="") as f:
+            slim["learning_curve"] = [
+                {"step": int(r["step"]), "note_f1": float(r["note_f1"]),
+                 "note_offset_f1": float(r["note_offset_f1"]), "cpu_hours": float(r["cpu_hours"])}
+                for r in csv.DictReader(f)]
     atomic_write_bytes(out_dir / f"{args.name}.eval.json", json.dumps(slim, indent=2).encode())
     update_card(out_dir)
     print(f"shipped {out_dir / (args.name + '.pt')}")
