@@ -112,7 +112,8 @@ def bench_live(app, tmp: Path, seconds: float) -> dict:
     if lv is not None:
         out["fps"] = (lv["ticks"] - ticks0) / dt
         out["dropped_blocks"] = lv["source"].dropped
-        out["queue_blocks"] = lv["pending"]
+        out["queue_blocks"] = lv["pending"]  # at most LIVE_MAX_IN_FLIGHT; the lag is queue_ms
+        out["queue_ms"] = win.live_backlog_ms()
         out["audio_s"] = lv["samples"] / 16000
         out["notes"] = len(win.notes)
     win.shutdown()
@@ -220,7 +221,8 @@ def main() -> int:
             r = bench_live(app, tmp, args.live_seconds)
             print(f"live view ({r['model']}): {r.get('fps', float('nan')):.1f} display frames/s over "
                   f"{r['seconds']:.1f} s; {r.get('audio_s', 0):.1f} s audio in; dropped blocks "
-                  f"{r.get('dropped_blocks')}; worker queue {r.get('queue_blocks')} blocks; {r.get('notes')} notes")
+                  f"{r.get('dropped_blocks')}; worker queue {r.get('queue_blocks')} blocks, "
+                  f"lag {r.get('queue_ms', 0):.0f} ms; {r.get('notes')} notes")
         if "memory" not in args.skip:
             r = bench_memory(app, tmp, args.minutes, args.full)
             print(f"memory ({r['model']}, {r['file_minutes']:.0f}-minute file): start {r['rss_start_mb']:.0f} MB, "

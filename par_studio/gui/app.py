@@ -7,7 +7,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-LIVE_SCREENSHOT_SECONDS = 9.0
+#: live screenshot: taken once the engine has processed this much input (its progress signal,
+#: not a clock: a slow or loaded machine just takes longer) ...
+LIVE_SCREENSHOT_SECONDS = 14.0
+#: ... or after this long in the live session, with whatever it has processed by then
+LIVE_SCREENSHOT_BUDGET_MS = 120_000
 SCREENSHOT_TIMEOUT_MS = 300_000
 
 
@@ -24,6 +28,7 @@ def run_app(audio: str | None = None, screenshot: str | None = None, live: bool 
 
     from .main_window import EXAMPLE, MainWindow, ensure_app, make_settings
 
+    _warn_broken_binding()
     app = ensure_app()
     if screenshot:
         tmp = tempfile.TemporaryDirectory()
@@ -52,6 +57,17 @@ def run_app(audio: str | None = None, screenshot: str | None = None, live: bool 
     return int(app.exec())
 
 
+def _warn_broken_binding() -> None:
+    """PySide6 6.12.0 drops a reference to None/True on every void call and signal emit: on
+    Python < 3.12 (where they are not immortal) the app then crashes within seconds of live
+    input. pyproject excludes that version; say so if it is installed anyway."""
+    import PySide6
+
+    if sys.version_info < (3, 12) and PySide6.__version__ == "6.12.0":
+        print("warning: PySide6 6.12.0 crashes on Python < 3.12 (reference counting bug); install "
+              "another version: pip install 'PySide6-Essentials>=6.5,!=6.12.0'", file=sys.stderr)
+
+
 def _preset_from_env(settings, models_dir) -> None:
     """PAR_STUDIO_MODEL=preset[:ms|:min] picks the model for a screenshot run."""
     spec = os.environ.get("PAR_STUDIO_MODEL")
@@ -69,38 +85,65 @@ def _preset_from_env(settings, models_dir) -> None:
 
 
 def _screenshot(app, win, audio: str, out: str, live: bool) -> int:
+    """Transcribe ``audio`` (or play it as live input) and save a PNG of the window at ``out``.
+
+    File mode: the shot is taken once the transcription is drawn. Live mode: the file is played
+    as live input in real time from the toolbar's default input ("Open file as live input"), and
+    the shot is taken mid-session, once the worker reports ``LIVE_SCREENSHOT_SECONDS`` of input
+    processed. Either way the window is then shut down (every worker thread joined) and the
+    function returns 0 if the PNG was written and no error was shown, else 1.
+    """
     from PySide6.QtCore import QTimer
+
+    from ..constants import SAMPLE_RATE
 
     win.resize(1480, 900)
     win.show()
-    state = {"rc": 0, "saved": False}
+    state = {"rc": 0, "saved": False, "error": ""}
 
     def save(*_):
         if state["saved"]:
             return
         state["saved"] = True
+        if win.live is not None:
+            win._refresh_live()  # the view as of the latest processed block
+            heard = win.live["samples"] / SAMPLE_RATE
+            if heard < LIVE_SCREENSHOT_SECONDS:
+                print(f"live screenshot after {heard:.1f} s of input (the time budget ran out first)",
+                      file=sys.stderr)
         app.processEvents()
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         ok = win.grab().save(str(out))
         print(f"screenshot: {out}" if ok else f"error: could not write {out}", file=sys.stderr)
-        state["rc"] = 0 if ok else 1
-        win.shutdown()
+        if state["error"]:
+            print(f"error shown in the window: {state['error']}", file=sys.stderr)
+        state["rc"] = 0 if ok and not state["error"] else 1
+        win.shutdown()  # cancels jobs, stops live input, joins every worker thread
         app.quit()
 
     def later(*_):
         QTimer.singleShot(400, save)
 
+    def failed(message):
+        state["error"] = message
+        later()
+
     if live:
-        def go_live(_path):
-            win.start_live()
-            QTimer.singleShot(int(LIVE_SCREENSHOT_SECONDS * 1000), save)
-        win.sigLoaded.connect(go_live)
+        def progress(seconds):
+            if seconds >= LIVE_SCREENSHOT_SECONDS and not state["saved"]:
+                QTimer.singleShot(0, save)  # not from inside the window's update handler
+
+        win.sigLoaded.connect(lambda _path: win.start_live())
+        win.sigLiveStarted.connect(lambda: QTimer.singleShot(LIVE_SCREENSHOT_BUDGET_MS, save))
+        win.sigLiveProgress.connect(progress)
+        win.sigLiveStopped.connect(later)  # the input ended first (a short file)
         win.open_file(audio, transcribe=False)
     else:
         win.sigTranscribed.connect(later)
         win.sigTranscriptionSkipped.connect(later)
         win.open_file(audio)
-    win.sigError.connect(later)
+    win.sigError.connect(failed)
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, save)
     app.exec()
+    win.shutdown()  # (again: a no-op unless the loop ended some other way)
     return state["rc"]

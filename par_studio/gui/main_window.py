@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -58,6 +58,11 @@ EXAMPLE = RESOURCES / "example.flac"
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff *.m4a *.au);;All files (*)"
 MODELS = (("PAR", "par"), ("PARcompact", "par-compact"))
 MAX_RECENT = 8
+#: live: audio blocks on their way to the worker at most; beyond that the input waits in the
+#: source's ring buffer (bounded; a full ring counts dropped blocks) instead of piling up,
+#: unbounded, in the worker thread's event queue
+LIVE_MAX_IN_FLIGHT = 2
+LIVE_MAX_BATCH = 8192  #: samples sent to the worker at once at most (0.5 s: it catches up in big steps)
 
 
 class MainWindow(QMainWindow):
@@ -68,6 +73,7 @@ class MainWindow(QMainWindow):
     sigError = Signal(str)
     sigLiveStarted = Signal()
     sigLiveStopped = Signal(object)  #: Transcription or None
+    sigLiveProgress = Signal(float)  #: seconds of live input the worker has processed so far
     sigIdle = Signal()
     # to the live worker (queued across threads)
     _sigLiveAudio = Signal(object)
@@ -314,18 +320,43 @@ class MainWindow(QMainWindow):
         super().closeEvent(ev)
 
     def shutdown(self) -> None:
-        """Stop playback, live input and jobs (waits briefly for worker threads)."""
+        """Stop playback, live input and jobs, and join every worker thread.
+
+        No QThread may outlive this: Qt aborts the process ("QThread: Destroyed while thread
+        is still running") when a running one is deleted with the window. Jobs are cancelled
+        first (a transcription stops at its next chunk, a live worker skips its queue), so the
+        joins are short; a model being loaded is waited for.
+        """
         self.player.stop()
+        self.play_timer.stop()
         self.session.flush()
-        self.mixer.shutdown()
+        if self.job is not None:
+            self.job[0].cancel()
+        if self.mixer.job is not None:
+            self.mixer.job[0].cancel()
         if self.live is not None:
             self._teardown_live(wait=True)
+        self.mixer.shutdown()
         if self.job is not None:
             job, thread = self.job
             job.cancel()
             thread.quit()
-            thread.wait(5000)
+            thread.wait()
             self.job = None
+            self.job_kind = ""
+        self.join_threads()
+
+    def worker_threads(self) -> list:
+        """Every QThread this window (or its mixer) started that Qt has not deleted yet."""
+        from shiboken6 import isValid
+
+        return [t for t in self.findChildren(QThread) if isValid(t)]
+
+    def join_threads(self) -> None:
+        """Wait for every worker thread to end (jobs that were cancelled or are finishing)."""
+        for t in self.worker_threads():
+            t.quit()  # a job's thread also quits by itself once its job is done
+            t.wait()
 
     def recent_files(self) -> list[str]:
         v = self.settings.value("files/recent", [])
@@ -777,8 +808,9 @@ class MainWindow(QMainWindow):
         spec = self.current_spec()
         missing = self._missing_weights_message(spec)
         self.live = {"source": source, "spec": spec, "state": "starting", "blocks": [], "parts": [],
-                     "new": [], "sounding": Notes(), "frames": 0, "samples": 0, "pending": 0,
+                     "new": [], "sounding": Notes(), "frames": 0, "samples": 0, "pending": 0, "sent": 0,
                      "ticks": 0, "worker": None, "thread": None, "compute": 0.0, "model_name": ""}
+        self._clear_for_live()  # the file's spectrogram and notes are not what is being heard
         self._update_enabled()
         if missing:
             self.show_banner(f"{missing}  Live view shows the spectrogram only.")
@@ -803,18 +835,43 @@ class MainWindow(QMainWindow):
 
     def _on_live_model_failed(self, message: str) -> None:
         self._release(self.sender())
-        self._teardown_live(wait=False)
+        if self.live is not None and self.live["state"] == "starting":
+            self._teardown_live(wait=False)
+            self._show_loaded()
         self.show_error(message, "Cannot load the model")
 
     def _on_live_failed(self, message: str) -> None:
         self.show_error(message, "Live transcription failed")
+        self.stop_live()  # the worker takes no more audio: end the session with what it has
+
+    def _clear_for_live(self) -> None:
+        """Empty views for a live session: only what is heard from now on is drawn."""
+        tl = self.timeline
+        tl.begin_live_spectrogram(tl.spec_n_mels)
+        tl.set_notes(Notes())
+        tl.set_provisional(Notes())
+        tl.set_lookahead(None)
+        tl.set_playhead(0.0)
+        tl.keyboard.set_active([])
+        self.info_label.setText("")
+
+    def _show_loaded(self) -> None:
+        """Back to the open file's view (a live session that could not start)."""
+        tl = self.timeline
+        if self.loaded is None:
+            tl.set_spectrogram(None)
+            return
+        tl.set_spectrogram(self.loaded.spectrogram)
+        tl.set_extent(self.loaded.duration)
+        tl.set_notes(self.notes)
+        tl.fit(self.loaded.duration)
+        self._set_info()
 
     def _begin_live(self, model, meta) -> None:
-        from PySide6.QtCore import QThread
-
         lv = self.live
         worker = LiveWorker(model)
         thread = QThread(self)
+        thread.setObjectName("par-LiveWorker")
         worker.moveToThread(thread)
         thread.started.connect(worker.begin)
         self._sigLiveAudio.connect(worker.push)
@@ -823,10 +880,9 @@ class MainWindow(QMainWindow):
         worker.finished.connect(self._on_live_finished)
         worker.failed.connect(self._on_live_failed)
         lv.update(worker=worker, thread=thread, state="running", model=model,
-                  model_name=(f"{self.model_combo.currentText()} · {model.latency_ms} ms" if model is not None
-                              else "no model"))
+                  model_name=self.model_combo.currentText() if model is not None else "no model")
         thread.start()
-        self.timeline.begin_live_spectrogram(self.timeline.spec_n_mels)
+        self._clear_for_live()
         self.session.end()
         self.editor.reset()
         self.mixer.reset()
@@ -862,11 +918,14 @@ class MainWindow(QMainWindow):
         lv = self.live
         if lv is None or lv["state"] != "running":
             return
+        if lv["pending"] >= LIVE_MAX_IN_FLIGHT:
+            return  # the worker is busy: the input waits in the source's ring buffer
         src = lv["source"]
-        block = src.read()
+        block = src.read(LIVE_MAX_BATCH)
         if len(block):
             lv["blocks"].append(block)
             lv["pending"] += 1
+            lv["sent"] += len(block)
             self._sigLiveAudio.emit(block)
         elif getattr(src, "exhausted", False):
             self.stop_live()
@@ -883,6 +942,7 @@ class MainWindow(QMainWindow):
         lv["frames"] = max(lv["frames"], upd.frames_emitted)
         lv["samples"] = max(lv["samples"], upd.samples_pushed)
         lv["compute"] = 0.9 * lv["compute"] + 0.1 * upd.compute_s
+        self.sigLiveProgress.emit(lv["samples"] / SAMPLE_RATE)
 
     def _refresh_live(self) -> None:
         """Display timer (30 Hz): repaint what changed since the last tick."""
@@ -910,8 +970,8 @@ class MainWindow(QMainWindow):
             self.timeline.follow(now, live=True)
         self.timeline.refresh_live_spectrogram()
         src = lv["source"]
-        behind = lv["pending"] * 1000 * (len(lv["blocks"][-1]) if lv["blocks"] else 0) / SAMPLE_RATE
-        lat = lv["spec"].latency_ms if lv.get("model") is not None else None
+        behind = self.live_backlog_ms()
+        lat = lv["model"].latency_ms if lv.get("model") is not None else None
         self.live_label.setText(
             f"LIVE {lv['model_name']}" + (f" · latency {lat} ms" if lat else "")
             + f" · dropped blocks: {src.dropped}" + (f" · queue {behind:.0f} ms" if behind > 100 else ""))
@@ -923,6 +983,7 @@ class MainWindow(QMainWindow):
             return
         if lv["state"] == "starting" or lv["worker"] is None:
             self._teardown_live(wait=False)
+            self._show_loaded()
             return
         lv["state"] = "finishing"
         self.drain_timer.stop()
@@ -970,6 +1031,7 @@ class MainWindow(QMainWindow):
             pass
         worker, thread = lv.get("worker"), lv.get("thread")
         if worker is not None:
+            worker.abort()  # skip the blocks still queued: the join below is then quick
             for sig, slot in ((self._sigLiveAudio, worker.push), (self._sigLiveFinish, worker.finish)):
                 try:
                     sig.disconnect(slot)
@@ -978,13 +1040,28 @@ class MainWindow(QMainWindow):
         if thread is not None:
             thread.quit()
             if wait:
-                thread.wait(10000)
-            thread.finished.connect(thread.deleteLater)
-            if worker is not None:
-                thread.finished.connect(worker.deleteLater)
+                thread.wait()  # never leave it running: see shutdown()
+            if thread.isRunning():
+                thread.finished.connect(thread.deleteLater)
+                if worker is not None:
+                    thread.finished.connect(worker.deleteLater)
+            else:
+                thread.deleteLater()  # (the worker, parentless, goes with its Python reference)
+            if worker is not None and worker.prev_threads and not thread.isRunning():
+                import torch
+
+                torch.set_num_threads(worker.prev_threads)  # the live session's 1 thread
         self.live = None
         self.live_label.setText("")
         self._update_enabled()
+
+    def live_backlog_ms(self) -> float:
+        """Live input heard but not processed yet (sent to the worker, or waiting in the source)."""
+        lv = self.live
+        if lv is None:
+            return 0.0
+        waiting = int(getattr(lv["source"], "backlog", 0) or 0)
+        return 1000.0 * (lv["sent"] - lv["samples"] + waiting) / SAMPLE_RATE
 
     def live_display_ticks(self) -> int:
         return self.live["ticks"] if self.live else 0

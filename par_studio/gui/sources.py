@@ -1,9 +1,13 @@
 """Live input sources for the GUI, on top of :mod:`par_studio.audio.live` when present.
 
-Every source has ``start()``, ``stop()``, ``read() -> float32 16 kHz block`` (possibly empty),
-``dropped`` (blocks lost to a full ring buffer) and ``exhausted`` (a file source has delivered
-everything). :class:`ArraySource` plays an in-memory signal, either paced by the clock (real
-time) or as fast as it is read (``realtime=False``, for tests and benchmarks).
+Every source has ``start()``, ``stop()``, ``read(max_samples=None) -> float32 16 kHz block``
+(possibly empty; at most ``max_samples``), ``dropped`` (blocks lost to a full ring buffer),
+``backlog`` (samples waiting to be read) and ``exhausted`` (a file source has delivered
+everything). The GUI reads only as much as the live worker can take (see
+``MainWindow._drain_live``): what it leaves waits in the source's ring buffer, and a ring
+that overflows counts dropped blocks, as a sound card that is not read in time would.
+:class:`ArraySource` plays an in-memory signal, either paced by the clock (real time) or as
+fast as it is read (``realtime=False``, for tests and benchmarks).
 """
 
 from __future__ import annotations
@@ -37,14 +41,23 @@ class ArraySource:
     def exhausted(self) -> bool:
         return self.pos >= len(self.audio)
 
-    def read(self) -> np.ndarray:
+    def _due(self) -> int:
+        if self._t0 is None:
+            return self.pos
+        if self.realtime:
+            return min(len(self.audio), int((time.monotonic() - self._t0) * SAMPLE_RATE))
+        return min(len(self.audio), self.pos + 8 * self.block)
+
+    @property
+    def backlog(self) -> int:
+        return max(0, self._due() - self.pos) if self.realtime else 0
+
+    def read(self, max_samples: int | None = None) -> np.ndarray:
         if self._t0 is None:
             return np.zeros(0, np.float32)
-        if self.realtime:
-            due = int((time.monotonic() - self._t0) * SAMPLE_RATE)
-            end = min(len(self.audio), due)
-        else:
-            end = min(len(self.audio), self.pos + 8 * self.block)
+        end = self._due()
+        if max_samples is not None:
+            end = min(end, self.pos + int(max_samples))
         out = self.audio[self.pos:end]
         self.pos = max(self.pos, end)
         return out
@@ -64,8 +77,14 @@ class EngineSource:
     def stop(self) -> None:
         self.src.stop()
 
-    def read(self) -> np.ndarray:
-        x = self.src.read()
+    def read(self, max_samples: int | None = None) -> np.ndarray:
+        if max_samples is None:
+            x = self.src.read()
+        else:
+            try:
+                x = self.src.read(max_samples)
+            except TypeError:  # a source whose read() takes no limit
+                x = self.src.read()
         return np.zeros(0, np.float32) if x is None else np.asarray(x, np.float32).reshape(-1)
 
     @property
@@ -75,6 +94,14 @@ class EngineSource:
     @property
     def exhausted(self) -> bool:
         return bool(getattr(self.src, "finished", False))
+
+    @property
+    def backlog(self) -> int:
+        ring = getattr(self.src, "ring", None)
+        try:
+            return int(ring.available()) if ring is not None else 0
+        except Exception:
+            return 0
 
 
 def as_source(src):

@@ -82,6 +82,7 @@ class _CancelledError(Exception):
 def start_job(job: Job, owner: QObject) -> QThread:
     """Run ``job`` in a new QThread parented to ``owner``; both are deleted when it ends."""
     thread = QThread(owner)
+    thread.setObjectName(f"par-{type(job).__name__}")
     job.moveToThread(thread)
     thread.started.connect(job.run)
     job.done.connect(thread.quit)
@@ -194,7 +195,14 @@ class LiveWorker(QObject):
     """Streaming engine + display spectrogram for one live session, in its own thread.
 
     The GUI connects its ``audio`` signal to :meth:`push` (queued) and calls :meth:`finish`
-    through a queued signal too; nothing is shared but the signals' arguments.
+    through a queued signal too; nothing is shared but the signals' arguments and the abort
+    flag (:meth:`abort`, called from the GUI thread before it stops and joins the thread:
+    blocks still queued are then skipped, so the join is quick).
+
+    :meth:`begin` sets torch to one intra-op thread for the session, as ``par-studio live``
+    does: the per-hop work is tiny, and a second OpenMP thread only spins against the GUI
+    (on a loaded 2-core machine it made the engine 10-30x slower than real time).
+    ``prev_threads`` keeps the previous setting for the GUI to restore after the join.
     """
 
     update = Signal(object)  #: LiveUpdate
@@ -210,10 +218,20 @@ class LiveWorker(QObject):
         self.spec = SpectrogramStream()
         self.samples = 0
         self.dead = False
+        self.prev_threads: int | None = None
+        self._abort = threading.Event()
+
+    def abort(self) -> None:
+        """Any thread: skip whatever is still queued (the session is being torn down)."""
+        self._abort.set()
 
     @Slot()
     def begin(self) -> None:
         try:
+            import torch
+
+            self.prev_threads = torch.get_num_threads()
+            torch.set_num_threads(1)
             if self.model is not None:
                 from ..engine.streaming import StreamingEngine
 
@@ -225,7 +243,7 @@ class LiveWorker(QObject):
 
     @Slot(object)
     def push(self, block) -> None:
-        if self.dead:
+        if self.dead or self._abort.is_set():
             return
         t = time.perf_counter()
         try:
@@ -247,6 +265,8 @@ class LiveWorker(QObject):
 
     @Slot()
     def finish(self) -> None:
+        if self._abort.is_set():
+            return
         result = None
         try:
             if self.engine is not None and not self.dead:
