@@ -1,34 +1,44 @@
 #!/usr/bin/env bash
 # Reproduces the shipped weights in models/ from scratch: renders the corpus, trains PARcompact
-# (320 ms), PAR (320 ms), fine-tunes PARcompact to 192 ms from the 320 ms weights, evaluates each
-# on the held-out test set and ships it (models/*.pt, *.eval.json, MODEL_CARD.md figures).
-#   bash scripts/train_models.sh            # CPU, the budget recorded in models/MODEL_CARD.md
-#   MINUTES=600 bash scripts/train_models.sh  # longer runs: all runs resume where they stopped
-# Everything is resumable: run it again to continue. Work folder: $WORK (default ../par-work).
+# and PAR at 320 ms side by side, fine-tunes PARcompact to 192 ms from the 320 ms weights,
+# evaluates each on the held-out test set and ships it (models/*.pt, *.eval.json and the
+# figures in models/MODEL_CARD.md).
+#   bash scripts/train_models.sh                  # the recipe and step counts of this release
+#   COMPACT_STEPS=20000 PAR_STEPS=20000 bash scripts/train_models.sh   # train further
+# Every stage resumes where it stopped: run it again to continue. Work folder: $WORK.
+# The focal-loss state weights were raised in phases as the CPU run went on; the phases below
+# replay that schedule (weights off,offset,onset,sustain,re-onset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-../par-work}
 CORPUS=${CORPUS:-$WORK/corpus}
 RUNS=${RUNS:-$WORK/runs}
-MINUTES=${MINUTES:-120}        # wall-clock budget of the two 320 ms runs (they run side by side)
-FT_MINUTES=${FT_MINUTES:-25}   # budget of the 192 ms fine-tune
+COMPACT_STEPS=${COMPACT_STEPS:-@COMPACT_STEPS@}
+PAR_STEPS=${PAR_STEPS:-@PAR_STEPS@}
+FT_INIT_STEP=${FT_INIT_STEP:-2750}
+FT_STEPS=${FT_STEPS:-@FT_STEPS@}
 COMMON=(--batch 8 --crop-frames 160 --lr 1e-3 --lr-decay 0.9 --lr-decay-every 1000
-        --val-every 250 --val-files 8 --checkpoint-every 50 --threads 1 --steps 100000
-        --class-weights 1,2,4,1,4)
+        --val-every 250 --val-files 8 --checkpoint-every 50 --threads 1)
+W0=1,1,1,1,1; W1=1,2,4,1,4; W2=1,6,4,1,4
 
 par-studio build-corpus --out "$CORPUS" --procedural 300 --max-train-performances 400 \
   --segments-per-performance 2 --segment-seconds 30 --max-val 20 --max-test 30 \
   --limit-hours "${CORPUS_HOURS:-3.5}" --seed 0
 
-par-studio train --corpus "$CORPUS" --preset par-compact --latency 320 --out "$RUNS/par-compact-320" \
-  --max-minutes "$MINUTES" "${COMMON[@]}" &
-par-studio train --corpus "$CORPUS" --preset par --latency 320 --out "$RUNS/par-320" \
-  --max-minutes "$MINUTES" "${COMMON[@]}" &
-wait
+train() {  # preset out steps weights [extra...]
+  local preset=$1 out=$2 steps=$3 w=$4; shift 4
+  par-studio train --corpus "$CORPUS" --preset "$preset" --out "$RUNS/$out" --steps "$steps" \
+    --class-weights "$w" "${COMMON[@]}" "$@"
+}
 
-par-studio train --corpus "$CORPUS" --preset par-compact --latency 192 --out "$RUNS/par-compact-192" \
-  --init "$RUNS/par-compact-320/best.pt" --max-minutes "$FT_MINUTES" --warmup 20 \
-  "${COMMON[@]}" --threads 2
+( train par-compact par-compact-320 900 $W0 && train par-compact par-compact-320 2050 $W1 &&
+  train par-compact par-compact-320 "$FT_INIT_STEP" $W2 &&
+  cp "$RUNS/par-compact-320/last.pt" "$RUNS/par-compact-320-step$FT_INIT_STEP.pt" &&
+  { train par-compact par-compact-192 "$FT_STEPS" $W2 --latency 192 --warmup 20 \
+      --init "$RUNS/par-compact-320-step$FT_INIT_STEP.pt" &
+    train par-compact par-compact-320 "$COMPACT_STEPS" $W2; wait; } ) &
+( train par par-320 450 $W0 && train par par-320 1200 $W1 && train par par-320 "$PAR_STEPS" $W2 ) &
+wait
 
 for name in par-compact-320 par-320 par-compact-192; do
   python -m par_studio.train.ship "$RUNS/$name/best.pt" --name "$name" --test-dir "$CORPUS/test"
