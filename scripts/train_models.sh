@@ -13,10 +13,10 @@ cd "$(dirname "$0")/.."
 WORK=${WORK:-../par-work}
 CORPUS=${CORPUS:-$WORK/corpus}
 RUNS=${RUNS:-$WORK/runs}
-COMPACT_STEPS=${COMPACT_STEPS:-@COMPACT_STEPS@}
-PAR_STEPS=${PAR_STEPS:-@PAR_STEPS@}
+COMPACT_STEPS=${COMPACT_STEPS:-3500}
+PAR_STEPS=${PAR_STEPS:-2500}
 FT_INIT_STEP=${FT_INIT_STEP:-2750}
-FT_STEPS=${FT_STEPS:-@FT_STEPS@}
+FT_STEPS=${FT_STEPS:-750}
 COMMON=(--batch 8 --crop-frames 160 --lr 1e-3 --lr-decay 0.9 --lr-decay-every 1000
         --val-every 250 --val-files 8 --checkpoint-every 50 --threads 1)
 W0=1,1,1,1,1; W1=1,2,4,1,4; W2=1,6,4,1,4
