@@ -485,6 +485,8 @@ class StreamingEngine:
         finished = self._tracker.feed(t0, states, vels)
         if len(finished):
             self._notes.append(finished)
+            if len(self._notes) >= 256:  # keep an hour of notes compact: one set of arrays
+                self._notes = [Notes.concat(self._notes)]
         return StreamUpdate(t0, states, probs, vels, finished, self._tracker.sounding(self.frames_emitted))
 
     def _watch_cycle(self, out: tuple) -> None:
