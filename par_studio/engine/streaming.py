@@ -131,7 +131,12 @@ class _BlockStream:
         else:
             self.x, self.xf = X, Xf
             return None, []
-        # --- conv2 (+ BN, FiLM, residual)
+        return self._conv2(y, c1, f1, gate=True)
+
+    def _conv2(self, y, c1, f1, gate: bool) -> tuple[torch.Tensor | None, list[bool]]:
+        """conv2 (+ BN, FiLM, residual, pool) over [cached y, new y]. With ``gate``, windows of
+        steady silence reuse the cached silent output; without it (end padding) every column is
+        computed and flagged not silent."""
         Y = torch.cat([self.y, y], dim=-1) if self.p2 else y
         C1 = torch.cat([self.c1, c1], dim=-1) if self.p2 else c1
         Yf = self.yf + f1
@@ -139,7 +144,7 @@ class _BlockStream:
         if n2 <= 0:
             self.y, self.c1, self.yf = Y, C1, Yf
             return None, []
-        f2 = self._window_flags(Yf, self.p2, n2)
+        f2 = self._window_flags(Yf, self.p2, n2) if gate else [False] * n2
         if all(f2):
             out = self.silent_out.expand(-1, -1, -1, n2)
         else:
@@ -163,19 +168,7 @@ class _BlockStream:
         return self._after_conv1(c1, self._window_flags(Xf, self.p1, n1))
 
     def _after_conv1(self, c1, f1):
-        y = self._film1(c1)
-        Y = torch.cat([self.y, y], dim=-1) if self.p2 else y
-        C1 = torch.cat([self.c1, c1], dim=-1) if self.p2 else c1
-        Yf = self.yf + f1
-        n2 = Y.shape[-1] - 2 * self.p2
-        if n2 <= 0:
-            self.y, self.c1, self.yf = Y, C1, Yf
-            return None, []
-        out = self._out(Y, C1[..., self.p2 : self.p2 + n2])
-        if self.pool:
-            out = F.max_pool2d(out, (2, 1))
-        self.y, self.c1, self.yf = Y[..., n2:], C1[..., n2:], Yf[n2:]
-        return out, [False] * n2
+        return self._conv2(self._film1(c1), c1, f1, gate=False)
 
     def finish_conv2(self) -> tuple[torch.Tensor | None, list[bool]]:
         """Append conv2's end padding (zero y columns)."""
