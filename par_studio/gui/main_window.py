@@ -42,6 +42,7 @@ from .playback import Player, output_device_name
 from .session import EditSession
 from .views import TimelineWidget
 from .workers import (
+    stop_job,
     LiveWorker,
     LoadedAudio,
     LoadJob,
@@ -338,10 +339,7 @@ class MainWindow(QMainWindow):
             self._teardown_live(wait=True)
         self.mixer.shutdown()
         if self.job is not None:
-            job, thread = self.job
-            job.cancel()
-            thread.quit()
-            thread.wait()
+            stop_job(*self.job)
             self.job = None
             self.job_kind = ""
         self.join_threads()
@@ -526,10 +524,7 @@ class MainWindow(QMainWindow):
 
     def _cancel_and_wait(self) -> None:
         if self.job is not None:
-            job, thread = self.job
-            job.cancel()
-            thread.quit()
-            thread.wait(10000)
+            stop_job(*self.job, timeout_ms=10000)
             self.job = None
             self.job_kind = ""
             self._update_enabled()

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel, QSlider
 
 from ..notes import Notes
 from .synth import NotesRenderer, balance_gains
-from .workers import Job, start_job
+from .workers import Job, start_job, stop_job
 
 PRESETS = (("Source only", 0), ("Source + notes", 50), ("Notes only", 100))
 NOTES_LEVEL = 0.7  #: the notes track is scaled to this fraction of the source's peak
@@ -153,8 +153,5 @@ class MixController(QObject):
 
     def shutdown(self) -> None:
         if self.job is not None:
-            job, thread = self.job
-            job.cancel()
-            thread.quit()
-            thread.wait(10000)
+            stop_job(*self.job, timeout_ms=10000)
             self.job = None

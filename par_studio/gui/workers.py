@@ -92,6 +92,16 @@ def start_job(job: Job, owner: QObject) -> QThread:
     return thread
 
 
+def stop_job(job: Job, thread: QThread, timeout_ms: int | None = None) -> None:
+    """Cancel ``job`` and stop its thread, waiting for it (at most ``timeout_ms``, else until it ends)."""
+    job.cancel()
+    thread.quit()
+    if timeout_ms is None:
+        thread.wait()
+    else:
+        thread.wait(timeout_ms)
+
+
 @dataclass
 class LoadedAudio:
     path: str
