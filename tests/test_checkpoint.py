@@ -142,3 +142,26 @@ def test_save_is_atomic_and_keeps_the_old_file_on_failure(tmp_path, monkeypatch)
     with pytest.raises(OSError):
         save_checkpoint(build_model("par-compact", seed=3), path)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.pt"]
+
+
+def test_state_bias_is_saved_and_steers_decoding(tmp_path):
+    """The decoder's calibration bias travels in the checkpoint and changes what is decoded:
+    a strongly negative onset bias suppresses notes that the unbiased model finds."""
+    from par_studio.train.calibrate import onset_bias_vector
+
+    model = lively_model("par-compact", 320, seed=0)
+    audio = piano_like(0.8)
+    plain = transcribe(audio, model)
+    assert len(plain.notes) > 10
+    model.set_state_bias(onset_bias_vector(-20.0))
+    path = save_checkpoint(model, tmp_path / "biased.pt")
+    loaded, _ = load_checkpoint(path)
+    assert loaded.cfg.state_bias == (0.0, 0.0, -20.0, 0.0, -20.0)
+    assert len(transcribe(audio, loaded).notes) == 0
+    # checkpoints written before the field existed load with no bias
+    blob = torch.load(path, weights_only=False)
+    del blob["config"]["state_bias"]
+    torch.save(blob, tmp_path / "old.pt")
+    old, _ = load_checkpoint(tmp_path / "old.pt")
+    assert old.cfg.state_bias == (0.0,) * 5
+    assert transcribe(audio, old).notes.equals(plain.notes, atol=0)

@@ -178,3 +178,24 @@ def test_ship_writes_model_eval_and_card(tmp_path):
     card = (models / "MODEL_CARD.md").read_text()
     assert "old" not in card and "| par-compact | 320 ms | 447,140 | 7 |" in card
     assert "5: 0.50/0.25" in card and card.endswith("tail\n")
+
+
+def test_ship_tunes_the_onset_bias_on_validation_files(tmp_path):
+    from conftest import lively_model
+    from par_studio.model.checkpoint import save_checkpoint
+    from par_studio.train.ship import main as ship_main
+
+    _write_pair(tmp_path / "val", "v0", seed=5, seconds=3)
+    _write_pair(tmp_path / "test", "t0", seed=6, seconds=3)
+    ckpt = save_checkpoint(lively_model("par-compact", 320, seed=0), tmp_path / "run" / "best.pt")
+    models = tmp_path / "models"
+    models.mkdir()
+    assert ship_main([str(ckpt), "--name", "m", "--test-dir", str(tmp_path / "test"),
+                      "--tune-dir", str(tmp_path / "val"), "--bias-grid", "0,-30",
+                      "--models-dir", str(models)]) == 0
+    res = json.loads((models / "m.eval.json").read_text())
+    sweep = res["calibration"]["sweep"]
+    assert [r["bias"] for r in sweep] == [0.0, -30.0]
+    best = max(sweep, key=lambda r: r["score"])["bias"]
+    model, _ = load_checkpoint(models / "m.pt")
+    assert model.cfg.state_bias == (0.0, 0.0, best, 0.0, best) == tuple(res["model"]["state_bias"])

@@ -30,9 +30,16 @@ class ModelConfig:
     context_dim: int = 4  #: enhanced recursive context vector size
     film_hidden: int = 16
     dropout: float = 0.25
+    #: added to the five state logits before the greedy argmax (off, offset, onset, sustain,
+    #: re-onset). A loss with class weights w trains logits biased by log w; a bias of −log w
+    #: (the prior correction) undoes that. Set by `ship` from a sweep on the validation set.
+    state_bias: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "conv_widths", tuple(int(w) for w in self.conv_widths))
+        object.__setattr__(self, "state_bias", tuple(float(b) for b in self.state_bias))
+        if len(self.state_bias) != 5:
+            raise ValueError(f"state_bias must be five values, got {self.state_bias}")
         if len(self.conv_widths) != 6 or any(w not in (1, 3) for w in self.conv_widths):
             raise ValueError(f"conv_widths must be six values of 1 or 3, got {self.conv_widths}")
         if self.projection not in ("fc", "grouped"):
@@ -57,6 +64,7 @@ class ModelConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["conv_widths"] = list(self.conv_widths)
+        d["state_bias"] = list(self.state_bias)
         return d
 
     @classmethod

@@ -7,7 +7,7 @@ inference runs it greedily frame by frame with all 88 keys as one batch
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -45,6 +45,12 @@ class PARModel(nn.Module):
         self.frontend = LogMel(cfg.n_mels)
         self.acoustic = AcousticModel(cfg)
         self.decoder = PitchwiseDecoder(cfg)
+        self.set_state_bias(cfg.state_bias)
+
+    def set_state_bias(self, bias) -> None:
+        """Decoding bias (5,) added to the state logits in :meth:`step` (see ModelConfig)."""
+        self.cfg = replace(self.cfg, state_bias=tuple(float(b) for b in bias))
+        self._state_bias = torch.tensor(self.cfg.state_bias, dtype=torch.float32)
 
     # ------------------------------------------------------------------ info
     @property
@@ -76,7 +82,7 @@ class PARModel(nn.Module):
             (ar.time / TIME_SINCE_ONSET_CAP)[:, None], ar.onset_velocity[:, None], ar.hidden,
         )
         logits, vel = logits[:, 0], vel[:, 0]
-        probs = torch.softmax(logits, dim=-1)
+        probs = torch.softmax(logits.float() + self._state_bias, dim=-1)
         state = probs.argmax(dim=-1)
         time, onset_vel = next_context(state, vel, ar.time, ar.onset_velocity)
         return state, probs, vel, ARState(state, time, onset_vel, hidden)

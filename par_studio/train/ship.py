@@ -2,7 +2,11 @@
 figures in its metadata and in ``models/<name>.eval.json``, and refresh the figures table of
 ``models/MODEL_CARD.md`` (between its ``<!-- figures -->`` markers).
 
-    python -m par_studio.train.ship RUN/best.pt --name par-compact-320 --test-dir CORPUS/test
+    python -m par_studio.train.ship RUN/best.pt --name par-compact-320 --test-dir CORPUS/test \
+        --tune-dir CORPUS/validation
+
+With ``--tune-dir`` the decoder's onset bias is first chosen on those validation files
+(:mod:`.calibrate`) and saved in the shipped config.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 
 from ..midi_io import atomic_write_bytes
 from ..model.checkpoint import MODELS_DIR, load_checkpoint, save_checkpoint
+from .calibrate import DEFAULT_GRID, tune_onset_bias
 from .dataset import dir_pairs
 from .evaluate import evaluate_pairs, format_report
 
@@ -68,6 +73,10 @@ def main(argv=None) -> int:
     p.add_argument("--name", required=True, help="e.g. par-compact-320 (→ models/par-compact-320.pt)")
     p.add_argument("--test-dir", required=True, help="folder of audio + same-stem MIDI (held-out test)")
     p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--tune-dir", default=None,
+                   help="validation folder (audio + MIDI) to choose the decoder's onset bias on")
+    p.add_argument("--bias-grid", default=",".join(str(b) for b in DEFAULT_GRID),
+                   help="onset biases tried with --tune-dir (comma-separated)")
     p.add_argument("--models-dir", default=str(MODELS_DIR))
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for the AR loop)")
     args = p.parse_args(argv)
@@ -75,11 +84,21 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     model, meta = load_checkpoint(args.checkpoint)
+    calibration = None
+    if args.tune_dir:
+        grid = [float(x) for x in args.bias_grid.split(",") if x.strip()]
+        _, rows = tune_onset_bias(model, dir_pairs(args.tune_dir), grid, log=print)
+        calibration = {"tune_dir": str(args.tune_dir), "state_bias": list(model.cfg.state_bias),
+                       "sweep": rows}
+        print(f"decoder state bias: {model.cfg.state_bias}")
     pairs = dir_pairs(args.test_dir)[: args.limit]
     res = evaluate_pairs(pairs, model, progress=lambda i, n: print(f"  {i}/{n}", end="\r", file=sys.stderr))
     res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms,
                     "parameters": model.n_parameters(), "steps": meta.get("steps"),
-                    "cpu_hours": meta.get("cpu_hours", 0.0), "source": str(args.checkpoint)}
+                    "cpu_hours": meta.get("cpu_hours", 0.0), "source": str(args.checkpoint),
+                    "state_bias": list(model.cfg.state_bias)}
+    if calibration:
+        res["calibration"] = calibration
     print(format_report(res))
     meta = {k: v for k, v in meta.items() if k != "path"}
     metrics = dict(meta.get("metrics") or {})
