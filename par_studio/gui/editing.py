@@ -24,6 +24,8 @@ NEW_NOTE_FRAMES = 8  #: a double-click adds 8 frames = 256 ms (the frame grid ne
 NEW_NOTE_VELOCITY = 80
 MERGE_WINDOW_S = 1.0  #: nudges/velocity steps this close together undo as one step
 HIT_SLOP_PX = 3.0  #: very short notes stay clickable: this many pixels either side
+EDGE_PX = 5.0  #: a drag starting this close to a note's start or end resizes it
+MIN_RESIZABLE_PX = 3 * EDGE_PX  #: notes drawn narrower than this are only moved
 
 
 # =========================================================================== pure edits
@@ -104,6 +106,63 @@ def move_notes(notes: Notes, idx, dt: float, dp: int) -> tuple[Notes, np.ndarray
     return _sorted_with_selection(Notes(on, off, p, notes.velocity), idx)
 
 
+def clamp_resize(notes: Notes, idx, d_on: float, d_off: float) -> tuple[float, float]:
+    """Limit an edge drag so every resized note keeps onset ≥ 0 and at least one frame (32 ms)."""
+    idx = np.asarray(idx, np.int64)
+    if len(idx) == 0:
+        return 0.0, 0.0
+    on, off = notes.onset[idx], notes.offset[idx]
+    room = float((off - on - FRAME_SECONDS).min())  # how far the shortest note may shrink
+    d_on = float(np.clip(d_on, -float(on.min()), max(0.0, room)))
+    d_off = max(float(d_off), min(0.0, -room))
+    return d_on, d_off
+
+
+def resize_notes(notes: Notes, idx, d_on: float, d_off: float) -> tuple[Notes, np.ndarray]:
+    """Move the start (``d_on`` s) and/or end (``d_off`` s) of the ``idx`` notes (clamped)."""
+    idx = np.asarray(idx, np.int64)
+    d_on, d_off = clamp_resize(notes, idx, d_on, d_off)
+    on, off = notes.onset.copy(), notes.offset.copy()
+    on[idx] += d_on
+    off[idx] += d_off
+    return _sorted_with_selection(Notes(on, off, notes.pitch, notes.velocity), idx)
+
+
+def join_notes(notes: Notes, idx) -> tuple[Notes, np.ndarray]:
+    """Join the selected notes key by key: the notes of one key become one note from the first
+    onset to the last offset, with the first note's velocity (undoes a split the model made)."""
+    idx = np.asarray(idx, np.int64)
+    keep = np.ones(len(notes), bool)
+    off = notes.offset.copy()
+    firsts = []
+    for p in np.unique(notes.pitch[idx]):
+        same = idx[notes.pitch[idx] == p]
+        same = same[np.argsort(notes.onset[same], kind="stable")]
+        off[same[0]] = notes.offset[same].max()
+        keep[same[1:]] = False
+        firsts.append(same[0])
+    joined = Notes(notes.onset, off, notes.pitch, notes.velocity)
+    new_index = np.cumsum(keep) - 1
+    return joined.take(keep), np.sort(new_index[np.asarray(firsts, np.int64)])
+
+
+def split_notes(notes: Notes, idx, t: float) -> tuple[Notes, np.ndarray]:
+    """Split every ``idx`` note that sounds across ``t`` (snapped to the frame grid) in two; both
+    halves keep the velocity and stay selected. Notes that do not cross ``t`` are unchanged."""
+    idx = np.asarray(idx, np.int64)
+    t = float(snap(t))
+    cut = idx[(notes.onset[idx] + FRAME_SECONDS / 2 <= t) & (notes.offset[idx] - FRAME_SECONDS / 2 >= t)]
+    if len(cut) == 0:
+        return notes, idx
+    off = notes.offset.copy()
+    off[cut] = t
+    both = Notes(np.concatenate([notes.onset, np.full(len(cut), t)]),
+                 np.concatenate([off, notes.offset[cut]]),
+                 np.concatenate([notes.pitch, notes.pitch[cut]]),
+                 np.concatenate([notes.velocity, notes.velocity[cut]]))
+    return _sorted_with_selection(both, np.concatenate([idx, len(notes) + np.arange(len(cut))]))
+
+
 def change_velocity(notes: Notes, idx, dv: int) -> tuple[Notes, np.ndarray]:
     idx = np.asarray(idx, np.int64)
     v = notes.velocity.astype(np.int64)
@@ -142,7 +201,7 @@ class NotesCommand(QUndoCommand):
         return True
 
 
-MERGE_MOVE, MERGE_VELOCITY = 1, 2
+MERGE_MOVE, MERGE_VELOCITY, MERGE_LENGTH = 1, 2, 3
 
 
 def _count(n: int, what: str = "note") -> str:
@@ -234,6 +293,37 @@ class NoteEditor(QObject):
             return
         self.push(f"Change velocity of {_count(len(sel))}", after, sel, MERGE_VELOCITY)
 
+    def resize_selected(self, d_on: float, d_off: float, merge: bool = False) -> None:
+        """Move the start and/or end of the selected notes by ``d_on`` / ``d_off`` seconds."""
+        if not len(self.selection) or not self.enabled:
+            return
+        d_on, d_off = clamp_resize(self.notes, self.selection, d_on, d_off)
+        if abs(d_on) < 1e-12 and abs(d_off) < 1e-12:
+            return
+        after, sel = resize_notes(self.notes, self.selection, d_on, d_off)
+        what = "start" if abs(d_on) > 1e-12 and abs(d_off) < 1e-12 else "length"
+        self.push(f"Change {what} of {_count(len(sel))}", after, sel, MERGE_LENGTH if merge else -1)
+
+    def nudge_length(self, frames: int) -> None:
+        """Shift+arrow keys: make the selected notes one frame (32 ms) longer or shorter."""
+        self.resize_selected(0.0, frames * FRAME_SECONDS, merge=True)
+
+    def join_selected(self) -> None:
+        """Join the selected notes of each key into one note (see :func:`join_notes`)."""
+        if len(self.selection) < 2 or not self.enabled:
+            return
+        after, sel = join_notes(self.notes, self.selection)
+        if len(after) < len(self.notes):
+            self.push(f"Join {_count(len(self.selection))}", after, sel)
+
+    def split_selected(self, t: float) -> None:
+        """Split the selected notes that cross time ``t`` (the playhead) in two."""
+        if not len(self.selection) or not self.enabled:
+            return
+        after, sel = split_notes(self.notes, self.selection, t)
+        if len(after) > len(self.notes):
+            self.push(f"Split {_count(len(after) - len(self.notes))}", after, sel)
+
     def replace_all(self, notes: Notes, text: str) -> None:
         """An undoable replacement of every note (restore an autosave, transcribe again)."""
         self.push(text, notes, np.zeros(0, np.int64))
@@ -269,8 +359,31 @@ class NoteEditor(QObject):
             self.set_selection([i])
         return True
 
+    def edge_at(self, vb, i: int, t: float) -> str | None:
+        """"start" / "end" when view time ``t`` is on an edge of note ``i`` as drawn, else None."""
+        px = vb.viewPixelSize()[0]
+        on, off = float(self.notes.onset[i]), float(self.notes.offset[i])
+        if (off - on) / px < MIN_RESIZABLE_PX:
+            return None
+        if abs(t - off) <= EDGE_PX * px:
+            return "end"
+        if abs(t - on) <= EDGE_PX * px:
+            return "start"
+        return None
+
+    def hover(self, vb, scene_pos) -> Qt.CursorShape | None:
+        """Cursor for the roll at ``scene_pos``: a resize arrow over note edges, else None."""
+        if not self.enabled or self._drag is not None:
+            return None
+        t, p = self._view_point(vb, scene_pos)
+        i = hit_test(self.notes, t, p, self._slop(vb))
+        if i >= 0 and self.edge_at(vb, i, t) is not None:
+            return Qt.SizeHorCursor
+        return None
+
     def drag(self, vb, ev) -> bool:
-        """Left drag on the roll: move notes (from a note) or rubber-band select (from empty space)."""
+        """Left drag on the roll: resize (from a note's edge), move notes (from inside a note) or
+        rubber-band select (from empty space)."""
         if not self.enabled or ev.button() != Qt.LeftButton:
             return False
         tl = self.win.timeline
@@ -281,7 +394,9 @@ class NoteEditor(QObject):
             if i >= 0:
                 if i not in self.selection:
                     self.set_selection(np.append(self.selection, i) if extend else [i])
-                self._drag = {"kind": "move", "t": t, "p": p, "dt": 0.0, "dp": 0}
+                edge = self.edge_at(vb, i, t)
+                kind = "move" if edge is None else edge
+                self._drag = {"kind": kind, "t": t, "p": p, "dt": 0.0, "dp": 0}
             else:
                 self._drag = {"kind": "band", "t": t, "p": p, "extend": extend,
                               "base": self.selection.copy() if extend else np.zeros(0, np.int64)}
@@ -289,7 +404,15 @@ class NoteEditor(QObject):
         if d is None:
             return True
         t, p = self._view_point(vb, ev.scenePos())
-        if d["kind"] == "move":
+        if d["kind"] in ("start", "end"):
+            delta = float(snap(t - d["t"]))
+            d_on, d_off = clamp_resize(self.notes, self.selection, *((delta, 0.0) if d["kind"] == "start" else (0.0, delta)))
+            tl.set_selection(self.selection, resize=(d_on, d_off))
+            if ev.isFinish():
+                tl.set_selection(self.selection)
+                self._drag = None
+                self.resize_selected(d_on, d_off)
+        elif d["kind"] == "move":
             dt, dp = clamp_move(self.notes, self.selection, float(snap(t - d["t"])), int(round(p - d["p"])))
             d["dt"], d["dp"] = dt, dp
             tl.set_selection_offset(dt, dp)

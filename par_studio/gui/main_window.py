@@ -209,11 +209,20 @@ class MainWindow(QMainWindow):
         self.act_down = act("Move down a semitone", lambda: ed.nudge(semitones=-1), "Down")
         self.act_oct_up = act("Move up an octave", lambda: ed.nudge(semitones=12), "Shift+Up")
         self.act_oct_down = act("Move down an octave", lambda: ed.nudge(semitones=-12), "Shift+Down")
+        self.act_longer = act("Longer (32 ms)", lambda: ed.nudge_length(1), "Shift+Right",
+                              tip="Make the selected notes one frame longer (Shift+Right)")
+        self.act_shorter = act("Shorter (32 ms)", lambda: ed.nudge_length(-1), "Shift+Left",
+                               tip="Make the selected notes one frame shorter (Shift+Left)")
+        self.act_join = act("&Join notes", ed.join_selected, "J",
+                            tip="Join the selected notes of each key into one note (J)")
+        self.act_split = act("&Split at playhead", lambda: ed.split_selected(self.timeline.playhead()), "S",
+                             tip="Split the selected notes at the playhead (S)")
         self.act_louder = act("Velocity +8", lambda: ed.change_velocity(8), "+")
         self.act_louder.setShortcuts([QKeySequence("+"), QKeySequence("="), QKeySequence("Shift+=")])
         self.act_softer = act("Velocity −8", lambda: ed.change_velocity(-8), "-")
         self.edit_actions = (self.act_delete, self.act_left, self.act_right, self.act_up, self.act_down,
-                             self.act_oct_up, self.act_oct_down, self.act_louder, self.act_softer)
+                             self.act_oct_up, self.act_oct_down, self.act_longer, self.act_shorter,
+                             self.act_join, self.act_split, self.act_louder, self.act_softer)
 
         fm = mb.addMenu("&File")
         fm.addAction(self.act_open)
@@ -232,7 +241,7 @@ class MainWindow(QMainWindow):
             em.addAction(a)
         em.addSeparator()
         hint = QAction("Click: select · Shift/Ctrl+click: add to selection · drag a note: move · "
-                       "drag empty space: select · double-click: add note", self)
+                       "drag a note's edge: resize · drag empty space: select · double-click: add note", self)
         hint.setEnabled(False)
         em.addAction(hint)
         vm = mb.addMenu("&View")

@@ -79,6 +79,15 @@ class NavViewBox(pg.ViewBox):
         else:
             super().mouseClickEvent(ev)
 
+    def hoverEvent(self, ev):  # noqa: N802
+        shape = None
+        if self.edit_handler is not None and not ev.isExit() and hasattr(self.edit_handler, "hover"):
+            shape = self.edit_handler.hover(self, ev.scenePos())
+        if shape is None:
+            self.unsetCursor()
+        else:
+            self.setCursor(shape)
+
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802
         if axis is None and self.edit_handler is not None and self.edit_handler.drag(self, ev):
             return
@@ -367,14 +376,16 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
             self._draw_bin(b)
         self.set_selection(np.zeros(0, np.int64))
 
-    def set_selection(self, idx, dt: float = 0.0, dp: int = 0) -> None:
+    def set_selection(self, idx, dt: float = 0.0, dp: int = 0, resize: tuple[float, float] = (0.0, 0.0)) -> None:
         """Highlight the notes ``idx`` of the drawn notes (drawn shifted by ``dt`` s / ``dp``
-        semitones while a move is being dragged)."""
+        semitones while a move is being dragged, and with start/end moved by ``resize`` s while
+        an edge is)."""
         self.selection = np.asarray(idx, np.int64)
         n = self.notes.take(self.selection)
-        on = n.onset + dt
+        on = n.onset + dt + resize[0]
+        off = n.offset + dt + resize[1]
         self.selection_bar.setOpts(x0=on, y0=n.pitch.astype(float) + dp - NOTE_HEIGHT / 2,
-                                   width=np.maximum(n.offset - n.onset, 1e-3), height=np.full(len(n), NOTE_HEIGHT))
+                                   width=np.maximum(off - on, 1e-3), height=np.full(len(n), NOTE_HEIGHT))
         self.vel_selected.setData(on, n.velocity.astype(float))
 
     def set_selection_offset(self, dt: float, dp: int) -> None:

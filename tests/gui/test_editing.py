@@ -145,6 +145,61 @@ def test_add_note_rubber_band_arrow_keys_velocity(qtbot, make_window, tmp_path):
     assert win.timeline.drawn_notes().equals(win.notes)
 
 
+def test_resize_by_edge_drag_length_keys_split_and_join(qtbot, make_window, tmp_path):
+    """Fixing durations by hand: drag a note's end or start, Shift+arrows, split at the
+    playhead (S) and join (J); each is one undo step and the export has what is drawn."""
+    notes = six_notes()
+    win = roll_window(make_window, qtbot, notes)
+    vp = win.timeline.viewport()
+    c5 = int(np.flatnonzero(notes.pitch == 72)[0])  # 1.024 .. 1.4 s
+    # hovering the end shows a resize cursor; the middle does not
+    vb = win.timeline.roll_vb
+    end_scene = vb.mapViewToScene(QPointF(1.4, 72))
+    mid_scene = vb.mapViewToScene(QPointF(1.2, 72))
+    assert win.editor.hover(vb, end_scene) == Qt.SizeHorCursor
+    assert win.editor.hover(vb, mid_scene) is None
+    # drag the end 0.3 s later: the offset moves (snapped), the onset and pitch do not
+    drag(qtbot, vp, [view_pos(win, 1.4 + 0.3 * f, 72) for f in np.linspace(0, 1, 5)])
+    assert "length" in win.act_undo.text()
+    k = int(np.flatnonzero(win.notes.pitch == 72)[0])
+    assert np.isclose(win.notes.onset[k], notes.onset[c5])
+    assert np.isclose(win.notes.offset[k], notes.offset[c5] + round(0.3 / FRAME_SECONDS) * FRAME_SECONDS)
+    assert len(win.notes) == 6 and win.timeline.drawn_notes().equals(win.notes)
+    # drag the start later; a note can never become shorter than one frame
+    drag(qtbot, vp, [view_pos(win, notes.onset[c5] + 2.0 * f, 72) for f in np.linspace(0, 1, 5)])
+    k = int(np.flatnonzero(win.notes.pitch == 72)[0])
+    assert np.isclose(win.notes.offset[k] - win.notes.onset[k], FRAME_SECONDS)
+    win.act_undo.trigger()
+    win.act_undo.trigger()
+    assert win.notes.equals(notes)
+
+    # Shift+Right / Shift+Left change the length by one frame; repeated taps undo as one step
+    qtbot.mouseClick(vp, Qt.LeftButton, pos=view_pos(win, 1.2, 72))
+    qtbot.keyClick(vp, Qt.Key_Right, Qt.ShiftModifier)
+    qtbot.keyClick(vp, Qt.Key_Right, Qt.ShiftModifier)
+    qtbot.keyClick(vp, Qt.Key_Left, Qt.ShiftModifier)
+    k = win.editor.selection[0]
+    assert np.isclose(win.notes.offset[k], notes.offset[c5] + FRAME_SECONDS)
+    assert np.isclose(win.notes.onset[k], notes.onset[c5])
+    win.act_undo.trigger()
+    assert win.notes.equals(notes)
+
+    # split at the playhead (S), then join the halves again (J)
+    win.timeline.set_playhead(1.2)
+    qtbot.keyClick(vp, Qt.Key_S)
+    assert len(win.notes) == 7 and len(win.editor.selection) == 2
+    halves = win.notes.take(win.editor.selection)
+    cut = round(1.2 / FRAME_SECONDS) * FRAME_SECONDS
+    assert np.allclose(halves.onset, [notes.onset[c5], cut]) and np.allclose(halves.offset, [cut, notes.offset[c5]])
+    assert (halves.pitch == 72).all() and (halves.velocity == notes.velocity[c5]).all()
+    out = win.export(tmp_path / "split.mid")
+    assert notes_close(read_midi(out), win.notes, atol=2e-3)
+    qtbot.keyClick(vp, Qt.Key_J)
+    assert len(win.notes) == 6 and win.notes.equals(notes)
+    win.act_undo.trigger()
+    assert len(win.notes) == 7
+
+
 def test_autosave_after_edit_and_restore_on_reopen(qtbot, make_window, short_audio):
     win = make_window()
     with qtbot.waitSignal(win.sigTranscribed, timeout=LONG) as blocker:
