@@ -108,7 +108,9 @@ def cmd_transcribe(args) -> int:
                     bar.refresh()
                 tr = transcribe(audio, model, progress=progress)
             mid = output_path(path, args.output, len(files), ".mid")
-            write_midi(tr.notes, mid, tempo=args.tempo)
+            from .tempo import resolve_tempo
+
+            write_midi(tr.notes, mid, tempo=resolve_tempo(args.tempo, tr.notes))
             written = [mid]
             if args.csv:
                 csv_path = output_path(path, args.output, len(files), ".csv")
@@ -135,6 +137,19 @@ def cmd_transcribe(args) -> int:
     return 1 if failed else 0
 
 
+def tempo_arg(text: str):
+    """argparse type of ``--tempo``: "auto" or a BPM in 20..400."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        bpm = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a BPM nor 'auto'") from None
+    if not 20.0 <= bpm <= 400.0:
+        raise argparse.ArgumentTypeError(f"tempo {bpm:g} BPM is outside 20..400")
+    return bpm
+
+
 def add_transcribe_parser(sub) -> None:
     p = sub.add_parser("transcribe", help="transcribe audio files to MIDI (and CSV)",
                        description="Transcribe audio files, folders or globs to MIDI.")
@@ -143,7 +158,9 @@ def add_transcribe_parser(sub) -> None:
                    help="output .mid/.csv file (one input) or folder (default: next to each input)")
     add_model_args(p)
     p.add_argument("--csv", action="store_true", help="also write a CSV of notes")
-    p.add_argument("--tempo", type=float, default=120.0, help="MIDI tempo in BPM (default 120)")
+    p.add_argument("--tempo", type=tempo_arg, default="auto", metavar="BPM|auto",
+                   help="MIDI tempo: a BPM, or auto (default) to detect it from the notes; note "
+                        "times in seconds are the same either way, the tempo places the bar lines")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_transcribe)

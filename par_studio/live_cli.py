@@ -148,7 +148,9 @@ def cmd_live(args) -> int:
         midi.close()
     notes = engine.notes()
     if args.output:
-        write_midi(notes, args.output)
+        from .tempo import resolve_tempo
+
+        write_midi(notes, args.output, tempo=resolve_tempo(args.tempo, notes))
     wall = time.perf_counter() - t_start
     audio_s = engine.samples_pushed / 16000
     print(f"live: {'interrupted; ' if interrupted else ''}{len(notes)} notes, {audio_s:.1f} s of audio "
@@ -158,7 +160,7 @@ def cmd_live(args) -> int:
 
 
 def add_live_parser(sub) -> None:
-    from .cli import add_model_args
+    from .cli import add_model_args, tempo_arg
 
     p = sub.add_parser("live", help="transcribe a microphone or a file as it plays",
                        description="Stream audio through the streaming engine and print notes as "
@@ -171,6 +173,8 @@ def add_live_parser(sub) -> None:
     p.add_argument("--midi-virtual", action="store_true",
                    help="create --midi-out PORT as a virtual port (Linux/macOS)")
     p.add_argument("-o", "--output", metavar="OUT.mid", help="write all notes found to a MIDI file")
+    p.add_argument("--tempo", type=tempo_arg, default="auto", metavar="BPM|auto",
+                   help="tempo of the -o MIDI file (default: detected from the notes)")
     p.add_argument("--no-realtime", action="store_true", help="--file: push as fast as the engine goes")
     p.add_argument("--list-devices", action="store_true", help="list audio input devices and exit")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from .. import __version__
 from ..constants import DEFAULT_LATENCY_MS, FRAME_SECONDS, SAMPLE_RATE
 from ..errors import ParStudioError
+from ..midi_io import DEFAULT_TEMPO
 from ..notes import Notes
 from . import theme
 from .editing import NoteEditor
@@ -99,6 +100,7 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self._error_box = None
         self._follow_paused = False
+        self._detected_tempo: tuple[Notes | None, float | None] = (None, None)  #: (notes, BPM)
 
         self.setWindowTitle("PAR Studio[*]")  # [*]: "*" while there are unexported edits
         self.setAcceptDrops(True)
@@ -177,6 +179,11 @@ class MainWindow(QMainWindow):
                               QStyle.SP_DialogSaveButton, tip="Export the notes shown as a MIDI file (Ctrl+E)")
         self.act_export_csv = act("Export &CSV…", lambda: self.export_dialog("csv"), "Ctrl+Shift+E",
                                   tip="Export the notes shown as CSV: onset, offset, pitch, velocity")
+        self.act_tempo_auto = act("Detect from the notes", lambda: self.set_export_tempo(0.0), checkable=True,
+                                  tip="Write the MIDI tempo detected from the notes' onsets, so that "
+                                      "notation software draws bars near the played ones")
+        self.act_tempo_fixed = act("Fixed tempo…", self.ask_export_tempo, checkable=True,
+                                   tip="Write a tempo you choose (note times in seconds stay the same)")
         self.act_quit = act("&Quit", self.close, QKeySequence.Quit)
         self.act_transcribe = act("&Transcribe", lambda: self.transcribe(), "Ctrl+R",
                                   QStyle.SP_BrowserReload, tip="Transcribe the loaded audio again (Ctrl+R)")
@@ -230,6 +237,9 @@ class MainWindow(QMainWindow):
         fm.addSeparator()
         fm.addAction(self.act_export)
         fm.addAction(self.act_export_csv)
+        tempo_menu = fm.addMenu("MIDI &tempo")
+        tempo_menu.addAction(self.act_tempo_auto)
+        tempo_menu.addAction(self.act_tempo_fixed)
         fm.addSeparator()
         fm.addAction(self.act_quit)
         em = mb.addMenu("&Edit")
@@ -322,6 +332,7 @@ class MainWindow(QMainWindow):
         self.act_follow.setChecked(s.value("view/follow", True) in (True, "true", 1, "1"))
         self._update_recent_menu()
         self._update_model_label()
+        self._show_tempo_setting()
 
     def closeEvent(self, ev):  # noqa: N802
         self.shutdown()
@@ -648,6 +659,7 @@ class MainWindow(QMainWindow):
         self._release(self.sender())
         tr = res.transcription
         self.transcription = tr
+        self._detected_tempo = (tr.notes, res.tempo)
         if self.undo_stack.count():  # edits exist: replacing them is one undoable step
             self.editor.replace_all(tr.notes, "Transcribe again")
         else:
@@ -691,6 +703,48 @@ class MainWindow(QMainWindow):
         if path:
             self.export(path)
 
+    def export_tempo_setting(self) -> float:
+        """The MIDI tempo setting: 0 = detect from the notes, else a fixed BPM."""
+        try:
+            return float(self.settings.value("export/tempo", 0.0))
+        except (TypeError, ValueError):
+            return 0.0
+
+    def set_export_tempo(self, bpm: float) -> None:
+        self.settings.setValue("export/tempo", float(bpm))
+        self._show_tempo_setting()
+
+    def ask_export_tempo(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        current = self.export_tempo_setting() or self.export_tempo()
+        bpm, ok = QInputDialog.getDouble(self, "MIDI tempo", "Tempo written to exported MIDI files (BPM):",
+                                         current, 20.0, 400.0, 1)
+        if ok:
+            self.set_export_tempo(bpm)
+        else:
+            self._show_tempo_setting()
+
+    def _show_tempo_setting(self) -> None:
+        fixed = self.export_tempo_setting()
+        self.act_tempo_auto.setChecked(not fixed)
+        self.act_tempo_fixed.setChecked(bool(fixed))
+        self.act_tempo_fixed.setText(f"Fixed tempo: {fixed:g} BPM…" if fixed else "Fixed tempo…")
+
+    def export_tempo(self) -> float:
+        """The tempo (BPM) the next MIDI export writes: the fixed setting, or the tempo detected
+        from the notes shown (cached per notes object; 120 when there are too few notes)."""
+        from ..tempo import estimate_tempo
+
+        fixed = self.export_tempo_setting()
+        if fixed:
+            return fixed
+        notes, bpm = self._detected_tempo
+        if notes is not self.notes:
+            bpm = estimate_tempo(self.notes)
+            self._detected_tempo = (self.notes, bpm)
+        return bpm if bpm is not None else DEFAULT_TEMPO
+
     def export(self, path) -> Path | None:
         """Write the notes shown (``self.notes``) to ``path`` (.csv → CSV, else MIDI)."""
         from ..midi_io import write_csv, write_midi
@@ -702,7 +756,8 @@ class MainWindow(QMainWindow):
             else:
                 if path.suffix.lower() not in (".mid", ".midi"):
                     path = path.with_suffix(".mid")
-                out = write_midi(self.notes, path)
+                tempo = self.export_tempo()
+                out = write_midi(self.notes, path, tempo=tempo)
         except (ParStudioError, OSError, ValueError) as exc:
             self.show_error(str(exc) if isinstance(exc, ParStudioError) else
                             f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}", "Export failed")
@@ -710,7 +765,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("files/export_folder", str(path.parent))
         self.undo_stack.setClean()
         self.session.mark_exported()
-        self.statusBar().showMessage(f"Exported {len(self.notes)} notes to {out}", 8000)
+        at = "" if out.suffix.lower() == ".csv" else f" at {tempo:g} BPM"
+        self.statusBar().showMessage(f"Exported {len(self.notes)} notes to {out}{at}", 8000)
         return out
 
     # ================================================================== playback

@@ -164,6 +164,7 @@ class TranscribeResult:
     meta: dict
     transcription: object  #: engine.offline.Transcription
     seconds: float
+    tempo: float | None = None  #: BPM detected from the notes (None: too few notes)
 
 
 class TranscribeJob(Job):
@@ -185,7 +186,10 @@ class TranscribeJob(Job):
                             should_cancel=self.is_cancelled)
         except Cancelled:
             raise _CancelledError() from None
-        return TranscribeResult(self.spec, self.model, self.meta, tr, time.perf_counter() - t0)
+        from ..tempo import estimate_tempo
+
+        bpm = estimate_tempo(tr.notes)  # here, off the GUI thread (librosa's first call compiles)
+        return TranscribeResult(self.spec, self.model, self.meta, tr, time.perf_counter() - t0, bpm)
 
 
 @dataclass

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pyqtgraph as pg
+import pytest
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
@@ -276,3 +277,37 @@ def test_synthesised_notes_have_energy_at_their_fundamentals(qtbot, make_window,
     spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
     for f in midi_hz([57, 76]):
         assert band(f) > 100 * np.median(spec)
+
+
+def test_midi_export_tempo_detected_or_fixed(qtbot, make_window, tmp_path, monkeypatch):
+    """MIDI exports carry the tempo detected from the notes shown (re-detected after edits) or
+    the fixed tempo the user set; the notes' times in seconds are the same either way."""
+    import pretty_midi
+
+    from par_studio import tempo
+    from test_tempo import played
+
+    notes = played(132)
+    win = roll_window(make_window, qtbot, notes)
+    assert win.act_tempo_auto.isChecked() and not win.act_tempo_fixed.isChecked()
+    out = win.export(tmp_path / "auto.mid")
+    _, tempi = pretty_midi.PrettyMIDI(str(out)).get_tempo_changes()
+    assert tempi[0] == pytest.approx(132, rel=0.03)
+    assert f"at {tempi[0]:g}"[:6] in win.statusBar().currentMessage()
+    assert notes_close(read_midi(out), win.notes, atol=2e-3)
+    # an edit gives a new notes object: the tempo is detected again from what is shown
+    calls = []
+    monkeypatch.setattr(tempo, "estimate_tempo", lambda n: calls.append(len(n)) or 77.0)
+    win.export(tmp_path / "again.mid")
+    assert calls == []  # same notes: cached
+    win.editor.select_all()
+    win.editor.delete_selected()
+    win.editor.add_note_at(0.5, 60)
+    _, tempi = pretty_midi.PrettyMIDI(str(win.export(tmp_path / "edited.mid"))).get_tempo_changes()
+    assert calls == [1] and tempi[0] == pytest.approx(77.0, rel=1e-5)  # µs per beat are integers
+    # a fixed tempo wins and is remembered in the settings
+    win.set_export_tempo(100.0)
+    assert win.act_tempo_fixed.isChecked() and "100 BPM" in win.act_tempo_fixed.text()
+    _, tempi = pretty_midi.PrettyMIDI(str(win.export(tmp_path / "fixed.mid"))).get_tempo_changes()
+    assert tempi[0] == pytest.approx(100.0, rel=1e-5)
+    assert float(win.settings.value("export/tempo")) == 100.0

@@ -1,0 +1,67 @@
+"""Tempo detection for the MIDI tempo map: played beats at known tempi, too few notes, the
+CLI's --tempo auto/BPM/bad values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from par_studio.notes import Notes
+from par_studio.tempo import estimate_tempo, resolve_tempo
+
+
+def played(bpm: float, beats: int = 48, seed: int = 0) -> Notes:
+    """A bass note on every beat (accent on the bar's first), an off-beat melody note every
+    other beat; onsets jittered by 10 ms like a human player."""
+    rng = np.random.default_rng(seed)
+    beat = 60.0 / bpm
+    on, pitch, vel = [], [], []
+    for b in range(beats):
+        t = 0.37 + b * beat
+        on.append(t + rng.normal(0, 0.01)); pitch.append(48); vel.append(100 if b % 4 == 0 else 70)
+        if b % 2 == 0:
+            on.append(t + beat / 2 + rng.normal(0, 0.01)); pitch.append(67); vel.append(50)
+    on = np.array(on)
+    return Notes(on, on + 0.2, pitch, vel).sorted()
+
+
+@pytest.mark.parametrize("bpm", [90, 108, 132, 150])
+def test_estimates_the_played_tempo(bpm):
+    assert estimate_tempo(played(bpm)) == pytest.approx(bpm, rel=0.03)
+
+
+@pytest.mark.parametrize("bpm", [60, 72, 200])
+def test_slow_and_fast_tempi_up_to_an_octave(bpm):
+    """Far from the 120 BPM prior, half or double time is as plausible (the MIR convention
+    "accuracy 2"); notation software then draws bars half or twice as long, not misplaced."""
+    est = estimate_tempo(played(bpm))
+    assert min(abs(est / (bpm * f) - 1) for f in (0.5, 1, 2)) < 0.03
+
+
+def test_too_few_notes_give_no_estimate_and_resolve_falls_back():
+    few = played(100, beats=4)
+    assert estimate_tempo(few) is None and estimate_tempo(Notes()) is None
+    assert resolve_tempo("auto", few) == 120.0
+    assert resolve_tempo(None, few, default=100.0) == 100.0
+    assert resolve_tempo(96.5, played(132)) == 96.5
+    assert resolve_tempo("auto", played(132)) == pytest.approx(132, rel=0.03)
+
+
+def test_cli_tempo_auto_and_bad_values(tmp_path, compact_ckpt, capsys, monkeypatch):
+    import pretty_midi
+
+    from par_studio import tempo
+    from par_studio.cli import main
+    from test_cli import _wav
+
+    wav = _wav(tmp_path / "t.wav")
+    # auto (the default) writes whatever the estimator says about the transcribed notes
+    seen = []
+    monkeypatch.setattr(tempo, "estimate_tempo", lambda notes: seen.append(len(notes)) or 84.0)
+    assert main(["transcribe", str(wav), "-q", "--model", str(compact_ckpt)]) == 0
+    _, tempi = pretty_midi.PrettyMIDI(str(tmp_path / "t.mid")).get_tempo_changes()
+    assert seen and tempi == pytest.approx([84.0], rel=1e-5)
+    for bad in ("fast", "1000"):
+        with pytest.raises(SystemExit):
+            main(["transcribe", str(wav), "--tempo", bad, "--model", str(compact_ckpt)])
+        assert "tempo" in capsys.readouterr().err
