@@ -106,7 +106,7 @@ def cmd_transcribe(args) -> int:
                 def progress(f, bar=bar):
                     bar.n = round(100 * f)
                     bar.refresh()
-                tr = transcribe(audio, model, progress=progress)
+                tr = transcribe(audio, model, progress=progress, sensitivity=args.sensitivity)
             mid = output_path(path, args.output, len(files), ".mid")
             from .tempo import resolve_tempo
 
@@ -150,6 +150,23 @@ def tempo_arg(text: str):
     return bpm
 
 
+def sensitivity_arg(text: str) -> float:
+    """argparse type of ``--sensitivity``: a number in −1..1."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not -1.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"sensitivity {v:g} is outside −1..1")
+    return v
+
+
+def add_sensitivity_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sensitivity", type=sensitivity_arg, default=0.0, metavar="S",
+                   help="note sensitivity, −1..1: above 0 finds more notes (fewer missed, more "
+                        "false), below 0 fewer (default 0: as calibrated on validation data)")
+
+
 def add_transcribe_parser(sub) -> None:
     p = sub.add_parser("transcribe", help="transcribe audio files to MIDI (and CSV)",
                        description="Transcribe audio files, folders or globs to MIDI.")
@@ -158,6 +175,7 @@ def add_transcribe_parser(sub) -> None:
                    help="output .mid/.csv file (one input) or folder (default: next to each input)")
     add_model_args(p)
     p.add_argument("--csv", action="store_true", help="also write a CSV of notes")
+    add_sensitivity_arg(p)
     p.add_argument("--tempo", type=tempo_arg, default="auto", metavar="BPM|auto",
                    help="MIDI tempo: a BPM, or auto (default) to detect it from the notes; note "
                         "times in seconds are the same either way, the tempo places the bar lines")

@@ -117,7 +117,7 @@ def cmd_live(args) -> int:
     midi = None
     if args.midi_out:
         midi = _MidiSender(open_midi_output(args.midi_out, virtual=args.midi_virtual))
-    engine = StreamingEngine(model, keep_history=False)
+    engine = StreamingEngine(model, keep_history=False, sensitivity=args.sensitivity)
     print(f"live: {model.cfg.preset} model, {engine.latency_ms} ms look-ahead, input {source.name}"
           f"{' (as fast as possible)' if args.file and args.no_realtime else ''}; Ctrl+C to stop",
           file=sys.stderr)
@@ -160,7 +160,7 @@ def cmd_live(args) -> int:
 
 
 def add_live_parser(sub) -> None:
-    from .cli import add_model_args, tempo_arg
+    from .cli import add_model_args, add_sensitivity_arg, tempo_arg
 
     p = sub.add_parser("live", help="transcribe a microphone or a file as it plays",
                        description="Stream audio through the streaming engine and print notes as "
@@ -175,6 +175,7 @@ def add_live_parser(sub) -> None:
     p.add_argument("-o", "--output", metavar="OUT.mid", help="write all notes found to a MIDI file")
     p.add_argument("--tempo", type=tempo_arg, default="auto", metavar="BPM|auto",
                    help="tempo of the -o MIDI file (default: detected from the notes)")
+    add_sensitivity_arg(p)
     p.add_argument("--no-realtime", action="store_true", help="--file: push as fast as the engine goes")
     p.add_argument("--list-devices", action="store_true", help="list audio input devices and exit")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")

@@ -169,3 +169,15 @@ def test_empty_and_tiny_inputs():
         eng.finish()
         tr = eng.result()
         assert np.array_equal(tr.states, off.states), n
+
+
+def test_sensitivity_moves_the_note_count_and_streams_like_offline():
+    """Note sensitivity (an onset-logit offset) finds more notes above 0 and fewer below, and
+    the streaming engine with the same sensitivity gives exactly the offline result."""
+    model = confident_model("par-compact", 320, AUDIO)
+    counts = {s: len(transcribe(AUDIO, model, sensitivity=s).notes) for s in (-1.0, 0.0, 1.0)}
+    assert counts[-1.0] <= counts[0.0] <= counts[1.0] and counts[-1.0] < counts[1.0], counts
+    off = transcribe(AUDIO, model, sensitivity=-0.5)
+    tr = stream(model, AUDIO, 3000, sensitivity=-0.5).result()
+    assert np.array_equal(tr.states, off.states) and tr.notes.equals(off.notes)
+    assert not np.array_equal(off.states, transcribe(AUDIO, model).states)

@@ -73,11 +73,12 @@ def acoustic_chunks(model: PARModel, audio: torch.Tensor, chunk_frames: int = DE
 @torch.inference_mode()
 def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
                progress: Callable[[float], None] | None = None,
-               should_cancel: Callable[[], bool] | None = None) -> Transcription:
+               should_cancel: Callable[[], bool] | None = None, sensitivity: float = 0.0) -> Transcription:
     """Transcribe (n_samples,) float32 mono 16 kHz audio with ``model`` (eval mode).
 
     ``progress(fraction)`` is called after every chunk; ``should_cancel()`` is polled between
-    chunks and raises :class:`Cancelled`.
+    chunks and raises :class:`Cancelled`. ``sensitivity`` (about −1..1, 0 = as calibrated)
+    makes the decoder find more (> 0) or fewer (< 0) notes; see :meth:`PARModel.step`.
     """
     model.eval()
     audio_t = torch.as_tensor(np.ascontiguousarray(audio, dtype=np.float32))
@@ -89,7 +90,7 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
     for a, feat, vfeat in acoustic_chunks(model, audio_t, chunk_frames):
         if should_cancel is not None and should_cancel():
             raise Cancelled()
-        s, p, v, ar = model.run_decoder(feat, vfeat, ar)
+        s, p, v, ar = model.run_decoder(feat, vfeat, ar, sensitivity)
         b = a + s.shape[0]
         states[a:b], probs[a:b], vels[a:b] = s.numpy(), p.numpy(), v.numpy()
         if progress is not None:

@@ -278,9 +278,10 @@ class StreamingEngine:
     """
 
     def __init__(self, model: PARModel, keep_history: bool = True, keep_probabilities: bool = True,
-                 silence_gate: bool = True):
+                 silence_gate: bool = True, sensitivity: float = 0.0):
         model.eval()
         self.model = model
+        self.sensitivity = float(sensitivity)  #: onset bias on top of the model's (see PARModel.step)
         self.keep_history = keep_history
         self.keep_probabilities = keep_probabilities and keep_history
         self.silence_gate = silence_gate
@@ -460,7 +461,7 @@ class StreamingEngine:
             else:
                 ft = self._silent_feat if silent else feat[0, t : t + 1]
                 vt = self._silent_vfeat if silent else vfeat[0, t : t + 1]
-                s, p, v, self._ar = self.model.step(ft, vt, self._ar)
+                s, p, v, self._ar = self.model.step(ft, vt, self._ar, self.sensitivity)
                 s, p, v = s[0].numpy().astype(np.uint8), p[0].numpy(), v[0].numpy()
                 if silent:
                     self._watch_cycle((s, p, v))

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSlider,
     QStyle,
     QToolBar,
     QVBoxLayout,
@@ -59,6 +60,7 @@ RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 EXAMPLE = RESOURCES / "example.flac"
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff *.m4a *.au);;All files (*)"
 MODELS = (("PAR", "par"), ("PARcompact", "par-compact"))
+SENSITIVITY_STEPS = 20  #: slider positions either side of 0; sensitivity = position / 20
 MAX_RECENT = 8
 #: live: audio blocks on their way to the worker at most; beyond that the input waits in the
 #: source's ring buffer (bounded; a full ring counts dropped blocks) instead of piling up,
@@ -294,6 +296,23 @@ class MainWindow(QMainWindow):
         self.latency_combo.setToolTip("How far the model listens ahead before it decides (algorithmic "
                                       "latency). Only settings with installed weights are offered.")
         tb.addWidget(self.latency_combo)
+        tb.addWidget(QLabel(" Notes "))
+        self.sensitivity_slider = QSlider(Qt.Horizontal)
+        self.sensitivity_slider.setRange(-SENSITIVITY_STEPS, SENSITIVITY_STEPS)
+        self.sensitivity_slider.setPageStep(4)
+        self.sensitivity_slider.setFixedWidth(110)
+        self.sensitivity_slider.setToolTip(
+            "Note sensitivity. Left: fewer notes (fewer false notes, more missed ones); right: "
+            "more notes. The middle is the model's calibration. The file is transcribed again "
+            "when you let go.")
+        tb.addWidget(self.sensitivity_slider)
+        self.sensitivity_label = QLabel("")
+        self.sensitivity_label.setMinimumWidth(40)
+        tb.addWidget(self.sensitivity_label)
+        self._sensitivity_timer = QTimer(self)
+        self._sensitivity_timer.setSingleShot(True)
+        self._sensitivity_timer.setInterval(400)  # debounce: re-transcribe once the slider rests
+        self._sensitivity_timer.timeout.connect(self._apply_sensitivity)
         tb.addSeparator()
         tb.addAction(self.act_live)
         self.input_combo = QComboBox()
@@ -301,8 +320,9 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.input_combo)
         tb.addSeparator()
         tb.addAction(self.act_export)
-        for w in (self.model_combo, self.latency_combo, self.input_combo):
+        for w in (self.model_combo, self.latency_combo, self.input_combo, self.sensitivity_slider):
             w.setFocusPolicy(Qt.ClickFocus)
+        self.sensitivity_slider.valueChanged.connect(self._sensitivity_changed)
         self.model_combo.currentIndexChanged.connect(self._model_changed)
         self.latency_combo.currentIndexChanged.connect(self._latency_changed)
         self._fill_inputs()
@@ -333,6 +353,14 @@ class MainWindow(QMainWindow):
         self._update_recent_menu()
         self._update_model_label()
         self._show_tempo_setting()
+        try:
+            sens = float(s.value("model/sensitivity", 0.0))
+        except (TypeError, ValueError):
+            sens = 0.0
+        self.sensitivity_slider.blockSignals(True)
+        self.sensitivity_slider.setValue(round(max(-1.0, min(1.0, sens)) * SENSITIVITY_STEPS))
+        self.sensitivity_slider.blockSignals(False)
+        self.sensitivity_label.setText(f"{self.sensitivity():+.2f}" if self.sensitivity() else "0")
 
     def closeEvent(self, ev):  # noqa: N802
         self.shutdown()
@@ -432,6 +460,23 @@ class MainWindow(QMainWindow):
         if self.latency_combo.currentData() is not None:
             self.settings.setValue("model/latency_ms", int(self.latency_combo.currentData()))
         self._settings_changed()
+
+    def sensitivity(self) -> float:
+        """Note sensitivity from the slider, −1..1 (0: as the model is calibrated)."""
+        return self.sensitivity_slider.value() / SENSITIVITY_STEPS
+
+    def _sensitivity_changed(self, _value=None) -> None:
+        s = self.sensitivity()
+        self.sensitivity_label.setText(f"{s:+.2f}" if s else "0")
+        self.settings.setValue("model/sensitivity", s)
+        self._sensitivity_timer.start()
+
+    def _apply_sensitivity(self) -> None:
+        if self.loaded is None or self.live is not None or not self._has_weights:
+            return
+        if self.job is not None and self.job_kind == "transcribe":
+            self._cancel_and_wait()
+        self.transcribe()
 
     def _settings_changed(self) -> None:
         self._update_model_label()
@@ -641,7 +686,7 @@ class MainWindow(QMainWindow):
             return
         self.show_banner(None)
         cached = self.model_cache.get(spec.key())
-        job = TranscribeJob(self.loaded.audio, spec, *(cached or (None, None)))
+        job = TranscribeJob(self.loaded.audio, spec, *(cached or (None, None)), sensitivity=self.sensitivity())
         job.model_ready.connect(self._cache_model)
         job.finished.connect(self._on_transcribed)
         job.error_title = "Transcription failed"
@@ -929,7 +974,7 @@ class MainWindow(QMainWindow):
 
     def _begin_live(self, model, meta) -> None:
         lv = self.live
-        worker = LiveWorker(model)
+        worker = LiveWorker(model, self.sensitivity())
         thread = QThread(self)
         thread.setObjectName("par-LiveWorker")
         worker.moveToThread(thread)

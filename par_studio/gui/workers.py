@@ -170,9 +170,10 @@ class TranscribeResult:
 class TranscribeJob(Job):
     model_ready = Signal(object)  #: (spec, model, meta), so the GUI can cache it
 
-    def __init__(self, audio: np.ndarray, spec: ModelSpec, model=None, meta=None):
+    def __init__(self, audio: np.ndarray, spec: ModelSpec, model=None, meta=None, sensitivity: float = 0.0):
         super().__init__()
         self.audio, self.spec, self.model, self.meta = audio, spec, model, meta or {}
+        self.sensitivity = sensitivity
 
     def work(self) -> TranscribeResult:
         from ..engine.offline import Cancelled, transcribe
@@ -183,7 +184,7 @@ class TranscribeJob(Job):
             self.model_ready.emit((self.spec, self.model, self.meta))
         try:
             tr = transcribe(self.audio, self.model, progress=self.progress.emit,
-                            should_cancel=self.is_cancelled)
+                            should_cancel=self.is_cancelled, sensitivity=self.sensitivity)
         except Cancelled:
             raise _CancelledError() from None
         from ..tempo import estimate_tempo
@@ -223,11 +224,12 @@ class LiveWorker(QObject):
     finished = Signal(object)  #: Transcription or None (display-only session)
     failed = Signal(str)
 
-    def __init__(self, model=None):
+    def __init__(self, model=None, sensitivity: float = 0.0):
         super().__init__()
         from .spectrum import SpectrogramStream
 
         self.model = model
+        self.sensitivity = sensitivity
         self.engine = None
         self.spec = SpectrogramStream()
         self.samples = 0
@@ -249,7 +251,8 @@ class LiveWorker(QObject):
             if self.model is not None:
                 from ..engine.streaming import StreamingEngine
 
-                self.engine = StreamingEngine(self.model, keep_history=True, keep_probabilities=False)
+                self.engine = StreamingEngine(self.model, keep_history=True, keep_probabilities=False,
+                                              sensitivity=self.sensitivity)
         except Exception as exc:
             traceback.print_exc()
             self.dead = True

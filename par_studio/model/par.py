@@ -38,6 +38,11 @@ class ARState:
         return cls(torch.zeros(n, N_KEYS, dtype=torch.long), z.clone(), z.clone(), None)
 
 
+def onset_bias(b: float) -> torch.Tensor:
+    """(5,) state-logit bias that shifts both onset states (onset, re-onset) by ``b``."""
+    return torch.tensor([0.0, 0.0, float(b), 0.0, float(b)])
+
+
 class PARModel(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -71,25 +76,29 @@ class PARModel(nn.Module):
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
-    def step(self, feat: torch.Tensor, vfeat: torch.Tensor, ar: ARState
+    def step(self, feat: torch.Tensor, vfeat: torch.Tensor, ar: ARState, sensitivity: float = 0.0
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, ARState]:
         """One greedy frame for N streams. feat (N, 88, H), vfeat (N, 88, Hv).
 
-        Returns (state (N, 88) long, probabilities (N, 88, 5), velocity /128 (N, 88), new ARState).
+        ``sensitivity`` is added to the onset and re-onset logits on top of the model's own
+        calibration (``cfg.state_bias``): > 0 finds more notes, < 0 fewer (see
+        :func:`onset_bias`). Returns (state (N, 88) long, probabilities (N, 88, 5), velocity
+        /128 (N, 88), new ARState).
         """
         logits, vel, hidden = self.decoder(
             feat[:, None], vfeat[:, None], ar.prev_state[:, None],
             (ar.time / TIME_SINCE_ONSET_CAP)[:, None], ar.onset_velocity[:, None], ar.hidden,
         )
         logits, vel = logits[:, 0], vel[:, 0]
-        probs = torch.softmax(logits.float() + self._state_bias, dim=-1)
+        bias = self._state_bias if not sensitivity else self._state_bias + onset_bias(sensitivity)
+        probs = torch.softmax(logits.float() + bias, dim=-1)
         state = probs.argmax(dim=-1)
         time, onset_vel = next_context(state, vel, ar.time, ar.onset_velocity)
         return state, probs, vel, ARState(state, time, onset_vel, hidden)
 
     @torch.no_grad()
-    def run_decoder(self, feat: torch.Tensor, vfeat: torch.Tensor, ar: ARState | None = None
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, ARState]:
+    def run_decoder(self, feat: torch.Tensor, vfeat: torch.Tensor, ar: ARState | None = None,
+                    sensitivity: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, ARState]:
         """Greedy autoregressive decoding over T frames of one stream.
 
         feat (T, 88, H), vfeat (T, 88, Hv) → states (T, 88) uint8, probabilities (T, 88, 5)
@@ -101,6 +110,6 @@ class PARModel(nn.Module):
         probs = torch.empty(T, N_KEYS, 5)
         vels = torch.empty(T, N_KEYS)
         for t in range(T):
-            s, p, v, ar = self.step(feat[t : t + 1], vfeat[t : t + 1], ar)
+            s, p, v, ar = self.step(feat[t : t + 1], vfeat[t : t + 1], ar, sensitivity)
             states[t], probs[t], vels[t] = s[0], p[0], v[0]
         return states, probs, vels, ar

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..model.par import onset_bias
 from .evaluate import evaluate_pairs
 
 #: Onset/re-onset logit biases tried by default (0 = as trained).
@@ -21,7 +22,7 @@ DEFAULT_GRID = (0.0, -0.1, -0.2, -0.3, -0.4, -0.5)
 
 def onset_bias_vector(b: float) -> tuple[float, ...]:
     """State-logit bias (off, offset, onset, sustain, re-onset) shifting both onset states by b."""
-    return (0.0, 0.0, float(b), 0.0, float(b))
+    return tuple(float(x) for x in onset_bias(b))
 
 
 def score(overall: dict) -> float:

@@ -99,6 +99,28 @@ def test_switching_model_and_latency_changes_what_runs(qtbot, make_window, short
     assert int(win.settings.value("model/latency_ms")) == 192
 
 
+def test_sensitivity_slider_retranscribes_and_is_remembered(qtbot, make_window, short_audio):
+    """Moving the note-sensitivity slider transcribes again with that sensitivity (what the
+    engine gives for it, exactly) once the slider rests; the setting is kept."""
+    from par_studio.audio.io import load_audio
+    from par_studio.engine.offline import transcribe
+
+    win = make_window()
+    tr0 = open_and_transcribe(qtbot, win, short_audio)
+    with qtbot.waitSignal(win.sigTranscribed, timeout=LONG) as blocker:
+        for v in (-5, -12, -20):  # a drag: several values, one transcription at the end
+            win.sensitivity_slider.setValue(v)
+    tr = blocker.args[0]
+    assert win.sensitivity() == -1.0 and win.sensitivity_label.text() == "-1.00"
+    model, _ = win.model_cache[win.current_spec().key()]
+    expect = transcribe(load_audio(short_audio), model, sensitivity=-1.0)
+    assert tr.notes.equals(expect.notes) and win.notes is tr.notes
+    assert len(tr.notes) <= len(tr0.notes)
+    assert float(win.settings.value("model/sensitivity")) == -1.0
+    win2 = make_window()
+    assert win2.sensitivity_slider.value() == -20
+
+
 def test_missing_weights_is_a_plain_message(qtbot, make_window, short_audio, empty_models_dir):
     win = make_window(models=empty_models_dir)
     with qtbot.waitSignal(win.sigTranscriptionSkipped, timeout=LONG) as blocker:
