@@ -163,6 +163,20 @@ def split_notes(notes: Notes, idx, t: float) -> tuple[Notes, np.ndarray]:
     return _sorted_with_selection(both, np.concatenate([idx, len(notes) + np.arange(len(cut))]))
 
 
+def quantise_notes(notes: Notes, idx, grid_s: float) -> tuple[Notes, np.ndarray]:
+    """Snap the starts and ends of the ``idx`` notes to multiples of ``grid_s`` seconds from
+    0 s (where MIDI tick 0 is, so the grid is whole ticks in the exported file). A note keeps
+    at least one grid step."""
+    idx = np.asarray(idx, np.int64)
+    if grid_s <= 0:
+        raise ValueError(f"grid must be positive, got {grid_s}")
+    on, off = notes.onset.copy(), notes.offset.copy()
+    q_on = np.round(on[idx] / grid_s) * grid_s
+    q_off = np.maximum(np.round(off[idx] / grid_s) * grid_s, q_on + grid_s)
+    on[idx], off[idx] = q_on, q_off
+    return _sorted_with_selection(Notes(on, off, notes.pitch, notes.velocity), idx)
+
+
 def change_velocity(notes: Notes, idx, dv: int) -> tuple[Notes, np.ndarray]:
     idx = np.asarray(idx, np.int64)
     v = notes.velocity.astype(np.int64)
@@ -323,6 +337,18 @@ class NoteEditor(QObject):
         after, sel = split_notes(self.notes, self.selection, t)
         if len(after) > len(self.notes):
             self.push(f"Split {_count(len(after) - len(self.notes))}", after, sel)
+
+    def quantise(self, division: int, bpm: float) -> None:
+        """Snap the selected notes (all notes when none is selected) to 1/``division`` notes at
+        ``bpm`` (a quarter note per beat): 16 → a grid of 60/bpm/4 s."""
+        if not self.enabled or not len(self.notes):
+            return
+        idx = self.selection if len(self.selection) else np.arange(len(self.notes))
+        after, sel = quantise_notes(self.notes, idx, 60.0 / bpm * 4.0 / division)
+        if after.equals(self.notes, atol=1e-9):
+            return
+        self.push(f"Quantise {_count(len(idx))} to 1/{division} at {bpm:g} BPM", after,
+                  sel if len(self.selection) else np.zeros(0, np.int64))
 
     def replace_all(self, notes: Notes, text: str) -> None:
         """An undoable replacement of every note (restore an autosave, transcribe again)."""

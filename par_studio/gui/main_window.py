@@ -226,6 +226,12 @@ class MainWindow(QMainWindow):
                             tip="Join the selected notes of each key into one note (J)")
         self.act_split = act("&Split at playhead", lambda: ed.split_selected(self.timeline.playhead()), "S",
                              tip="Split the selected notes at the playhead (S)")
+        self.quantise_actions = []
+        for div, key in ((8, None), (16, "Q"), (32, None)):
+            a = act(f"Quantise to 1/{div} notes", lambda _=False, d=div: ed.quantise(d, self.export_tempo()), key,
+                    tip=f"Snap the selected notes (or all) to a 1/{div}-note grid at the MIDI tempo "
+                        "(File → MIDI tempo); one undo step")
+            self.quantise_actions.append(a)
         self.act_louder = act("Velocity +8", lambda: ed.change_velocity(8), "+")
         self.act_louder.setShortcuts([QKeySequence("+"), QKeySequence("="), QKeySequence("Shift+=")])
         self.act_softer = act("Velocity −8", lambda: ed.change_velocity(-8), "-")
@@ -250,6 +256,9 @@ class MainWindow(QMainWindow):
         em.addSeparator()
         em.addAction(self.act_select_all)
         for a in self.edit_actions:
+            em.addAction(a)
+        em.addSeparator()
+        for a in self.quantise_actions:
             em.addAction(a)
         em.addSeparator()
         hint = QAction("Click: select · Shift/Ctrl+click: add to selection · drag a note: move · "
@@ -533,6 +542,8 @@ class MainWindow(QMainWindow):
         for a in self.edit_actions:
             a.setEnabled(has_sel)
         self.act_select_all.setEnabled(len(self.notes) > 0 and not live)
+        for a in self.quantise_actions:
+            a.setEnabled(len(self.notes) > 0 and not live)
 
     def _set_info(self) -> None:
         if self.loaded is None:

@@ -311,3 +311,42 @@ def test_midi_export_tempo_detected_or_fixed(qtbot, make_window, tmp_path, monke
     _, tempi = pretty_midi.PrettyMIDI(str(win.export(tmp_path / "fixed.mid"))).get_tempo_changes()
     assert tempi[0] == pytest.approx(100.0, rel=1e-5)
     assert float(win.settings.value("export/tempo")) == 100.0
+
+
+def test_quantise_snaps_to_the_midi_tempo_grid_in_whole_ticks(qtbot, make_window, tmp_path):
+    """Q quantises all notes (or the selection) to 1/16 notes at the MIDI tempo; in the
+    exported file every start and end is then a whole 1/16 note in ticks."""
+    import mido
+
+    notes = six_notes()
+    win = roll_window(make_window, qtbot, notes)
+    vp = win.timeline.viewport()
+    win.set_export_tempo(100.0)
+    grid = 60.0 / 100.0 / 4
+    # the selection only
+    qtbot.mouseClick(vp, Qt.LeftButton, pos=view_pos(win, 0.6, 64))
+    win.quantise_actions[2].trigger()  # 1/32
+    one = win.notes.take(win.editor.selection)
+    assert np.allclose(one.onset / (grid / 2), np.round(one.onset / (grid / 2)))
+    others = np.flatnonzero(win.notes.pitch != 64)
+    assert np.allclose(np.sort(win.notes.onset[others]), np.sort(notes.onset[notes.pitch != 64]))
+    win.act_undo.trigger()
+    assert win.notes.equals(notes)
+    # everything, with the Q key and no selection
+    win.editor.set_selection([])
+    qtbot.keyClick(vp, Qt.Key_Q)
+    q = win.notes
+    assert "Quantise 6 notes to 1/16 at 100 BPM" in win.act_undo.text()
+    for t in (q.onset, q.offset):
+        assert np.allclose(t / grid, np.round(t / grid), atol=1e-9)
+    assert (q.offset - q.onset >= grid - 1e-9).all()
+    assert np.abs(q.onset - notes.sorted().onset).max() <= grid / 2 + 1e-9
+    mf = mido.MidiFile(str(win.export(tmp_path / "q.mid")))
+    ticks, per16 = 0, mf.ticks_per_beat // 4
+    for msg in mido.merge_tracks(mf.tracks):
+        ticks += msg.time
+        if msg.type in ("note_on", "note_off"):
+            assert ticks % per16 == 0, (msg, ticks)
+    assert notes_close(read_midi(tmp_path / "q.mid"), q, atol=2e-3)
+    win.act_undo.trigger()
+    assert win.notes.equals(notes)
