@@ -60,6 +60,7 @@ RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 EXAMPLE = RESOURCES / "example.flac"
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff *.m4a *.au);;All files (*)"
 MODELS = (("PAR", "par"), ("PARcompact", "par-compact"))
+LOOP_MARGIN_S = 0.1  #: Loop plays this much before the first and after the last selected note
 SENSITIVITY_STEPS = 20  #: slider positions either side of 0; sensitivity = position / 20
 MAX_RECENT = 8
 #: live: audio blocks on their way to the worker at most; beyond that the input waits in the
@@ -194,6 +195,9 @@ class MainWindow(QMainWindow):
                             tip="Play / pause the audio from the playhead (Space)")
         self.act_live = act("Live", self.toggle_live, "Ctrl+L", QStyle.SP_MediaSeekForward, checkable=True,
                             tip="Start / stop live transcription from the input chosen at the right (Ctrl+L)")
+        self.act_loop = act("Loop", self._loop_toggled, "L", QStyle.SP_BrowserReload, checkable=True,
+                            tip="Play the selected notes over and over (no selection: the span in "
+                                "view), to check them against the recording (L)")
         self.act_follow = act("Follow", lambda on: self.settings.setValue("view/follow", bool(on)), "F",
                               QStyle.SP_ArrowRight, checkable=True, tip="Keep the playhead in view (F)")
         self.act_zoom_in = act("Zoom in", lambda: self.timeline.zoom(0.7), QKeySequence.ZoomIn)
@@ -235,6 +239,7 @@ class MainWindow(QMainWindow):
         self.act_louder = act("Velocity +8", lambda: ed.change_velocity(8), "+")
         self.act_louder.setShortcuts([QKeySequence("+"), QKeySequence("="), QKeySequence("Shift+=")])
         self.act_softer = act("Velocity −8", lambda: ed.change_velocity(-8), "-")
+        ed.sigSelectionChanged.connect(lambda _n: self._loop_toggled() if self.act_loop.isChecked() else None)
         self.edit_actions = (self.act_delete, self.act_left, self.act_right, self.act_up, self.act_down,
                              self.act_oct_up, self.act_oct_down, self.act_longer, self.act_shorter,
                              self.act_join, self.act_split, self.act_louder, self.act_softer)
@@ -274,7 +279,7 @@ class MainWindow(QMainWindow):
         hint.setEnabled(False)
         vm.addAction(hint)
         tm = mb.addMenu("&Transcribe")
-        for a in (self.act_transcribe, self.act_cancel, self.act_live, self.act_play):
+        for a in (self.act_transcribe, self.act_cancel, self.act_live, self.act_play, self.act_loop):
             tm.addAction(a)
         listen = tm.addMenu("&Listen to")
         for a in self.mixer.actions:
@@ -289,6 +294,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(tb)
         for a in (self.act_open, self.act_transcribe, self.act_play):
             tb.addAction(a)
+        tb.addAction(self.act_loop)
         tb.addWidget(self.mixer.left_label)
         tb.addWidget(self.mixer.slider)
         tb.addWidget(self.mixer.right_label)
@@ -846,7 +852,7 @@ class MainWindow(QMainWindow):
         if self.loaded is None or self.live is not None:
             return False
         try:
-            self.player.play(self.loaded.audio, start, notes_audio, gains)
+            self.player.play(self.loaded.audio, start, notes_audio, gains, loop=self.loop_span())
         except ParStudioError as exc:
             self.statusBar().showMessage(str(exc), 10000)
             self.last_error = str(exc)
@@ -856,6 +862,26 @@ class MainWindow(QMainWindow):
         self.act_play.setIcon(self.style().standardIcon(QStyle.SP_MediaPause))
         self.play_timer.start()
         return True
+
+    def loop_span(self) -> tuple[float, float] | None:
+        """The span Loop plays, in seconds: the selected notes with 100 ms either side, or the
+        time range in view when nothing is selected; None while Loop is off."""
+        if not self.act_loop.isChecked() or self.loaded is None:
+            return None
+        sel = self.editor.selection
+        if len(sel):
+            n = self.notes.take(sel)
+            lo, hi = float(n.onset.min()) - LOOP_MARGIN_S, float(n.offset.max()) + LOOP_MARGIN_S
+        else:
+            (lo, hi), _ = self.timeline.roll_vb.viewRange()
+        lo, hi = max(0.0, lo), min(self.loaded.duration, hi)
+        return (lo, hi) if hi - lo >= 0.1 else None
+
+    def _loop_toggled(self, on: bool = False) -> None:
+        span = self.loop_span()
+        self.timeline.set_loop(span)
+        if self.player.playing:  # pick up the new span (or leave the loop) where we are
+            self.mixer.play_from(self.player.position() if span is None else span[0])
 
     def _tick_playback(self) -> None:
         t = self.player.position()

@@ -25,14 +25,42 @@ def output_device_name() -> str | None:
         return None
 
 
+def loop_segments(i: int, frames: int, loop: tuple[int, int] | None) -> list[tuple[int, int]]:
+    """Where the next ``frames`` output samples come from, as (first source sample, count)
+    pieces: straight on from sample ``i``, or, with ``loop`` = (lo, hi) samples, wrapping from
+    ``hi`` back to ``lo`` as often as needed."""
+    if loop is None:
+        return [(i, frames)]
+    lo, hi = loop
+    out = []
+    while frames > 0:
+        if i >= hi:
+            i = lo + (i - hi) % (hi - lo)
+        n = min(frames, hi - i)
+        out.append((i, n))
+        i += n
+        frames -= n
+    return out
+
+
+def loop_position(t: float, loop: tuple[float, float] | None) -> float:
+    """Source position (s) heard after ``t`` s of straight playback, with ``loop`` = (lo, hi) s."""
+    if loop is None or t < loop[1]:
+        return t
+    lo, hi = loop
+    return lo + (t - hi) % (hi - lo)
+
+
 class Player:
-    """Play ``audio`` (float32 16 kHz mono) from a position; ``position()`` follows the device clock."""
+    """Play ``audio`` (float32 16 kHz mono) from a position, optionally looping a span;
+    ``position()`` follows the device clock."""
 
     def __init__(self):
         self.stream = None
         self.audio = np.zeros(0, np.float32)
         self._start_sample = 0
         self._t0 = 0.0
+        self.loop: tuple[float, float] | None = None  #: (start s, end s) while a loop plays
         self._mix = (np.zeros(0, np.float32), None, 1.0, 0.0)  #: (audio, notes audio, g_audio, g_notes)
 
     @property
@@ -44,7 +72,9 @@ class Player:
         self._mix = (self.audio, notes_audio, float(gains[0]), float(gains[1]))
 
     def play(self, audio: np.ndarray, start_s: float, notes_audio: np.ndarray | None = None,
-             gains: tuple[float, float] = (1.0, 0.0)) -> None:
+             gains: tuple[float, float] = (1.0, 0.0), loop: tuple[float, float] | None = None) -> None:
+        """Play from ``start_s``; with ``loop`` = (lo, hi) s, play ``lo``..``hi`` over and over
+        (starting at ``start_s`` when it lies inside, else at ``lo``) until :meth:`stop`."""
         import sounddevice as sd
 
         self.stop()
@@ -53,18 +83,31 @@ class Player:
                                    "Connect headphones or speakers and try again.")
         self.audio = audio
         self.set_mix(notes_audio, gains)
+        loop_samples = None
+        if loop is not None:
+            lo = int(np.clip(loop[0], 0.0, len(audio) / SAMPLE_RATE) * SAMPLE_RATE)
+            hi = int(np.clip(loop[1], 0.0, len(audio) / SAMPLE_RATE) * SAMPLE_RATE)
+            if hi - lo >= SAMPLE_RATE // 10:  # at least 100 ms, else play straight on
+                loop_samples = (lo, hi)
+                if not lo <= int(start_s * SAMPLE_RATE) < hi:
+                    start_s = lo / SAMPLE_RATE
+        self.loop = None if loop_samples is None else (loop_samples[0] / SAMPLE_RATE, loop_samples[1] / SAMPLE_RATE)
         start = int(max(0.0, start_s) * SAMPLE_RATE)
         self._start_sample = start
         state = {"i": start}  # private to the callback
 
         def callback(outdata, frames, time_info, status):
-            i = state["i"]
             src, notes, g_src, g_notes = self._mix
-            chunk = render_block(src, notes, g_src, g_notes, i, frames)
-            outdata[: len(chunk), 0] = chunk
-            outdata[len(chunk):, 0] = 0
-            state["i"] = i + frames
-            if len(chunk) < frames:
+            k = 0
+            for a, n in loop_segments(state["i"], frames, loop_samples):
+                chunk = render_block(src, notes, g_src, g_notes, a, n)
+                outdata[k: k + len(chunk), 0] = chunk
+                k += len(chunk)
+                state["i"] = a + n
+                if len(chunk) < n:
+                    break
+            outdata[k:, 0] = 0
+            if k < frames:
                 raise sd.CallbackStop()
 
         try:
@@ -81,7 +124,8 @@ class Player:
         if self.stream is None:
             return self._start_sample / SAMPLE_RATE
         elapsed = max(0.0, self.stream.time - self._t0)
-        return min(self._start_sample / SAMPLE_RATE + elapsed, len(self.audio) / SAMPLE_RATE)
+        t = loop_position(self._start_sample / SAMPLE_RATE + elapsed, self.loop)
+        return min(t, len(self.audio) / SAMPLE_RATE)
 
     def stop(self) -> float:
         pos = self.position()
@@ -93,6 +137,7 @@ class Player:
                 pass
             self.stream = None
         self._start_sample = int(pos * SAMPLE_RATE)
+        self.loop = None
         return pos
 
 

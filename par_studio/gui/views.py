@@ -199,6 +199,11 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
                                              brush=QColor(79, 163, 255, 28), pen=pg.mkPen(None))
         self.lookahead.setVisible(False)
         self.roll_vb.addItem(self.lookahead)
+        self.loop_region = pg.LinearRegionItem(values=(0, 0), movable=False,
+                                               brush=QColor(255, 200, 60, 26),
+                                               pen=pg.mkPen(QColor(255, 200, 60, 160), width=1))
+        self.loop_region.setVisible(False)
+        self.roll_vb.addItem(self.loop_region)
         self.note_bars: list[pg.BarGraphItem] = []
         for c in self._colors:
             bar = pg.BarGraphItem(x0=[], y0=[], width=[], height=[], brush=c,
@@ -449,6 +454,14 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self.provisional_bar.setOpts(x0=notes.onset, y0=notes.pitch.astype(float) - NOTE_HEIGHT / 2,
                                      width=np.maximum(notes.offset - notes.onset, FRAME_SECONDS),
                                      height=np.full(len(notes), NOTE_HEIGHT))
+
+    def set_loop(self, span: tuple[float, float] | None) -> None:
+        """Show the looped span (start s, end s) on the roll, or hide it (None)."""
+        if span is None:
+            self.loop_region.setVisible(False)
+            return
+        self.loop_region.setRegion(span)
+        self.loop_region.setVisible(True)
 
     def set_lookahead(self, start: float | None, end: float | None = None) -> None:
         if start is None:

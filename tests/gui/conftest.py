@@ -100,3 +100,50 @@ def notes_close(a, b, atol):
     a, b = a.sorted(), b.sorted()
     return (len(a) == len(b) and np.array_equal(a.pitch, b.pitch) and np.array_equal(a.velocity, b.velocity)
             and np.allclose(a.onset, b.onset, atol=atol) and np.allclose(a.offset, b.offset, atol=atol))
+
+
+class FakeOutputStream:
+    """Stands in for ``sounddevice.OutputStream``: no sound card here, so the test pulls the
+    blocks the card would, through the Player's real callback, and moves the stream clock."""
+
+    made: list["FakeOutputStream"] = []
+
+    def __init__(self, samplerate, channels, dtype, callback):
+        self.samplerate, self.callback = samplerate, callback
+        self.time, self.latency, self.active = 100.0, 0.0, False
+        self.heard: list[np.ndarray] = []
+        FakeOutputStream.made.append(self)
+
+    def start(self):
+        self.active = True
+
+    def pull(self, frames: int) -> np.ndarray:
+        """One device block of ``frames`` samples; advances the clock by its duration."""
+        import sounddevice as sd
+
+        out = np.zeros((frames, 1), np.float32)
+        try:
+            self.callback(out, frames, None, None)
+        except sd.CallbackStop:
+            self.active = False
+        self.heard.append(out[:, 0].copy())
+        self.time += frames / self.samplerate
+        return out[:, 0]
+
+    def abort(self):
+        self.active = False
+
+    def close(self):
+        self.active = False
+
+
+@pytest.fixture
+def fake_output(monkeypatch):
+    import sounddevice as sd
+
+    from par_studio.gui import playback
+
+    FakeOutputStream.made = []
+    monkeypatch.setattr(sd, "OutputStream", FakeOutputStream)
+    monkeypatch.setattr(playback, "output_device_name", lambda: "Fake output")
+    return FakeOutputStream

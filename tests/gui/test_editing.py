@@ -350,3 +350,50 @@ def test_quantise_snaps_to_the_midi_tempo_grid_in_whole_ticks(qtbot, make_window
     assert notes_close(read_midi(tmp_path / "q.mid"), q, atol=2e-3)
     win.act_undo.trigger()
     assert win.notes.equals(notes)
+
+
+def test_loop_plays_the_selected_notes_span_over_and_over(qtbot, make_window, short_audio, fake_output):
+    """Loop (L) with notes selected plays their span (±100 ms) again and again through the
+    real playback callback; the playhead wraps with it; no selection loops the view."""
+    from par_studio.audio.io import load_audio
+    from par_studio.constants import SAMPLE_RATE
+
+    win = make_window()
+    with qtbot.waitSignal(win.sigTranscribed, timeout=LONG):
+        win.open_file(str(short_audio))
+    win.set_notes(six_notes())
+    win.editor.set_selection([1, 2])  # 0.512 .. 1.0 s
+    qtbot.keyClick(win.timeline.viewport(), Qt.Key_L)
+    assert win.act_loop.isChecked()
+    lo, hi = win.loop_span()
+    assert np.isclose(lo, 0.512 - 0.1) and np.isclose(hi, 1.0 + 0.1)
+    assert win.timeline.loop_region.isVisible()
+    assert np.allclose(win.timeline.loop_region.getRegion(), (lo, hi))
+    win.mixer.slider.setValue(win.mixer.slider.minimum())  # source only
+    win.toggle_play()
+    stream = fake_output.made[-1]
+    span = round(hi * SAMPLE_RATE) - round(lo * SAMPLE_RATE)
+    heard = np.concatenate([stream.pull(1024) for _ in range(int(2.5 * span / 1024) + 1)])
+    audio = load_audio(short_audio)
+    a = int(lo * SAMPLE_RATE)
+    gain = np.dot(heard[:1000], audio[a: a + 1000]) / np.dot(audio[a: a + 1000], audio[a: a + 1000])
+    src = audio[a: int(hi * SAMPLE_RATE)] * gain
+    n = len(src)
+    assert np.allclose(heard[:n], src, atol=1e-5) and np.allclose(heard[n: 2 * n], src, atol=1e-5)
+    assert stream.active  # a loop never runs out
+    t = win.player.position()
+    assert lo <= t < hi and np.isclose(t, lo + (len(heard) / SAMPLE_RATE) % (n / SAMPLE_RATE), atol=1e-3)
+    # no selection: the span in view; Loop off: straight on to the end
+    win.toggle_play()
+    win.editor.set_selection([])
+    win.timeline.roll_vb.setXRange(0.5, 1.5, padding=0)
+    lo2, hi2 = win.loop_span()
+    assert np.isclose(lo2, 0.5, atol=0.02) and np.isclose(hi2, 1.5, atol=0.02)
+    win.act_loop.trigger()
+    assert win.loop_span() is None and not win.timeline.loop_region.isVisible()
+    win.seek(2.3)
+    win.toggle_play()
+    stream = fake_output.made[-1]
+    while stream.active:
+        stream.pull(1024)
+    assert sum(len(h) for h in stream.heard) < (len(audio) - int(2.3 * SAMPLE_RATE)) + 1024 + 1
