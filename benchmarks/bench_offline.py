@@ -152,6 +152,23 @@ def main(argv=None) -> int:
             print(f"{preset:<12} {model.latency_ms:>7} ms {model.n_parameters():>11,} {macs:>12,} {r:>10.4f}  "
                   f"{os.getloadavg()[0]:>8.2f}  {weights}", flush=True)
 
+    if not args.memory_only:
+        # what a sensitivity change costs in the app: the decoder alone over kept features
+        from par_studio.engine.offline import redecode, transcribe
+
+        print(f"\nsensitivity change: full transcribe() vs decoder-only redecode() over {args.seconds:.0f} s "
+              "(same run, best of --repeats)")
+        for preset in args.presets:
+            model, weights = get_model(preset, 320)
+            tr = transcribe(audio, model, keep_features=True)
+            feats = tr.info["features"]
+            full, dec = [], []
+            for _ in range(max(1, args.repeats)):
+                t0 = time.perf_counter(); transcribe(audio, model, sensitivity=0.2); full.append(time.perf_counter() - t0)
+                t0 = time.perf_counter(); redecode(feats, model, 0.2); dec.append(time.perf_counter() - t0)
+            print(f"{preset:<12} full {min(full):6.2f} s  decoder only {min(dec):6.2f} s  "
+                  f"ratio {min(full) / min(dec):4.1f}x  features kept {feats.nbytes / 2**20:6.1f} MiB")
+
     if not args.no_memory:
         import soundfile as sf
 

@@ -117,3 +117,22 @@ def test_cancel(models):
 def test_very_short_input(models):
     tr = transcribe(np.zeros(100, np.float32), models[("par-compact", 160)])
     assert tr.states.shape == (1, N_KEYS)
+
+
+def test_decoder_only_rerun_equals_a_full_transcription():
+    """Kept acoustic features + another sensitivity give exactly the full run's result."""
+    from par_studio.engine.offline import redecode
+
+    audio = piano_like(1.5)
+    model = lively_model("par-compact", 320, seed=0)
+    first = transcribe(audio, model, keep_features=True, chunk_frames=16)
+    feats = first.info["features"]
+    assert feats.feat.shape[:2] == (first.n_frames, 88) and feats.nbytes > 0
+    for s in (0.0, -0.6, 0.6):
+        full = transcribe(audio, model, sensitivity=s)
+        again = redecode(feats, model, sensitivity=s, chunk_frames=7)
+        assert np.array_equal(again.states, full.states) and again.notes.equals(full.notes, atol=0)
+        assert np.array_equal(again.velocity, full.velocity)
+    assert "features" not in transcribe(audio, model).info  # only when asked
+    with pytest.raises(ValueError, match="another model"):
+        redecode(feats, lively_model("par-compact", 320, seed=1))

@@ -14,12 +14,31 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..constants import FRAME_SECONDS, SAMPLE_RATE
+from ..constants import FRAME_SECONDS, N_KEYS, SAMPLE_RATE
 from ..features import n_frames
 from ..model.par import ARState, PARModel
 from ..notes import Notes, decode
 
 DEFAULT_CHUNK_FRAMES = 1024  # ≈ 33 s of audio per acoustic chunk
+#: Acoustic features kept for a decoder-only re-run (:func:`redecode`) when they fit in this
+#: many bytes: ≈ 12 min of audio for PARcompact, ≈ 14 min for PAR (float32, exact).
+MAX_FEATURE_CACHE_BYTES = 256 * 2**20
+
+
+@dataclass
+class AcousticFeatures:
+    """The acoustic module's output for a whole signal, for the decoder to run again (with
+    another sensitivity) without the CNN: feat (T, 88, H), vfeat (T, 88, Hv) float32, from
+    ``model`` (a decoder-only run must use the very same weights)."""
+
+    feat: torch.Tensor
+    vfeat: torch.Tensor
+    model: object
+    duration: float
+
+    @property
+    def nbytes(self) -> int:
+        return self.feat.numel() * 4 + self.vfeat.numel() * 4
 
 
 class Cancelled(Exception):
@@ -73,31 +92,74 @@ def acoustic_chunks(model: PARModel, audio: torch.Tensor, chunk_frames: int = DE
 @torch.inference_mode()
 def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
                progress: Callable[[float], None] | None = None,
-               should_cancel: Callable[[], bool] | None = None, sensitivity: float = 0.0) -> Transcription:
+               should_cancel: Callable[[], bool] | None = None, sensitivity: float = 0.0,
+               keep_features: bool = False) -> Transcription:
     """Transcribe (n_samples,) float32 mono 16 kHz audio with ``model`` (eval mode).
 
     ``progress(fraction)`` is called after every chunk; ``should_cancel()`` is polled between
     chunks and raises :class:`Cancelled`. ``sensitivity`` (about −1..1, 0 = as calibrated)
     makes the decoder find more (> 0) or fewer (< 0) notes; see :meth:`PARModel.step`.
+    ``keep_features``: also keep the acoustic features in ``info["features"]``
+    (:class:`AcousticFeatures`) when they fit in :data:`MAX_FEATURE_CACHE_BYTES`, for
+    :func:`redecode`.
     """
     model.eval()
     audio_t = torch.as_tensor(np.ascontiguousarray(audio, dtype=np.float32))
     T = n_frames(audio_t.shape[-1])
-    states = np.zeros((T, 88), np.uint8)
+    states = np.zeros((T, N_KEYS), np.uint8)
     probs = np.zeros((T, 88, 5), np.float16)
     vels = np.zeros((T, 88), np.float32)
     ar = ARState.initial(1)
+    keep = keep_features and T * N_KEYS * (model.cfg.pitch_features + model.cfg.vel_features) * 4 \
+        <= MAX_FEATURE_CACHE_BYTES
+    feats, vfeats = [], []
     for a, feat, vfeat in acoustic_chunks(model, audio_t, chunk_frames):
         if should_cancel is not None and should_cancel():
             raise Cancelled()
+        if keep:
+            feats.append(feat.clone())
+            vfeats.append(vfeat.clone())
         s, p, v, ar = model.run_decoder(feat, vfeat, ar, sensitivity)
         b = a + s.shape[0]
         states[a:b], probs[a:b], vels[a:b] = s.numpy(), p.numpy(), v.numpy()
         if progress is not None:
             progress(b / T)
     notes = decode(states, vels)
-    return Transcription(notes, states, probs, vels, model=model.cfg.preset,
-                         latency_ms=model.latency_ms, duration=len(audio) / SAMPLE_RATE)
+    tr = Transcription(notes, states, probs, vels, model=model.cfg.preset,
+                       latency_ms=model.latency_ms, duration=len(audio) / SAMPLE_RATE)
+    if keep:
+        tr.info["features"] = AcousticFeatures(torch.cat(feats), torch.cat(vfeats), model, tr.duration)
+    return tr
+
+
+@torch.inference_mode()
+def redecode(features: AcousticFeatures, model: PARModel, sensitivity: float = 0.0,
+             progress: Callable[[float], None] | None = None,
+             should_cancel: Callable[[], bool] | None = None,
+             chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> Transcription:
+    """Run only the decoder again over kept acoustic features (e.g. with another sensitivity):
+    exactly what :func:`transcribe` gives for the same audio, model and sensitivity, at the
+    decoder's cost alone. The features keep their own copy (the result's ``info`` too)."""
+    if features.model is not model:
+        raise ValueError("these acoustic features were computed by another model")
+    model.eval()
+    T = features.feat.shape[0]
+    states = np.zeros((T, N_KEYS), np.uint8)
+    probs = np.zeros((T, N_KEYS, 5), np.float16)
+    vels = np.zeros((T, N_KEYS), np.float32)
+    ar = ARState.initial(1)
+    for a in range(0, T, chunk_frames):
+        if should_cancel is not None and should_cancel():
+            raise Cancelled()
+        b = min(T, a + chunk_frames)
+        s, p, v, ar = model.run_decoder(features.feat[a:b], features.vfeat[a:b], ar, sensitivity)
+        states[a:b], probs[a:b], vels[a:b] = s.numpy(), p.numpy(), v.numpy()
+        if progress is not None:
+            progress(b / T)
+    tr = Transcription(decode(states, vels), states, probs, vels, model=model.cfg.preset,
+                       latency_ms=model.latency_ms, duration=features.duration)
+    tr.info["features"] = features
+    return tr
 
 
 def transcribe_file(path, model: PARModel, **kwargs) -> Transcription:

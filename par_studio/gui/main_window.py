@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self._error_box = None
         self._follow_paused = False
+        self._features_for = None
         self._detected_tempo: tuple[Notes | None, float | None] = (None, None)  #: (notes, BPM)
 
         self.setWindowTitle("PAR Studio[*]")  # [*]: "*" while there are unexported edits
@@ -195,7 +196,7 @@ class MainWindow(QMainWindow):
                             tip="Play / pause the audio from the playhead (Space)")
         self.act_live = act("Live", self.toggle_live, "Ctrl+L", QStyle.SP_MediaSeekForward, checkable=True,
                             tip="Start / stop live transcription from the input chosen at the right (Ctrl+L)")
-        self.act_loop = act("Loop", self._loop_toggled, "L", QStyle.SP_BrowserReload, checkable=True,
+        self.act_loop = act("Loop", self._loop_toggled, "L", checkable=True,
                             tip="Play the selected notes over and over (no selection: the span in "
                                 "view), to check them against the recording (L)")
         self.act_follow = act("Follow", lambda on: self.settings.setValue("view/follow", bool(on)), "F",
@@ -311,7 +312,7 @@ class MainWindow(QMainWindow):
         self.latency_combo.setToolTip("How far the model listens ahead before it decides (algorithmic "
                                       "latency). Only settings with installed weights are offered.")
         tb.addWidget(self.latency_combo)
-        tb.addWidget(QLabel(" Notes "))
+        tb.addWidget(QLabel(" Sensitivity "))
         self.sensitivity_slider = QSlider(Qt.Horizontal)
         self.sensitivity_slider.setRange(-SENSITIVITY_STEPS, SENSITIVITY_STEPS)
         self.sensitivity_slider.setPageStep(4)
@@ -703,7 +704,12 @@ class MainWindow(QMainWindow):
             return
         self.show_banner(None)
         cached = self.model_cache.get(spec.key())
-        job = TranscribeJob(self.loaded.audio, spec, *(cached or (None, None)), sensitivity=self.sensitivity())
+        kept = self.transcription.info.get("features") if self.transcription is not None else None
+        if kept is not None and (self._features_for is not self.loaded or cached is None
+                                 or kept.model is not cached[0]):
+            kept = None
+        job = TranscribeJob(self.loaded.audio, spec, *(cached or (None, None)), sensitivity=self.sensitivity(),
+                            features=kept)
         job.model_ready.connect(self._cache_model)
         job.finished.connect(self._on_transcribed)
         job.error_title = "Transcription failed"
@@ -722,6 +728,7 @@ class MainWindow(QMainWindow):
         tr = res.transcription
         self.transcription = tr
         self._detected_tempo = (tr.notes, res.tempo)
+        self._features_for = self.loaded  # the audio these acoustic features belong to
         if self.undo_stack.count():  # edits exist: replacing them is one undoable step
             self.editor.replace_all(tr.notes, "Transcribe again")
         else:
@@ -730,7 +737,7 @@ class MainWindow(QMainWindow):
         rtf = res.seconds / max(tr.duration, 1e-9)
         self.statusBar().showMessage(
             f"{len(tr.notes)} notes in {res.seconds:.1f} s ({tr.model}, {tr.latency_ms} ms; "
-            f"{rtf:.2f}× real time)", 10000)
+            f"{rtf:.2f}× real time{'; decoder only' if tr.info.get('decoder_only') else ''})", 10000)
         self.sigTranscribed.emit(tr)
 
     def set_notes(self, notes: Notes) -> None:

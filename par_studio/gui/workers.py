@@ -170,21 +170,31 @@ class TranscribeResult:
 class TranscribeJob(Job):
     model_ready = Signal(object)  #: (spec, model, meta), so the GUI can cache it
 
-    def __init__(self, audio: np.ndarray, spec: ModelSpec, model=None, meta=None, sensitivity: float = 0.0):
+    def __init__(self, audio: np.ndarray, spec: ModelSpec, model=None, meta=None, sensitivity: float = 0.0,
+                 features=None):
         super().__init__()
         self.audio, self.spec, self.model, self.meta = audio, spec, model, meta or {}
         self.sensitivity = sensitivity
+        #: acoustic features kept by an earlier run of this model on this audio: then only the
+        #: decoder runs again (NeuralNote's "re-run the cheapest stale stage")
+        self.features = features
 
     def work(self) -> TranscribeResult:
-        from ..engine.offline import Cancelled, transcribe
+        from ..engine.offline import Cancelled, redecode, transcribe
 
         t0 = time.perf_counter()
         if self.model is None:
             self.model, self.meta = load_model(self.spec)
             self.model_ready.emit((self.spec, self.model, self.meta))
         try:
-            tr = transcribe(self.audio, self.model, progress=self.progress.emit,
-                            should_cancel=self.is_cancelled, sensitivity=self.sensitivity)
+            if self.features is not None and self.features.model is self.model:
+                tr = redecode(self.features, self.model, self.sensitivity, progress=self.progress.emit,
+                              should_cancel=self.is_cancelled)
+                tr.info["decoder_only"] = True
+            else:
+                tr = transcribe(self.audio, self.model, progress=self.progress.emit,
+                                should_cancel=self.is_cancelled, sensitivity=self.sensitivity,
+                                keep_features=True)
         except Cancelled:
             raise _CancelledError() from None
         from ..tempo import estimate_tempo

@@ -116,6 +116,13 @@ def test_sensitivity_slider_retranscribes_and_is_remembered(qtbot, make_window, 
     expect = transcribe(load_audio(short_audio), model, sensitivity=-1.0)
     assert tr.notes.equals(expect.notes) and win.notes is tr.notes
     assert len(tr.notes) <= len(tr0.notes)
+    # only the decoder ran again, on the acoustic features the first run kept
+    assert tr.info.get("decoder_only") and "features" in tr0.info
+    assert "decoder only" in win.statusBar().currentMessage()
+    # another model: a full run again
+    with qtbot.waitSignal(win.sigTranscribed, timeout=LONG) as blocker:
+        win.model_combo.setCurrentIndex(win.model_combo.findData("par-compact"))
+    assert not blocker.args[0].info.get("decoder_only")
     assert float(win.settings.value("model/sensitivity")) == -1.0
     win2 = make_window()
     assert win2.sensitivity_slider.value() == -20
