@@ -199,3 +199,31 @@ def test_ship_tunes_the_onset_bias_on_validation_files(tmp_path):
     best = max(sweep, key=lambda r: r["score"])["bias"]
     model, _ = load_checkpoint(models / "m.pt")
     assert model.cfg.state_bias == (0.0, 0.0, best, 0.0, best) == tuple(res["model"]["state_bias"])
+
+
+def test_diagnosis_classifies_false_notes_and_counts_states(tmp_path, capsys):
+    from conftest import lively_model
+    from par_studio.model.checkpoint import save_checkpoint
+    from par_studio.train.diagnose import false_note_kinds, main as diagnose_main, state_confusion
+
+    ref = Notes([0.0, 1.0], [0.9, 2.0], [60, 48], [80, 80])
+    est = Notes([0.01, 0.5, 1.02, 1.5, 1.0], [0.4, 0.9, 1.4, 2.0, 1.3], [60, 60, 60, 70, 48], [80] * 5)
+    # matched C4 and C3; a re-strike inside the C4; C4 at 1.02 is 12 above the C3 starting
+    # 20 ms before (harmonic); a B♭4 out of nowhere
+    assert false_note_kinds(ref, est) == {"matched": 2, "split_or_restrike": 1, "harmonic": 1, "other": 1}
+    conf = state_confusion(np.array([[0, 2], [3, 1]]), np.array([[0, 2], [4, 0]]))
+    assert conf.sum() == 4 and conf[0, 0] == conf[2, 2] == conf[3, 4] == conf[1, 0] == 1
+
+    _write_pair(tmp_path / "d", "d0", seed=7, seconds=3)
+    ckpt = save_checkpoint(lively_model("par-compact", 320, seed=0), tmp_path / "m.pt")
+    out = tmp_path / "diag.json"
+    assert diagnose_main([str(ckpt), str(tmp_path / "d"), "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    assert d["files"] == 1 and d["reference_notes"] == 10
+    from par_studio.features import n_frames
+
+    assert np.array(d["state_confusion"]["counts"]).sum() == n_frames(3 * SAMPLE_RATE) * 88
+    assert d["estimated_notes"] == d["false_notes"]["other"] + d["false_notes"]["harmonic"] + \
+        d["false_notes"]["split_or_restrike"] + round(d["note_precision"] * d["estimated_notes"])
+    assert "teacher-forced hit" in capsys.readouterr().out
+    assert diagnose_main([str(ckpt), str(tmp_path / "empty")]) == 1
