@@ -212,3 +212,33 @@ def test_macs_per_frame_counts_every_layer(preset):
     assert m["projection"] == proj
     assert cnn <= m["cnn"] <= 1.01 * cnn  # + the FiLM MLPs, run once per call and spread over its frames
     assert m["total"] == sum(v for k, v in m.items() if k != "total")
+
+
+def test_own_context_follows_the_label_rules():
+    """Fed the reference states themselves, the self-conditioning context rebuilds exactly the
+    reference context (same time-since-onset and onset-velocity rules as the labels); keys not
+    marked keep the reference context; and a forward pass with no key marked is unchanged."""
+    from par_studio.model.decoder import own_context
+    from par_studio.notes import Notes, encode
+
+    notes = Notes([0.0, 0.3, 0.35, 1.0, 1.2], [0.5, 0.34, 2.0, 1.1, 1.9], [60, 62, 62, 40, 60], [90, 50, 70, 30, 110])
+    lab = encode(notes, 70)
+    t = lambda a: torch.from_numpy(a)[None]  # noqa: E731
+    st, vel = t(lab.state), t(lab.velocity)
+    ps, pt, pv = own_context(st, vel, t(lab.prev_state), t(lab.prev_time), t(lab.prev_velocity),
+                             torch.ones(1, 88, dtype=torch.bool))
+    assert torch.equal(ps, t(lab.prev_state)) and torch.allclose(pt, t(lab.prev_time))
+    assert torch.allclose(pv, t(lab.prev_velocity))
+    # the model's own (here: all off) states replace the context of the marked keys only
+    own = torch.zeros(1, 88, dtype=torch.bool)
+    own[0, 60 - 21] = True
+    ps, pt, pv = own_context(torch.zeros_like(st), torch.zeros_like(vel), t(lab.prev_state), t(lab.prev_time),
+                             t(lab.prev_velocity), own)
+    assert (ps[0, 1:, 60 - 21] == 0).all() and (pt[0, :, 60 - 21][1:] == 0).all()
+    assert torch.equal(ps[0, :, 62 - 21], t(lab.prev_state)[0, :, 62 - 21])
+    model = build_model("par-compact", 320)
+    mel = torch.randn(1, model.cfg.n_mels, 70)
+    with torch.no_grad():
+        a = model(mel, t(lab.prev_state), t(lab.prev_time), t(lab.prev_velocity))
+        b = model(mel, t(lab.prev_state), t(lab.prev_time), t(lab.prev_velocity), torch.zeros(1, 88, dtype=torch.bool))
+    assert torch.equal(a[0], b[0])

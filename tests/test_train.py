@@ -113,11 +113,12 @@ def test_tiny_training_run_resumes(tmp_path, capsys):
     assert train_main(args + ["--steps", "2"]) == 0
     first = load_checkpoint(out / "last.pt")[1]
     assert first["steps"] == 2
-    assert train_main(args + ["--steps", "3"]) == 0
+    assert train_main(args + ["--steps", "3", "--self-condition", "0.5"]) == 0  # resumes with it on
     log = capsys.readouterr().out
     assert "resumed from" in log and "at step 2" in log
     model, meta = load_checkpoint(out / "last.pt")
     assert meta["steps"] == 3 and meta["cpu_seconds"] > first["cpu_seconds"]
+    assert first["self_condition"] == 0.0 and meta["self_condition"] == 0.5
     best, bmeta = load_checkpoint(out / "best.pt")
     assert "validation_note_f1" in bmeta["metrics"]
     lines = (out / "train_log.csv").read_text().strip().splitlines()

@@ -97,3 +97,32 @@ def next_context(state: torch.Tensor, velocity: torch.Tensor, time: torch.Tensor
                            torch.where(sustain, torch.clamp(time + 1, max=TIME_SINCE_ONSET_CAP), zero))
     new_vel = torch.where(onset, velocity, torch.where(sustain, onset_velocity, zero))
     return new_time, new_vel
+
+
+def own_context(states: torch.Tensor, velocity: torch.Tensor, prev_state: torch.Tensor,
+                prev_time: torch.Tensor, prev_velocity: torch.Tensor, use_own: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Training context in which some key sequences follow the model's own decisions.
+
+    states (B, T, 88) long and velocity (B, T, 88) /128: the model's greedy outputs of a
+    teacher-forced pass; prev_* (B, T, 88): the reference context (prev_time normalised by
+    the cap, as in :class:`~par_studio.notes.Labels`); use_own (B, 88) bool: which key
+    sequences take the model's states as their previous states. Time since onset and onset
+    velocity are re-derived along each sequence with :func:`next_context`, from the context
+    at the first frame (the reference's, from before the crop). Returns new prev_* tensors.
+    """
+    B, T, K = states.shape
+    own = use_own[:, None, :].expand(B, T, K)
+    ps = prev_state.clone()
+    ps[:, 1:] = torch.where(own[:, 1:], states[:, :-1], prev_state[:, 1:])
+    pt = prev_time.clone()
+    pv = prev_velocity.clone()
+    time = prev_time[:, 0] * TIME_SINCE_ONSET_CAP
+    onset_vel = prev_velocity[:, 0]
+    for t in range(1, T):
+        s = ps[:, t]  # the state of frame t-1 as this context sees it
+        v = torch.where(use_own, velocity[:, t - 1], prev_velocity[:, t])
+        time, onset_vel = next_context(s, v, time, onset_vel)
+        pt[:, t] = torch.where(use_own, time / TIME_SINCE_ONSET_CAP, prev_time[:, t])
+        pv[:, t] = torch.where(use_own, onset_vel, prev_velocity[:, t])
+    return ps, pt, pv

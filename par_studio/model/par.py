@@ -16,7 +16,7 @@ from ..constants import N_KEYS, TIME_SINCE_ONSET_CAP
 from ..features import LogMel
 from .acoustic import AcousticModel
 from .config import ModelConfig
-from .decoder import LSTMState, PitchwiseDecoder, next_context
+from .decoder import LSTMState, PitchwiseDecoder, next_context, own_context
 
 
 @dataclass
@@ -67,10 +67,23 @@ class PARModel(nn.Module):
 
     # ------------------------------------------------------------------ training
     def forward(self, mel: torch.Tensor, prev_state: torch.Tensor, prev_time: torch.Tensor,
-                prev_velocity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                prev_velocity: torch.Tensor, use_own: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forced pass. mel (B, n_mels, T); prev_* (B, T, 88) context (see notes.Labels).
-        Returns logits (B, T, 88, 5) and velocity /128 (B, T, 88)."""
+        Returns logits (B, T, 88, 5) and velocity /128 (B, T, 88).
+
+        ``use_own`` (B, 88) bool (training, "self-conditioning"): the marked key sequences get
+        the model's own greedy states of a first, gradient-free teacher-forced pass as their
+        context (:func:`~.decoder.own_context`), so the decoder learns to recover from its own
+        kind of mistakes (held-on or dropped notes) and not only from random ones. The
+        acoustic module runs once for both passes."""
         feat, vfeat = self.acoustic(mel)
+        if use_own is not None and bool(use_own.any()):
+            with torch.no_grad():
+                logits0, vel0, _ = self.decoder(feat, vfeat, prev_state, prev_time, prev_velocity)
+                prev_state, prev_time, prev_velocity = own_context(
+                    logits0.float().argmax(-1), vel0.float(), prev_state, prev_time.float(),
+                    prev_velocity.float(), use_own)
         logits, vel, _ = self.decoder(feat, vfeat, prev_state, prev_time, prev_velocity)
         return logits, vel
 

@@ -150,7 +150,8 @@ def train(args) -> int:
              "cpu_seconds": round(cpu_seconds, 1), "cpu_hours": round(cpu_seconds / 3600, 3),
              "seed": args.seed, "trained_at": time.strftime("%Y-%m-%d %H:%M:%S"),
              "recipe": "focal(γ=2)+onset velocity MSE, perturbed teacher forcing, AdamW",
-             "precision": args.precision, "class_weights": args.class_weights}
+             "precision": args.precision, "class_weights": args.class_weights,
+             "self_condition": args.self_condition}
         if args.init:
             m["initialised_from"] = str(args.init)
         if extra:
@@ -176,8 +177,11 @@ def train(args) -> int:
             mel = model.frontend(b["frames"])
         ps, pt, pv = perturb_context(b["prev_state"].cpu(), b["prev_time"].cpu(), b["prev_velocity"].cpu(),
                                      b["state"].cpu(), generator=gen)
+        use_own = None
+        if args.self_condition > 0:
+            use_own = (torch.rand(ps.shape[0], ps.shape[2], generator=gen) < args.self_condition).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
-            logits, vel = net(mel, ps.to(device), pt.to(device), pv.to(device))
+            logits, vel = net(mel, ps.to(device), pt.to(device), pv.to(device), use_own)
         l_state = focal_loss(logits.float(), b["state"], class_weights=class_weights)
         l_vel = onset_velocity_loss(vel.float(), b["velocity"], b["onset"])
         loss = l_state + l_vel
@@ -250,6 +254,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--self-condition", type=float, default=0.0, metavar="P",
+                   help="share of key sequences whose context is the model's own greedy states from a "
+                        "first teacher-forced pass (0 = off; reduces exposure bias)")
     p.add_argument("--class-weights", default="1,1,1,1,1", metavar="W0,..,W4",
                    help="focal-loss weight of each state: off,offset,onset,sustain,re-onset (default 1s)")
     p.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
