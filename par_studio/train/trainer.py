@@ -48,6 +48,32 @@ def adapt_state_dict(state: dict, model: PARModel) -> dict:
     return out
 
 
+def train_step(net, model: PARModel, opt, b: dict, class_weights: torch.Tensor, gen: torch.Generator,
+               device, bf16: bool = True, clip: float = 3.0, self_condition: float = 0.0):
+    """One optimiser step on batch ``b`` (a :meth:`CropDataset.batch`): log-mel front end,
+    perturbed (and optionally self-conditioned) context, teacher-forced pass under bf16
+    autocast, focal state loss + onset velocity loss, clipping. ``net`` is ``model`` or its DDP
+    wrapper. Returns (loss, state loss, velocity loss, gradient norm) as tensors."""
+    b = {k: v.to(device) for k, v in b.items()}
+    with torch.no_grad():
+        mel = model.frontend(b["frames"])
+    ps, pt, pv = perturb_context(b["prev_state"].cpu(), b["prev_time"].cpu(), b["prev_velocity"].cpu(),
+                                 b["state"].cpu(), generator=gen)
+    use_own = None
+    if self_condition > 0:
+        use_own = (torch.rand(ps.shape[0], ps.shape[2], generator=gen) < self_condition).to(device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        logits, vel = net(mel, ps.to(device), pt.to(device), pv.to(device), use_own)
+    l_state = focal_loss(logits.float(), b["state"], class_weights=class_weights)
+    l_vel = onset_velocity_loss(vel.float(), b["velocity"], b["onset"])
+    loss = l_state + l_vel
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    gn = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return loss.detach(), l_state.detach(), l_vel.detach(), gn
+
+
 def _dist_info() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -170,25 +196,11 @@ def train(args) -> int:
             break
         c0, w0 = time.process_time(), time.perf_counter()
         b = ds.batch(args.batch)
-        b = {k: v.to(device) for k, v in b.items()}
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        with torch.no_grad():
-            mel = model.frontend(b["frames"])
-        ps, pt, pv = perturb_context(b["prev_state"].cpu(), b["prev_time"].cpu(), b["prev_velocity"].cpu(),
-                                     b["state"].cpu(), generator=gen)
-        use_own = None
-        if args.self_condition > 0:
-            use_own = (torch.rand(ps.shape[0], ps.shape[2], generator=gen) < args.self_condition).to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
-            logits, vel = net(mel, ps.to(device), pt.to(device), pv.to(device), use_own)
-        l_state = focal_loss(logits.float(), b["state"], class_weights=class_weights)
-        l_vel = onset_velocity_loss(vel.float(), b["velocity"], b["onset"])
-        loss = l_state + l_vel
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        opt.step()
+        loss, l_state, l_vel, gn = train_step(net, model, opt, b, class_weights, gen, device,
+                                              bf16=args.precision == "bf16", clip=args.clip,
+                                              self_condition=args.self_condition)
         step += 1
         cpu_seconds += (time.process_time() - c0) if device.type == "cpu" else (time.perf_counter() - w0)
         window.append((loss.item(), l_state.item(), l_vel.item(), time.perf_counter() - w0))
