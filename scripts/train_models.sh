@@ -6,20 +6,20 @@
 #   bash scripts/train_models.sh                  # the recipe and step counts of this release
 #   COMPACT_STEPS=20000 PAR_STEPS=20000 bash scripts/train_models.sh   # train further
 # Every stage resumes where it stopped: run it again to continue. Work folder: $WORK.
-# The focal-loss state weights were raised in phases as the CPU run went on; the phases below
-# replay that schedule (weights off,offset,onset,sustain,re-onset).
+# The focal-loss state weights were raised in phases as the CPU run went on, and
+# self-conditioning (--self-condition 0.5) was switched on later; the phases below replay that
+# schedule (weights off,offset,onset,sustain,re-onset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-../par-work}
 CORPUS=${CORPUS:-$WORK/corpus}
 RUNS=${RUNS:-$WORK/runs}
-COMPACT_STEPS=${COMPACT_STEPS:-3500}
-PAR_STEPS=${PAR_STEPS:-2500}
-FT_INIT_STEP=${FT_INIT_STEP:-2750}
-FT_STEPS=${FT_STEPS:-750}
+COMPACT_STEPS=${COMPACT_STEPS:-__COMPACT__}
+PAR_STEPS=${PAR_STEPS:-__PAR__}
+FT_STEPS=${FT_STEPS:-__FT__}
 COMMON=(--batch 8 --crop-frames 160 --lr 1e-3 --lr-decay 0.9 --lr-decay-every 1000
         --val-every 250 --val-files 8 --checkpoint-every 50 --threads 1)
-W0=1,1,1,1,1; W1=1,2,4,1,4; W2=1,6,4,1,4
+W0=1,1,1,1,1; W1=1,2,4,1,4; W2=1,6,4,1,4; SC=(--self-condition 0.5)
 
 par-studio build-corpus --out "$CORPUS" --procedural 300 --max-train-performances 400 \
   --segments-per-performance 2 --segment-seconds 30 --max-val 20 --max-test 30 \
@@ -32,14 +32,17 @@ train() {  # preset out steps weights [extra...]
 }
 
 ( train par-compact par-compact-320 900 $W0 && train par-compact par-compact-320 2050 $W1 &&
-  train par-compact par-compact-320 "$FT_INIT_STEP" $W2 &&
-  cp "$RUNS/par-compact-320/last.pt" "$RUNS/par-compact-320-step$FT_INIT_STEP.pt" &&
-  { train par-compact par-compact-192 "$FT_STEPS" $W2 --latency 192 --warmup 20 \
-      --init "$RUNS/par-compact-320-step$FT_INIT_STEP.pt" &
-    train par-compact par-compact-320 "$COMPACT_STEPS" $W2; wait; } ) &
-( train par par-320 450 $W0 && train par par-320 1200 $W1 && train par par-320 "$PAR_STEPS" $W2 ) &
+  train par-compact par-compact-320 5250 $W2 &&
+  train par-compact par-compact-320 "$COMPACT_STEPS" $W2 "${SC[@]}" &&
+  train par-compact par-compact-192 "$FT_STEPS" $W2 "${SC[@]}" --latency 192 --warmup 20 \
+    --init "$RUNS/par-compact-320/last.pt" ) &
+( train par par-320 450 $W0 && train par par-320 1200 $W1 && train par par-320 3500 $W2 &&
+  train par par-320 "$PAR_STEPS" $W2 "${SC[@]}" ) &
 wait
 
+# On the validation pieces: choose between each run's best.pt (by the trainer's 8-file
+# validation) and last.pt, and the decoder's onset bias; then score the test set once.
 for name in par-compact-320 par-320 par-compact-192; do
-  python -m par_studio.train.ship "$RUNS/$name/best.pt" --name "$name" --test-dir "$CORPUS/test"
+  python -m par_studio.train.ship "$RUNS/$name/best.pt" "$RUNS/$name/last.pt" --name "$name" \
+    --test-dir "$CORPUS/test" --tune-dir "$CORPUS/validation"
 done

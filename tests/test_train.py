@@ -181,25 +181,33 @@ def test_ship_writes_model_eval_and_card(tmp_path):
     assert "5: 0.50/0.25" in card and card.endswith("tail\n")
 
 
-def test_ship_tunes_the_onset_bias_on_validation_files(tmp_path):
+def test_ship_tunes_the_onset_bias_and_picks_the_best_checkpoint_on_validation(tmp_path):
     from conftest import lively_model
     from par_studio.model.checkpoint import save_checkpoint
     from par_studio.train.ship import main as ship_main
 
     _write_pair(tmp_path / "val", "v0", seed=5, seconds=3)
     _write_pair(tmp_path / "test", "t0", seed=6, seconds=3)
-    ckpt = save_checkpoint(lively_model("par-compact", 320, seed=0), tmp_path / "run" / "best.pt")
+    cks = [save_checkpoint(lively_model("par-compact", 320, seed=s), tmp_path / "run" / f"c{s}.pt", {"steps": s})
+           for s in (0, 1)]
     models = tmp_path / "models"
     models.mkdir()
-    assert ship_main([str(ckpt), "--name", "m", "--test-dir", str(tmp_path / "test"),
+    assert ship_main([str(c) for c in cks] + ["--name", "m", "--test-dir", str(tmp_path / "test"),
                       "--tune-dir", str(tmp_path / "val"), "--bias-grid", "0,-30",
                       "--models-dir", str(models)]) == 0
     res = json.loads((models / "m.eval.json").read_text())
-    sweep = res["calibration"]["sweep"]
-    assert [r["bias"] for r in sweep] == [0.0, -30.0]
-    best = max(sweep, key=lambda r: r["score"])["bias"]
-    model, _ = load_checkpoint(models / "m.pt")
+    cal = res["calibration"]
+    assert [c["checkpoint"] for c in cal["candidates"]] == [str(c) for c in cks]
+    winner = max(cal["candidates"], key=lambda c: c["best_score"])  # first of equals
+    assert cal["chosen"] == winner["checkpoint"] == res["model"]["source"]
+    assert [r["bias"] for r in cal["sweep"]] == [0.0, -30.0]
+    best = max(cal["sweep"], key=lambda r: r["score"])["bias"]
+    model, meta = load_checkpoint(models / "m.pt")
+    assert meta["steps"] == winner["steps"]
     assert model.cfg.state_bias == (0.0, 0.0, best, 0.0, best) == tuple(res["model"]["state_bias"])
+    with pytest.raises(SystemExit):  # several checkpoints but nothing to choose with
+        ship_main([str(c) for c in cks] + ["--name", "m", "--test-dir", str(tmp_path / "test"),
+                                           "--models-dir", str(models)])
 
 
 def test_diagnosis_classifies_false_notes_and_counts_states(tmp_path, capsys):

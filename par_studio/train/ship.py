@@ -6,7 +6,9 @@ figures in its metadata and in ``models/<name>.eval.json``, and refresh the figu
         --tune-dir CORPUS/validation
 
 With ``--tune-dir`` the decoder's onset bias is first chosen on those validation files
-(:mod:`.calibrate`) and saved in the shipped config.
+(:mod:`.calibrate`) and saved in the shipped config. Given several checkpoints (e.g. a run's
+``best.pt`` and ``last.pt``), the one with the best calibrated validation score is shipped;
+the test set is scored only for that one.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def update_card(models_dir: Path) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m par_studio.train.ship", description=__doc__.split("\n\n")[0])
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", nargs="+", help="checkpoint(s); with several, --tune-dir picks one")
     p.add_argument("--name", required=True, help="e.g. par-compact-320 (→ models/par-compact-320.pt)")
     p.add_argument("--test-dir", required=True, help="folder of audio + same-stem MIDI (held-out test)")
     p.add_argument("--limit", type=int, default=None)
@@ -83,19 +85,32 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    model, meta = load_checkpoint(args.checkpoint)
+    if len(args.checkpoint) > 1 and not args.tune_dir:
+        p.error("several checkpoints need --tune-dir to choose between them")
     calibration = None
+    chosen = args.checkpoint[0]
+    model, meta = load_checkpoint(chosen)
     if args.tune_dir:
         grid = [float(x) for x in args.bias_grid.split(",") if x.strip()]
-        _, rows = tune_onset_bias(model, dir_pairs(args.tune_dir), grid, log=print)
+        val = dir_pairs(args.tune_dir)
+        best_score, candidates = None, []
+        for ck in args.checkpoint:
+            m, mt = load_checkpoint(ck)
+            print(f"{ck} (step {mt.get('steps')}):")
+            _, rows = tune_onset_bias(m, val, grid, log=lambda s: print("  " + s))
+            top = max(r["score"] for r in rows)
+            candidates.append({"checkpoint": str(ck), "steps": mt.get("steps"), "best_score": top, "sweep": rows})
+            if best_score is None or top > best_score:
+                best_score, chosen, model, meta = top, ck, m, mt
         calibration = {"tune_dir": str(args.tune_dir), "state_bias": list(model.cfg.state_bias),
-                       "sweep": rows}
-        print(f"decoder state bias: {model.cfg.state_bias}")
+                       "chosen": str(chosen), "sweep": next(c["sweep"] for c in candidates if c["checkpoint"] == str(chosen)),
+                       "candidates": candidates}
+        print(f"shipping {chosen}; decoder state bias: {model.cfg.state_bias}")
     pairs = dir_pairs(args.test_dir)[: args.limit]
     res = evaluate_pairs(pairs, model, progress=lambda i, n: print(f"  {i}/{n}", end="\r", file=sys.stderr))
     res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms,
                     "parameters": model.n_parameters(), "steps": meta.get("steps"),
-                    "cpu_hours": meta.get("cpu_hours", 0.0), "source": str(args.checkpoint),
+                    "cpu_hours": meta.get("cpu_hours", 0.0), "source": str(chosen),
                     "state_bias": list(model.cfg.state_bias)}
     if calibration:
         res["calibration"] = calibration
@@ -109,7 +124,7 @@ def main(argv=None) -> int:
     out_dir = Path(args.models_dir)
     save_checkpoint(model, out_dir / f"{args.name}.pt", meta)
     slim = {k: v for k, v in res.items() if k != "per_file"}
-    curve = Path(args.checkpoint).parent / "val_log.csv"
+    curve = Path(chosen).parent / "val_log.csv"
     if curve.exists():
         import csv
 
