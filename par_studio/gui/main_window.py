@@ -320,7 +320,7 @@ class MainWindow(QMainWindow):
         self.sensitivity_slider.setToolTip(
             "Note sensitivity. Left: fewer notes (fewer false notes, more missed ones); right: "
             "more notes. The middle is the model's calibration. The file is transcribed again "
-            "when you let go.")
+            "when you let go; a live session uses the setting it started with.")
         tb.addWidget(self.sensitivity_slider)
         self.sensitivity_label = QLabel("")
         self.sensitivity_label.setMinimumWidth(40)
@@ -526,6 +526,8 @@ class MainWindow(QMainWindow):
         self.model_combo.setEnabled(not running and not live)
         self.latency_combo.setEnabled(not running and not live and self.latency_combo.count() > 1)
         self.input_combo.setEnabled(not live)
+        self.sensitivity_slider.setEnabled(not live)  # a live session keeps the one it began with
+        self.act_loop.setEnabled(not live)
         self.act_transcribe.setEnabled(self.loaded is not None and not running and not live)
         self.act_cancel.setEnabled(self.job is not None)
         has_notes = len(self.notes) > 0

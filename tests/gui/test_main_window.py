@@ -142,14 +142,19 @@ def test_live_from_file_source_produces_notes(qtbot, make_window, short_audio):
     from par_studio.audio.io import load_audio
     from par_studio.audio.live import FileSource
 
+    from par_studio.engine.offline import transcribe
+
     win = make_window()
     win.model_combo.setCurrentIndex(win.model_combo.findData("par-compact"))
+    win.sensitivity_slider.setValue(8)  # live sessions use the sensitivity too (0.4 here)
     audio = load_audio(short_audio)
     with qtbot.waitSignal(win.sigLiveStopped, timeout=LONG) as blocker:
         win.start_live(FileSource(audio, realtime=False))
-        assert not win.model_combo.isEnabled()
+        assert not win.model_combo.isEnabled() and not win.sensitivity_slider.isEnabled()
     result = blocker.args[0]
     assert result is not None and len(result.notes) > 0
+    model, _ = win.model_cache[win.current_spec().key()]
+    assert result.notes.equals(transcribe(audio, model, sensitivity=0.4).notes)
     assert win.notes is result.notes
     assert win.timeline.drawn_notes().equals(result.notes)
     assert win.loaded.duration == pytest.approx(len(audio) / 16000)
