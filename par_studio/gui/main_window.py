@@ -558,7 +558,13 @@ class MainWindow(QMainWindow):
         if self.loaded is None:
             self.info_label.setText("")
             return
-        self.info_label.setText(f"{self.loaded.duration:.1f} s · {len(self.notes)} notes")
+        text = f"{self.loaded.duration:.1f} s · {len(self.notes)} notes"
+        notes, bpm = self._detected_tempo
+        if notes is self.notes and bpm is not None and not self.export_tempo_setting():
+            text += f" · ≈{bpm:.0f} BPM"
+        self.info_label.setText(text)
+        self.info_label.setToolTip("Tempo detected from the note onsets; written to exported MIDI "
+                                   "files (File → MIDI tempo)" if "BPM" in text else "")
 
     def show_banner(self, text: str | None) -> None:
         self.banner.setText(text or "")
@@ -784,6 +790,7 @@ class MainWindow(QMainWindow):
     def set_export_tempo(self, bpm: float) -> None:
         self.settings.setValue("export/tempo", float(bpm))
         self._show_tempo_setting()
+        self._set_info()
 
     def ask_export_tempo(self) -> None:
         from PySide6.QtWidgets import QInputDialog

@@ -36,6 +36,12 @@ def test_open_transcribe_draw_export(qtbot, make_window, short_audio, tmp_path):
     assert notes_close(read_csv(csv), tr.notes, atol=1e-5)
     assert win.act_export.isEnabled()
     assert str(short_audio) in win.recent_files()
+    # the tempo detected in the worker is the engine's estimate for these notes, and is shown
+    from par_studio.tempo import estimate_tempo
+
+    notes, bpm = win._detected_tempo
+    assert notes is tr.notes and bpm == estimate_tempo(tr.notes)
+    assert ("BPM" in win.info_label.text()) == (bpm is not None)
 
 
 def test_event_loop_turns_while_transcribing(qtbot, make_window, short_audio):
