@@ -193,14 +193,15 @@ def test_ship_tunes_the_onset_bias_and_picks_the_best_checkpoint_on_validation(t
     models = tmp_path / "models"
     models.mkdir()
     assert ship_main([str(c) for c in cks] + ["--name", "m", "--test-dir", str(tmp_path / "test"),
-                      "--tune-dir", str(tmp_path / "val"), "--bias-grid", "0,-30",
+                      "--tune-dir", str(tmp_path / "val"), "--bias-grid", "0,-30", "--bias-refine", "10",
                       "--models-dir", str(models)]) == 0
     res = json.loads((models / "m.eval.json").read_text())
     cal = res["calibration"]
     assert [c["checkpoint"] for c in cal["candidates"]] == [str(c) for c in cks]
     winner = max(cal["candidates"], key=lambda c: c["best_score"])  # first of equals
     assert cal["chosen"] == winner["checkpoint"] == res["model"]["source"]
-    assert [r["bias"] for r in cal["sweep"]] == [0.0, -30.0]
+    tried = [r["bias"] for r in cal["sweep"]]
+    assert tried[:2] == [0.0, -30.0] and set(tried[2:]) <= {10.0, -10.0, -20.0, -40.0} and len(tried) == 4
     best = max(cal["sweep"], key=lambda r: r["score"])["bias"]
     model, meta = load_checkpoint(models / "m.pt")
     assert meta["steps"] == winner["steps"]
@@ -236,3 +237,22 @@ def test_diagnosis_classifies_false_notes_and_counts_states(tmp_path, capsys):
         d["false_notes"]["split_or_restrike"] + round(d["note_precision"] * d["estimated_notes"])
     assert "teacher-forced hit" in capsys.readouterr().out
     assert diagnose_main([str(ckpt), str(tmp_path / "empty")]) == 1
+
+
+def test_onset_bias_sweep_refines_around_the_best_grid_point(monkeypatch):
+    """The sweep scores each bias with the evaluator (here a stand-in peaked at −0.6), then
+    tries the best grid point ± refine, and leaves the best bias on the model."""
+    from conftest import build_model
+    from par_studio.train import calibrate
+
+    model = build_model("par-compact", 320)
+
+    def fake_eval(pairs, m):
+        b = m.cfg.state_bias[2]
+        f = 0.9 - (b + 0.6) ** 2
+        return {"overall": {"note": {"f1": f}, "note_offset": {"f1": f / 2}}}
+
+    monkeypatch.setattr(calibrate, "evaluate_pairs", fake_eval)
+    bias, rows = calibrate.tune_onset_bias(model, [], refine=0.125)
+    assert [r["bias"] for r in rows] == [0.0, -0.25, -0.5, -0.75, -0.625, -0.375]
+    assert bias == (0.0, 0.0, -0.625, 0.0, -0.625) == model.cfg.state_bias

@@ -16,8 +16,11 @@ import numpy as np
 from ..model.par import onset_bias
 from .evaluate import evaluate_pairs
 
-#: Onset/re-onset logit biases tried by default (0 = as trained).
-DEFAULT_GRID = (0.0, -0.1, -0.2, -0.3, -0.4, -0.5)
+#: Onset/re-onset logit biases tried by default (0 = as trained), then refined around the best
+#: by ±DEFAULT_REFINE. Measured on the 20 validation pieces: the release candidates gained
+#: 0.08 note F1 from 0 to −0.4, and an onset bias of −1.4 lost 85 % of the notes.
+DEFAULT_GRID = (0.0, -0.25, -0.5, -0.75)
+DEFAULT_REFINE = 0.125
 
 
 def onset_bias_vector(b: float) -> tuple[float, ...]:
@@ -31,18 +34,30 @@ def score(overall: dict) -> float:
 
 
 def tune_onset_bias(model, pairs: Sequence, grid: Sequence[float] = DEFAULT_GRID,
-                    log: Callable[[str], None] | None = None) -> tuple[tuple[float, ...], list[dict]]:
-    """Evaluate ``model`` on ``pairs`` for every onset bias in ``grid``; leave the best bias set
-    on the model and return it with one row per grid point ({bias, note_f1, note_offset_f1})."""
-    rows = []
-    for b in grid:
+                    log: Callable[[str], None] | None = None, refine: float = 0.0
+                    ) -> tuple[tuple[float, ...], list[dict]]:
+    """Evaluate ``model`` on ``pairs`` for every onset bias in ``grid`` (then, with ``refine``,
+    at the best ± refine); leave the best bias set on the model and return it with one row
+    per point tried ({bias, note_f1, note_offset_f1, score}), in the order tried."""
+    rows: list[dict] = []
+
+    def trial(b: float) -> None:
+        if any(abs(r["bias"] - b) < 1e-9 for r in rows):
+            return
         model.set_state_bias(onset_bias_vector(b))
         o = evaluate_pairs(pairs, model)["overall"]
         rows.append({"bias": float(b), "note_f1": o["note"]["f1"],
                      "note_offset_f1": o["note_offset"]["f1"], "score": score(o)})
         if log:
-            log(f"onset bias {b:+.2f}: note F1 {o['note']['f1']:.3f}, "
+            log(f"onset bias {b:+.3f}: note F1 {o['note']['f1']:.3f}, "
                 f"note+offset F1 {o['note_offset']['f1']:.3f}")
+
+    for b in grid:
+        trial(float(b))
+    if refine > 0:
+        centre = rows[int(np.argmax([r["score"] for r in rows]))]["bias"]
+        for b in (centre - refine, centre + refine):
+            trial(round(b, 6))
     best = rows[int(np.argmax([r["score"] for r in rows]))]["bias"]
     model.set_state_bias(onset_bias_vector(best))
     return model.cfg.state_bias, rows

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..midi_io import atomic_write_bytes
 from ..model.checkpoint import MODELS_DIR, load_checkpoint, save_checkpoint
-from .calibrate import DEFAULT_GRID, tune_onset_bias
+from .calibrate import DEFAULT_GRID, DEFAULT_REFINE, tune_onset_bias
 from .dataset import dir_pairs
 from .evaluate import evaluate_pairs, format_report
 
@@ -79,6 +79,8 @@ def main(argv=None) -> int:
                    help="validation folder (audio + MIDI) to choose the decoder's onset bias on")
     p.add_argument("--bias-grid", default=",".join(str(b) for b in DEFAULT_GRID),
                    help="onset biases tried with --tune-dir (comma-separated)")
+    p.add_argument("--bias-refine", type=float, default=DEFAULT_REFINE,
+                   help="then also try the best grid bias ± this (0: grid only)")
     p.add_argument("--models-dir", default=str(MODELS_DIR))
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for the AR loop)")
     args = p.parse_args(argv)
@@ -97,7 +99,7 @@ def main(argv=None) -> int:
         for ck in args.checkpoint:
             m, mt = load_checkpoint(ck)
             print(f"{ck} (step {mt.get('steps')}):")
-            _, rows = tune_onset_bias(m, val, grid, log=lambda s: print("  " + s))
+            _, rows = tune_onset_bias(m, val, grid, log=lambda s: print("  " + s), refine=args.bias_refine)
             top = max(r["score"] for r in rows)
             candidates.append({"checkpoint": str(ck), "steps": mt.get("steps"), "best_score": top, "sweep": rows})
             if best_score is None or top > best_score:
