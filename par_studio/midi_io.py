@@ -86,18 +86,39 @@ def write_csv(notes: Notes, path) -> Path:
 
 
 def read_csv(path) -> Notes:
+    """Notes of a CSV written by :func:`write_csv` (header, then onset_s,offset_s,pitch,velocity)."""
     try:
         data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     except Exception as exc:
         raise MidiError(f"Cannot read note CSV {path}: {exc}") from exc
     if data.size == 0:
         return Notes()
-    return Notes(data[:, 0], data[:, 1], data[:, 2].astype(int), data[:, 3].astype(int))
+    if data.shape[1] != 4:
+        raise MidiError(f"Cannot read note CSV {path}: expected 4 columns (onset_s, offset_s, pitch, "
+                        f"velocity), found {data.shape[1]}")
+    on, off, pitch, vel = data[:, 0], data[:, 1], data[:, 2], data[:, 3]
+    bad = ~np.isfinite(data).all(1) | (on < 0) | (off <= on) | (pitch < 0) | (pitch > 127) | (vel < 0) | (vel > 127)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0]) + 2
+        raise MidiError(f"Cannot read note CSV {path}: line {row} is not a note (need 0 ≤ onset < offset "
+                        "in seconds, pitch and velocity 0..127)")
+    return Notes(on, off, pitch.astype(int), np.clip(vel, 1, 127).astype(int))
 
 
 def read_midi(path, sustain: bool = False) -> Notes:
     """Notes of a MIDI file (pedal not applied unless ``sustain``)."""
     return notes_from_midi(path, sustain=sustain)
+
+
+def read_notes(path) -> Notes:
+    """Notes from a .csv (see :func:`read_csv`) or a MIDI file (sustain pedal folded into the
+    note lengths, as transcriptions are); a clear :class:`MidiError` for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise MidiError(f"Cannot import {path}: no such file")
+    if path.suffix.lower() == ".csv":
+        return read_csv(path)
+    return read_midi(path, sustain=True)
 
 
 def write_notes(notes: Notes, path, tempo: float = DEFAULT_TEMPO) -> Path:

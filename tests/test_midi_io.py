@@ -171,3 +171,19 @@ def test_exports_get_normal_file_permissions(tmp_path):
     os.chmod(mid, 0o640)
     write_midi(n, mid)  # overwriting keeps the file's own mode
     assert stat.S_IMODE(os.stat(mid).st_mode) == 0o640
+
+
+def test_read_notes_by_extension_and_clear_errors(tmp_path):
+    from par_studio.errors import MidiError
+    from par_studio.midi_io import read_notes, write_csv, write_midi
+
+    notes = Notes([0.1, 0.5], [0.4, 1.5], [60, 64], [70, 90])
+    assert read_notes(write_csv(notes, tmp_path / "n.csv")).equals(notes, atol=1e-6)
+    assert read_notes(write_midi(notes, tmp_path / "n.mid")).equals(notes, atol=2e-3)
+    (tmp_path / "cols.csv").write_text("onset_s,offset_s,pitch\n0.1,0.2,60\n")
+    (tmp_path / "back.csv").write_text("onset_s,offset_s,pitch,velocity\n0.1,0.2,60,80\n0.5,0.3,61,80\n")
+    (tmp_path / "junk.mid").write_bytes(b"not midi at all")
+    for name, words in (("cols.csv", "4 columns"), ("back.csv", "line 3"), ("junk.mid", "junk.mid"),
+                        ("missing.csv", "no such file")):
+        with pytest.raises(MidiError, match=words):
+            read_notes(tmp_path / name)

@@ -183,6 +183,9 @@ class MainWindow(QMainWindow):
                               QStyle.SP_DialogSaveButton, tip="Export the notes shown as a MIDI file (Ctrl+E)")
         self.act_export_csv = act("Export &CSV…", lambda: self.export_dialog("csv"), "Ctrl+Shift+E",
                                   tip="Export the notes shown as CSV: onset, offset, pitch, velocity")
+        self.act_import = act("&Import notes…", lambda: self.import_dialog(), "Ctrl+I",
+                              tip="Replace the notes with those of a MIDI or CSV file, e.g. an earlier "
+                                  "export to go on checking it (one undo step)")
         self.act_tempo_auto = act("Detect from the notes", lambda: self.set_export_tempo(0.0), checkable=True,
                                   tip="Write the MIDI tempo detected from the notes' onsets, so that "
                                       "notation software draws bars near the played ones")
@@ -251,6 +254,7 @@ class MainWindow(QMainWindow):
         fm.addSeparator()
         fm.addAction(self.act_export)
         fm.addAction(self.act_export_csv)
+        fm.addAction(self.act_import)
         tempo_menu = fm.addMenu("MIDI &tempo")
         tempo_menu.addAction(self.act_tempo_auto)
         tempo_menu.addAction(self.act_tempo_fixed)
@@ -528,6 +532,7 @@ class MainWindow(QMainWindow):
         self.input_combo.setEnabled(not live)
         self.sensitivity_slider.setEnabled(not live)  # a live session keeps the one it began with
         self.act_loop.setEnabled(not live)
+        self.act_import.setEnabled(not live)
         self.act_transcribe.setEnabled(self.loaded is not None and not running and not live)
         self.act_cancel.setEnabled(self.job is not None)
         has_notes = len(self.notes) > 0
@@ -822,6 +827,31 @@ class MainWindow(QMainWindow):
             bpm = estimate_tempo(self.notes)
             self._detected_tempo = (self.notes, bpm)
         return bpm if bpm is not None else DEFAULT_TEMPO
+
+    def import_dialog(self) -> None:
+        folder = str(self.settings.value("files/export_folder", self.settings.value("files/last_folder", Path.home())))
+        path, _ = QFileDialog.getOpenFileName(self, "Import notes", folder,
+                                              "Notes (*.mid *.midi *.csv);;All files (*)")
+        if path:
+            self.import_notes(path)
+
+    def import_notes(self, path) -> bool:
+        """Show the notes of a MIDI/CSV file instead of the current ones (one undoable step)."""
+        from ..midi_io import read_notes
+
+        if self.live is not None:
+            return False
+        try:
+            notes = read_notes(path)
+        except ParStudioError as exc:
+            self.show_error(str(exc), "Import failed")
+            return False
+        self.editor.replace_all(notes.sorted(), f"Import {Path(path).name}")
+        if self.loaded is None:
+            self.timeline.set_extent(max(notes.end_time(), 1.0))
+            self.timeline.fit(notes.end_time() or 1.0)
+        self.statusBar().showMessage(f"Imported {len(notes)} notes from {path}", 8000)
+        return True
 
     def export(self, path) -> Path | None:
         """Write the notes shown (``self.notes``) to ``path`` (.csv → CSV, else MIDI)."""

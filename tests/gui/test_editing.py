@@ -397,3 +397,19 @@ def test_loop_plays_the_selected_notes_span_over_and_over(qtbot, make_window, sh
     while stream.active:
         stream.pull(1024)
     assert sum(len(h) for h in stream.heard) < (len(audio) - int(2.3 * SAMPLE_RATE)) + 1024 + 1
+
+
+def test_import_notes_replaces_them_as_one_undo_step(qtbot, make_window, tmp_path):
+    notes = six_notes()
+    win = roll_window(make_window, qtbot, notes)
+    out = win.export(tmp_path / "earlier.mid")
+    (tmp_path / "bad.csv").write_text("onset_s,offset_s\n1,2\n")
+    win2 = roll_window(make_window, qtbot, Notes([0.1], [0.3], [50], [60]))
+    assert win2.import_notes(out)
+    assert notes_close(win2.notes, notes, atol=2e-3) and win2.timeline.drawn_notes().equals(win2.notes)
+    assert "Import earlier.mid" in win2.act_undo.text()
+    win2.act_undo.trigger()
+    assert len(win2.notes) == 1
+    assert not win2.import_notes(tmp_path / "bad.csv")
+    assert "bad.csv" in win2.last_error and "Traceback" not in win2.last_error
+    assert len(win2.notes) == 1
