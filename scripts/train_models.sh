@@ -14,9 +14,9 @@ cd "$(dirname "$0")/.."
 WORK=${WORK:-../par-work}
 CORPUS=${CORPUS:-$WORK/corpus}
 RUNS=${RUNS:-$WORK/runs}
-COMPACT_STEPS=${COMPACT_STEPS:-8000}
-PAR_STEPS=${PAR_STEPS:-6000}
-FT_STEPS=${FT_STEPS:-1200}
+COMPACT_STEPS=${COMPACT_STEPS:-7900}
+PAR_STEPS=${PAR_STEPS:-5800}
+FT_STEPS=${FT_STEPS:-1500}
 COMMON=(--batch 8 --crop-frames 160 --lr 1e-3 --lr-decay 0.9 --lr-decay-every 1000
         --val-every 250 --val-files 8 --checkpoint-every 50 --threads 1)
 W0=1,1,1,1,1; W1=1,2,4,1,4; W2=1,6,4,1,4; SC=(--self-condition 0.5)
