@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self._error_box = None
         self._follow_paused = False
         self._features_for = None
+        self._shut_down = False
         self._detected_tempo: tuple[Notes | None, float | None] = (None, None)  #: (notes, BPM)
 
         self.setWindowTitle("PAR Studio[*]")  # [*]: "*" while there are unexported edits
@@ -396,6 +397,8 @@ class MainWindow(QMainWindow):
         first (a transcription stops at its next chunk, a live worker skips its queue), so the
         joins are short; a model being loaded is waited for.
         """
+        self._shut_down = True  # nothing new starts after this (e.g. a debounced re-transcription)
+        self._sensitivity_timer.stop()
         self.player.stop()
         self.play_timer.stop()
         self.session.flush()
@@ -492,7 +495,7 @@ class MainWindow(QMainWindow):
         self._sensitivity_timer.start()
 
     def _apply_sensitivity(self) -> None:
-        if self.loaded is None or self.live is not None or not self._has_weights:
+        if self._shut_down or self.loaded is None or self.live is not None or not self._has_weights:
             return
         if self.job is not None and self.job_kind == "transcribe":
             self._cancel_and_wait()
@@ -701,7 +704,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================== transcribe
     def transcribe(self) -> None:
-        if self.loaded is None or self.live is not None:
+        if self._shut_down or self.loaded is None or self.live is not None:
             return
         if self.job is not None:
             if self.job_kind == "transcribe":

@@ -134,6 +134,20 @@ def test_sensitivity_slider_retranscribes_and_is_remembered(qtbot, make_window, 
     assert win2.sensitivity_slider.value() == -20
 
 
+def test_closing_right_after_moving_the_slider_starts_nothing(qtbot, make_window, short_audio):
+    """A debounced re-transcription must not start after the window has shut down (a thread
+    started then would outlive the window)."""
+    win = make_window()
+    open_and_transcribe(qtbot, win, short_audio)
+    done = []
+    win.sigTranscribed.connect(done.append)
+    win.sensitivity_slider.setValue(5)
+    win.close()
+    qtbot.wait(3 * win._sensitivity_timer.interval() + 2000)  # asserting that nothing happens needs time
+    assert done == [] and win.job is None
+    assert not [t for t in win.worker_threads() if t.isRunning()]
+
+
 def test_missing_weights_is_a_plain_message(qtbot, make_window, short_audio, empty_models_dir):
     win = make_window(models=empty_models_dir)
     with qtbot.waitSignal(win.sigTranscriptionSkipped, timeout=LONG) as blocker:
