@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .midi_io import DEFAULT_TEMPO
 from .notes import Notes
 
 ENVELOPE_RATE = 100  #: onset envelope frames per second (10 ms)
@@ -50,7 +51,7 @@ def estimate_tempo(notes: Notes, start_bpm: float = 120.0) -> float | None:
     return round(bpm, 1)
 
 
-def resolve_tempo(value, notes: Notes, default: float = 120.0) -> float:
+def resolve_tempo(value, notes: Notes, default: float = DEFAULT_TEMPO) -> float:
     """The MIDI tempo to write: ``value`` as BPM, or for "auto"/None/0 the estimate (``default``
     when the notes are too few to estimate from)."""
     if value is None or (isinstance(value, str) and value.strip().lower() == "auto") or value == 0:

@@ -106,27 +106,18 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
     model.eval()
     audio_t = torch.as_tensor(np.ascontiguousarray(audio, dtype=np.float32))
     T = n_frames(audio_t.shape[-1])
-    states = np.zeros((T, N_KEYS), np.uint8)
-    probs = np.zeros((T, 88, 5), np.float16)
-    vels = np.zeros((T, 88), np.float32)
-    ar = ARState.initial(1)
     keep = keep_features and T * N_KEYS * (model.cfg.pitch_features + model.cfg.vel_features) * 4 \
         <= MAX_FEATURE_CACHE_BYTES
     feats, vfeats = [], []
-    for a, feat, vfeat in acoustic_chunks(model, audio_t, chunk_frames):
-        if should_cancel is not None and should_cancel():
-            raise Cancelled()
-        if keep:
-            feats.append(feat.clone())
-            vfeats.append(vfeat.clone())
-        s, p, v, ar = model.run_decoder(feat, vfeat, ar, sensitivity)
-        b = a + s.shape[0]
-        states[a:b], probs[a:b], vels[a:b] = s.numpy(), p.numpy(), v.numpy()
-        if progress is not None:
-            progress(b / T)
-    notes = decode(states, vels)
-    tr = Transcription(notes, states, probs, vels, model=model.cfg.preset,
-                       latency_ms=model.latency_ms, duration=len(audio) / SAMPLE_RATE)
+
+    def chunks():
+        for a, feat, vfeat in acoustic_chunks(model, audio_t, chunk_frames):
+            if keep:
+                feats.append(feat.clone())
+                vfeats.append(vfeat.clone())
+            yield a, feat, vfeat
+
+    tr = _decode_chunks(chunks(), T, model, sensitivity, progress, should_cancel, len(audio) / SAMPLE_RATE)
     if keep:
         tr.info["features"] = AcousticFeatures(torch.cat(feats), torch.cat(vfeats), model, tr.duration)
     return tr
@@ -144,22 +135,31 @@ def redecode(features: AcousticFeatures, model: PARModel, sensitivity: float = 0
         raise ValueError("these acoustic features were computed by another model")
     model.eval()
     T = features.feat.shape[0]
+    chunks = ((a, features.feat[a:a + chunk_frames], features.vfeat[a:a + chunk_frames])
+              for a in range(0, T, chunk_frames))
+    tr = _decode_chunks(chunks, T, model, sensitivity, progress, should_cancel, features.duration)
+    tr.info["features"] = features
+    return tr
+
+
+def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress, should_cancel,
+                   duration: float) -> Transcription:
+    """The greedy decoder over ``chunks`` of (first frame, feat (t, 88, H), vfeat (t, 88, Hv))
+    covering frames 0..T-1 in order, carrying its state across chunks; then the notes."""
     states = np.zeros((T, N_KEYS), np.uint8)
     probs = np.zeros((T, N_KEYS, 5), np.float16)
     vels = np.zeros((T, N_KEYS), np.float32)
     ar = ARState.initial(1)
-    for a in range(0, T, chunk_frames):
+    for a, feat, vfeat in chunks:
         if should_cancel is not None and should_cancel():
             raise Cancelled()
-        b = min(T, a + chunk_frames)
-        s, p, v, ar = model.run_decoder(features.feat[a:b], features.vfeat[a:b], ar, sensitivity)
+        s, p, v, ar = model.run_decoder(feat, vfeat, ar, sensitivity)
+        b = a + s.shape[0]
         states[a:b], probs[a:b], vels[a:b] = s.numpy(), p.numpy(), v.numpy()
         if progress is not None:
             progress(b / T)
-    tr = Transcription(decode(states, vels), states, probs, vels, model=model.cfg.preset,
-                       latency_ms=model.latency_ms, duration=features.duration)
-    tr.info["features"] = features
-    return tr
+    return Transcription(decode(states, vels), states, probs, vels, model=model.cfg.preset,
+                         latency_ms=model.latency_ms, duration=duration)
 
 
 def transcribe_file(path, model: PARModel, **kwargs) -> Transcription:

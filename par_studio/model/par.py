@@ -56,6 +56,15 @@ class PARModel(nn.Module):
         """Decoding bias (5,) added to the state logits in :meth:`step` (see ModelConfig)."""
         self.cfg = replace(self.cfg, state_bias=tuple(float(b) for b in bias))
         self._state_bias = torch.tensor(self.cfg.state_bias, dtype=torch.float32)
+        self._biases = {0.0: self._state_bias}  #: sensitivity → total bias, built once per value
+
+    def decoding_bias(self, sensitivity: float = 0.0) -> torch.Tensor:
+        """(5,) bias added to the state logits: the calibration plus ``sensitivity`` on the
+        onset states (built once per sensitivity, not per frame)."""
+        bias = self._biases.get(sensitivity)
+        if bias is None:
+            bias = self._biases[sensitivity] = self._state_bias + onset_bias(sensitivity)
+        return bias
 
     # ------------------------------------------------------------------ info
     @property
@@ -103,8 +112,7 @@ class PARModel(nn.Module):
             (ar.time / TIME_SINCE_ONSET_CAP)[:, None], ar.onset_velocity[:, None], ar.hidden,
         )
         logits, vel = logits[:, 0], vel[:, 0]
-        bias = self._state_bias if not sensitivity else self._state_bias + onset_bias(sensitivity)
-        probs = torch.softmax(logits.float() + bias, dim=-1)
+        probs = torch.softmax(logits.float() + self.decoding_bias(sensitivity), dim=-1)
         state = probs.argmax(dim=-1)
         time, onset_vel = next_context(state, vel, ar.time, ar.onset_velocity)
         return state, probs, vel, ARState(state, time, onset_vel, hidden)

@@ -77,7 +77,7 @@ def teacher_forced_states(model, audio: np.ndarray, ref: Notes, n_frames: int) -
         mel = model.frontend.from_audio(torch.from_numpy(np.ascontiguousarray(audio, np.float32))[None])
         logits, _ = model(mel, torch.from_numpy(labels.prev_state)[None],
                           torch.from_numpy(labels.prev_time)[None], torch.from_numpy(labels.prev_velocity)[None])
-        logits = logits[0].float() + model._state_bias
+        logits = logits[0].float() + model.decoding_bias()
     return logits.argmax(-1).numpy().astype(np.uint8)
 
 

@@ -91,8 +91,9 @@ def main(argv=None) -> int:
         p.error("several checkpoints need --tune-dir to choose between them")
     calibration = None
     chosen = args.checkpoint[0]
-    model, meta = load_checkpoint(chosen)
-    if args.tune_dir:
+    if not args.tune_dir:
+        model, meta = load_checkpoint(chosen)
+    else:
         grid = [float(x) for x in args.bias_grid.split(",") if x.strip()]
         val = dir_pairs(args.tune_dir)
         best_score, candidates = None, []
