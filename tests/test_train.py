@@ -17,7 +17,7 @@ from par_studio.model.checkpoint import load_checkpoint
 from par_studio.notes import Notes, encode, notes_from_midi
 from par_studio.train.dataset import CropDataset, Pair, dir_pairs, maestro_pairs
 from par_studio.train.evaluate import band_metrics, note_metrics
-from par_studio.train.trainer import adapt_state_dict, main as train_main
+from par_studio.train.trainer import adapt_state_dict, learning_rate, main as train_main
 
 
 def _write_pair(folder, stem, seed=0, seconds=6.0, sr=SAMPLE_RATE):
@@ -99,6 +99,19 @@ def test_latency_adaptation_takes_centre_column():
         b, _ = dst.acoustic(mel)
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert dst.latency_ms == 128
+
+
+def test_learning_rate_warms_up_decays_then_cools_down_linearly():
+    g = 0.9 ** (1 / 1000)
+    assert learning_rate(0, 1e-3, 100, g) == pytest.approx(1e-5)
+    assert learning_rate(1000, 1e-3, 100, g) == pytest.approx(0.9e-3, rel=1e-3)
+    at_start = learning_rate(5000, 1e-3, 100, g, cooldown_start=5000, cooldown_steps=1000)
+    assert at_start == pytest.approx(learning_rate(5000, 1e-3, 100, g))
+    half = learning_rate(5500, 1e-3, 100, g, cooldown_start=5000, cooldown_steps=1000, cooldown_to=0.1)
+    assert half == pytest.approx(at_start * 0.55)  # no further exponential decay during the ramp
+    for step in (6000, 9000):
+        assert learning_rate(step, 1e-3, 100, g, cooldown_start=5000, cooldown_steps=1000,
+                             cooldown_to=0.1) == pytest.approx(at_start * 0.1)
 
 
 def test_tiny_training_run_resumes(tmp_path, capsys):

@@ -167,8 +167,8 @@ def train(args) -> int:
     sched_gamma = args.lr_decay ** (1.0 / args.lr_decay_every)
 
     def lr_at(s: int) -> float:
-        warm = min(1.0, (s + 1) / max(1, args.warmup))
-        return args.lr * warm * (sched_gamma ** s)
+        return learning_rate(s, args.lr, args.warmup, sched_gamma, args.cooldown_start,
+                             args.cooldown_steps, args.cooldown_to)
 
     def metadata(extra: dict | None = None) -> dict:
         m = {"training_data": data_name, "train_files": len(ds.items), "train_hours": round(ds.hours, 3),
@@ -241,6 +241,19 @@ def train(args) -> int:
     return 0
 
 
+def learning_rate(step: int, lr: float, warmup: int, gamma: float, cooldown_start: int | None = None,
+                  cooldown_steps: int = 0, cooldown_to: float = 0.1) -> float:
+    """Learning rate at ``step``: linear warm-up over ``warmup`` steps, exponential decay by
+    ``gamma`` per step, and from ``cooldown_start`` on a linear cool-down: the decay stops and
+    the rate falls to ``cooldown_to`` × its value at ``cooldown_start`` over ``cooldown_steps``
+    steps, then stays there (a final anneal cashes in a long run at a high rate)."""
+    warm = min(1.0, (step + 1) / max(1, warmup))
+    if cooldown_start is None or step <= cooldown_start:
+        return lr * warm * gamma ** step
+    frac = min(1.0, (step - cooldown_start) / max(1, cooldown_steps))
+    return lr * warm * gamma ** cooldown_start * (1.0 - (1.0 - cooldown_to) * frac)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--corpus", metavar="DIR", help="corpus made by `par-studio build-corpus`")
@@ -257,6 +270,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr-decay", type=float, default=0.95, help="factor per --lr-decay-every steps")
     p.add_argument("--lr-decay-every", type=int, default=5000)
     p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--cooldown-start", type=int, default=None, metavar="STEP",
+                   help="from this step on, anneal the learning rate linearly (see --cooldown-steps)")
+    p.add_argument("--cooldown-steps", type=int, default=2000, metavar="N",
+                   help="length of the cool-down in steps (default 2000)")
+    p.add_argument("--cooldown-to", type=float, default=0.1, metavar="F",
+                   help="the cool-down ends at F × the rate at --cooldown-start (default 0.1)")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--clip", type=float, default=3.0)
     p.add_argument("--val-every", type=int, default=500)
