@@ -207,18 +207,21 @@ def test_ship_tunes_the_onset_bias_and_picks_the_best_checkpoint_on_validation(t
     models.mkdir()
     assert ship_main([str(c) for c in cks] + ["--name", "m", "--test-dir", str(tmp_path / "test"),
                       "--tune-dir", str(tmp_path / "val"), "--bias-grid", "0,-30", "--bias-refine", "10",
-                      "--models-dir", str(models)]) == 0
+                      "--offset-grid", "0,-3", "--offset-refine", "0", "--models-dir", str(models)]) == 0
     res = json.loads((models / "m.eval.json").read_text())
     cal = res["calibration"]
     assert [c["checkpoint"] for c in cal["candidates"]] == [str(c) for c in cks]
     winner = max(cal["candidates"], key=lambda c: c["best_score"])  # first of equals
     assert cal["chosen"] == winner["checkpoint"] == res["model"]["source"]
     tried = [r["bias"] for r in cal["sweep"]]
-    assert tried[:2] == [0.0, -30.0] and set(tried[2:]) <= {10.0, -10.0, -20.0, -40.0} and len(tried) == 4
-    best = max(cal["sweep"], key=lambda r: r["score"])["bias"]
+    assert tried[:2] == [0.0, -30.0] and set(tried[2:4]) <= {10.0, -10.0, -20.0, -40.0}
+    onset = max(cal["sweep"][:4], key=lambda r: r["score"])["bias"]
+    assert [(r["bias"], r["offset_bias"]) for r in cal["sweep"][4:]] == [(onset, -3.0)]
+    best_row = max(cal["sweep"], key=lambda r: r["score"])
+    best, off = best_row["bias"], best_row["offset_bias"]
     model, meta = load_checkpoint(models / "m.pt")
     assert meta["steps"] == winner["steps"]
-    assert model.cfg.state_bias == (0.0, 0.0, best, 0.0, best) == tuple(res["model"]["state_bias"])
+    assert model.cfg.state_bias == (0.0, off, best, 0.0, best) == tuple(res["model"]["state_bias"])
     with pytest.raises(SystemExit):  # several checkpoints but nothing to choose with
         ship_main([str(c) for c in cks] + ["--name", "m", "--test-dir", str(tmp_path / "test"),
                                            "--models-dir", str(models)])
@@ -252,20 +255,40 @@ def test_diagnosis_classifies_false_notes_and_counts_states(tmp_path, capsys):
     assert diagnose_main([str(ckpt), str(tmp_path / "empty")]) == 1
 
 
-def test_onset_bias_sweep_refines_around_the_best_grid_point(monkeypatch):
-    """The sweep scores each bias with the evaluator (here a stand-in peaked at −0.6), then
-    tries the best grid point ± refine, and leaves the best bias on the model."""
+def test_bias_sweep_refines_onset_then_offset_around_the_best_grid_point():
+    """The sweep scores each bias (here with a stand-in peaked at onset −0.6, offset −0.7),
+    tries the best grid point ± refine, then sweeps the offset bias at the chosen onset bias,
+    and leaves the best bias on the model."""
     from conftest import build_model
     from par_studio.train import calibrate
 
     model = build_model("par-compact", 320)
 
-    def fake_eval(pairs, m):
-        b = m.cfg.state_bias[2]
-        f = 0.9 - (b + 0.6) ** 2
+    def fake_eval():
+        on, off = model.cfg.state_bias[2], model.cfg.state_bias[1]
+        f = 0.9 - (on + 0.6) ** 2 - (off + 0.7) ** 2
         return {"overall": {"note": {"f1": f}, "note_offset": {"f1": f / 2}}}
 
-    monkeypatch.setattr(calibrate, "evaluate_pairs", fake_eval)
-    bias, rows = calibrate.tune_onset_bias(model, [], refine=0.125)
-    assert [r["bias"] for r in rows] == [0.0, -0.25, -0.5, -0.75, -0.625, -0.375]
-    assert bias == (0.0, 0.0, -0.625, 0.0, -0.625) == model.cfg.state_bias
+    bias, rows = calibrate.tune_onset_bias(model, [], refine=0.125, offset_grid=(0.0, -0.5, -1.0),
+                                           offset_refine=0.25, evaluate=fake_eval)
+    assert [r["bias"] for r in rows[:6]] == [0.0, -0.25, -0.5, -0.75, -0.625, -0.375]
+    assert [(r["bias"], r["offset_bias"]) for r in rows[6:]] == [(-0.625, -0.5), (-0.625, -1.0), (-0.625, -0.75),
+                                                                  (-0.625, -0.25)]
+    assert bias == (0.0, -0.75, -0.625, 0.0, -0.625) == model.cfg.state_bias
+
+
+def test_validation_set_decodes_like_the_full_evaluator(tmp_path):
+    """Calibration reuses acoustic features; its scores must equal a full evaluation's."""
+    from conftest import lively_model
+    from par_studio.train.calibrate import ValidationSet
+    from par_studio.train.evaluate import evaluate_pairs
+
+    _write_pair(tmp_path / "val", "v0", seed=5, seconds=3)
+    pairs = dir_pairs(tmp_path / "val")
+    model = lively_model("par-compact", 320, seed=1)
+    vs = ValidationSet(pairs, model)
+    for b in (0.0, 2.0):
+        model.set_state_bias((0.0, -b, b, 0.0, b))
+        full, fast = evaluate_pairs(pairs, model)["overall"], vs.evaluate()["overall"]
+        for k in ("note", "note_offset", "note_offset_velocity"):
+            assert fast[k] == pytest.approx(full[k])

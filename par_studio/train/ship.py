@@ -5,7 +5,7 @@ figures in its metadata and in ``models/<name>.eval.json``, and refresh the figu
     python -m par_studio.train.ship RUN/best.pt --name par-compact-320 --test-dir CORPUS/test \
         --tune-dir CORPUS/validation
 
-With ``--tune-dir`` the decoder's onset bias is first chosen on those validation files
+With ``--tune-dir`` the decoder's onset and offset biases are first chosen on those validation files
 (:mod:`.calibrate`) and saved in the shipped config. Given several checkpoints (e.g. a run's
 ``best.pt`` and ``last.pt``), the one with the best calibrated validation score is shipped;
 the test set is scored only for that one.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..midi_io import atomic_write_bytes
 from ..model.checkpoint import MODELS_DIR, load_checkpoint, save_checkpoint
-from .calibrate import DEFAULT_GRID, DEFAULT_REFINE, tune_onset_bias
+from .calibrate import DEFAULT_GRID, DEFAULT_REFINE, OFFSET_GRID, OFFSET_REFINE, tune_onset_bias
 from .dataset import dir_pairs
 from .evaluate import evaluate_pairs, format_report
 
@@ -81,6 +81,10 @@ def main(argv=None) -> int:
                    help="onset biases tried with --tune-dir (comma-separated)")
     p.add_argument("--bias-refine", type=float, default=DEFAULT_REFINE,
                    help="then also try the best grid bias ± this (0: grid only)")
+    p.add_argument("--offset-grid", default=",".join(str(b) for b in OFFSET_GRID),
+                   help="offset-state biases tried after the onset bias (comma-separated; '' skips)")
+    p.add_argument("--offset-refine", type=float, default=OFFSET_REFINE,
+                   help="then also try the best offset bias ± this (0: grid only)")
     p.add_argument("--models-dir", default=str(MODELS_DIR))
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for the AR loop)")
     args = p.parse_args(argv)
@@ -95,12 +99,14 @@ def main(argv=None) -> int:
         model, meta = load_checkpoint(chosen)
     else:
         grid = [float(x) for x in args.bias_grid.split(",") if x.strip()]
+        offset_grid = [float(x) for x in args.offset_grid.split(",") if x.strip()]
         val = dir_pairs(args.tune_dir)
         best_score, candidates = None, []
         for ck in args.checkpoint:
             m, mt = load_checkpoint(ck)
             print(f"{ck} (step {mt.get('steps')}):")
-            _, rows = tune_onset_bias(m, val, grid, log=lambda s: print("  " + s), refine=args.bias_refine)
+            _, rows = tune_onset_bias(m, val, grid, log=lambda s: print("  " + s), refine=args.bias_refine,
+                                      offset_grid=offset_grid, offset_refine=args.offset_refine)
             top = max(r["score"] for r in rows)
             candidates.append({"checkpoint": str(ck), "steps": mt.get("steps"), "best_score": top, "sweep": rows})
             if best_score is None or top > best_score:
