@@ -114,6 +114,24 @@ def test_learning_rate_warms_up_decays_then_cools_down_linearly():
                              cooldown_to=0.1) == pytest.approx(at_start * 0.1)
 
 
+def test_averaging_checkpoints_gives_the_mean_weights(tmp_path):
+    from par_studio.model.checkpoint import save_checkpoint
+    from par_studio.train.average import main as average_main
+
+    a, b = PARModel(preset_config("par-compact", 320)), PARModel(preset_config("par-compact", 320))
+    pa = save_checkpoint(a, tmp_path / "a.pt", {"steps": 1})
+    pb = save_checkpoint(b, tmp_path / "b.pt", {"steps": 2})
+    assert average_main([str(pa), str(pb), "-o", str(tmp_path / "avg.pt")]) == 0
+    avg, meta = load_checkpoint(tmp_path / "avg.pt")
+    for k, v in avg.state_dict().items():
+        if v.is_floating_point():
+            assert torch.allclose(v, (a.state_dict()[k] + b.state_dict()[k]) / 2, atol=1e-6)
+    assert meta["steps"] == 2 and [x["steps"] for x in meta["averaged_from"]] == [1, 2]
+    other = save_checkpoint(PARModel(preset_config("par", 320)), tmp_path / "p.pt", {})
+    assert average_main([str(pa), str(other), "-o", str(tmp_path / "bad.pt")]) == 1
+    assert not (tmp_path / "bad.pt").exists()
+
+
 def test_tiny_training_run_resumes(tmp_path, capsys):
     corpus = tmp_path / "corpus"
     for i in range(2):
@@ -123,8 +141,9 @@ def test_tiny_training_run_resumes(tmp_path, capsys):
     args = ["--corpus", str(corpus), "--preset", "par-compact", "--out", str(out), "--batch", "2",
             "--crop-frames", "24", "--log-every", "1", "--val-every", "2", "--val-seconds", "3",
             "--checkpoint-every", "1", "--threads", "2"]
-    assert train_main(args + ["--steps", "2"]) == 0
+    assert train_main(args + ["--steps", "2", "--keep-every", "1"]) == 0
     first = load_checkpoint(out / "last.pt")[1]
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["step_1.pt", "step_2.pt"]
     assert first["steps"] == 2
     assert train_main(args + ["--steps", "3", "--self-condition", "0.5"]) == 0  # resumes with it on
     log = capsys.readouterr().out

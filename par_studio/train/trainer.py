@@ -229,6 +229,8 @@ def train(args) -> int:
                         {"metrics": {f"validation_{k}": round(v, 4) for k, v in metrics.items()}}))
                     log(f"new best ({score:.4f}) → {out / 'best.pt'}")
             save_checkpoint(model, last, metadata(), extra={"optimizer": opt.state_dict(), "step": step, "best": best})
+        if args.keep_every and step % args.keep_every == 0:
+            save_checkpoint(model, out / "snapshots" / f"step_{step}.pt", metadata())
     if rank == 0:
         save_checkpoint(model, last, metadata(), extra={"optimizer": opt.state_dict(), "step": step, "best": best})
         if not (out / "best.pt").exists():
@@ -283,6 +285,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-seconds", type=float, default=30.0)
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--keep-every", type=int, default=0, metavar="N",
+                   help="also keep the weights every N steps in OUT/snapshots/step_N.pt "
+                        "(for `python -m par_studio.train.average`; 0 = off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--self-condition", type=float, default=0.0, metavar="P",
