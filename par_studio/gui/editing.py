@@ -232,6 +232,7 @@ class NoteEditor(QObject):
 
     sigSelectionChanged = Signal(int)  #: number of selected notes
     sigEdited = Signal()  #: the notes were replaced by an edit, an undo or a redo
+    sigAudition = Signal(object, object)  #: (pitches, velocities) to let the user hear
 
     def __init__(self, window):
         super().__init__(window)
@@ -270,6 +271,13 @@ class NoteEditor(QObject):
         self.win.undo_stack.push(NotesCommand(self, text, self.notes, after, self.selection, sel_after, merge_id))
 
     # ------------------------------------------------------------------ operations (API)
+    def audition_selected(self) -> None:
+        """Ask to hear the selected notes (their pitches and velocities), sorted by onset."""
+        if len(self.selection):
+            n = self.notes
+            idx = self.selection[np.argsort(n.onset[self.selection], kind="stable")]
+            self.sigAudition.emit(n.pitch[idx].copy(), n.velocity[idx].copy())
+
     def select_all(self) -> None:
         self.set_selection(np.arange(len(self.notes)))
 
@@ -285,6 +293,7 @@ class NoteEditor(QObject):
             return
         after, sel = add_note(self.notes, float(snap(t)), int(round(pitch)), velocity=velocity)
         self.push(f"Add note {_note_name(int(after.pitch[sel[0]]))}", after, sel)
+        self.audition_selected()
 
     def move_selected(self, dt: float, dp: int, merge: bool = False) -> None:
         if not len(self.selection) or not self.enabled:
@@ -294,6 +303,8 @@ class NoteEditor(QObject):
             return
         after, sel = move_notes(self.notes, self.selection, dt, dp)
         self.push(f"Move {_count(len(sel))}", after, sel, MERGE_MOVE if merge else -1)
+        if dp:
+            self.audition_selected()  # hear the new pitch
 
     def nudge(self, frames: int = 0, semitones: int = 0) -> None:
         """Arrow keys: ±1 frame (32 ms) in time, ±1 semitone in pitch."""
@@ -383,6 +394,7 @@ class NoteEditor(QObject):
             self.set_selection(sel[sel != i] if i in sel else np.append(sel, i))
         else:
             self.set_selection([i])
+            self.audition_selected()
         return True
 
     def edge_at(self, vb, i: int, t: float) -> str | None:

@@ -42,6 +42,7 @@ from .editing import NoteEditor
 from .mixer import MixController
 from .playback import Player, output_device_name
 from .session import EditSession
+from .synth import audition_clip
 from .views import TimelineWidget
 from .workers import (
     stop_job,
@@ -62,6 +63,7 @@ AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff 
 MODELS = (("PAR", "par"), ("PARcompact", "par-compact"))
 LOOP_MARGIN_S = 0.1  #: Loop plays this much before the first and after the last selected note
 SENSITIVITY_STEPS = 20  #: slider positions either side of 0; sensitivity = position / 20
+AUDITION_VELOCITY = 80  #: velocity of a key clicked on the keyboard
 MAX_RECENT = 8
 #: live: audio blocks on their way to the worker at most; beyond that the input waits in the
 #: source's ring buffer (bounded; a full ring counts dropped blocks) instead of piling up,
@@ -245,6 +247,12 @@ class MainWindow(QMainWindow):
         self.act_louder.setShortcuts([QKeySequence("+"), QKeySequence("="), QKeySequence("Shift+=")])
         self.act_softer = act("Velocity −8", lambda: ed.change_velocity(-8), "-")
         ed.sigSelectionChanged.connect(lambda _n: self._loop_toggled() if self.act_loop.isChecked() else None)
+        self.act_audition = act("&Hear notes while editing",
+                                lambda on: self.settings.setValue("edit/audition", bool(on)), checkable=True,
+                                tip="Play a note when you click it or a key, add it or move it to another "
+                                    "pitch (mixed into the playback while it runs)")
+        ed.sigAudition.connect(self.audition_notes)
+        self.timeline.sigKeyClicked.connect(lambda pitch: self.audition_notes([pitch], [AUDITION_VELOCITY]))
         self.edit_actions = (self.act_delete, self.act_left, self.act_right, self.act_up, self.act_down,
                              self.act_oct_up, self.act_oct_down, self.act_longer, self.act_shorter,
                              self.act_join, self.act_split, self.act_louder, self.act_softer)
@@ -271,6 +279,8 @@ class MainWindow(QMainWindow):
         em.addSeparator()
         for a in self.quantise_actions:
             em.addAction(a)
+        em.addSeparator()
+        em.addAction(self.act_audition)
         em.addSeparator()
         hint = QAction("Click: select · Shift/Ctrl+click: add to selection · drag a note: move · "
                        "drag a note's edge: resize · drag empty space: select · double-click: add note", self)
@@ -371,6 +381,7 @@ class MainWindow(QMainWindow):
         self.model_combo.blockSignals(False)
         self._fill_latencies(int(s.value("model/latency_ms", DEFAULT_LATENCY_MS)))
         self.act_follow.setChecked(s.value("view/follow", True) in (True, "true", 1, "1"))
+        self.act_audition.setChecked(s.value("edit/audition", True) in (True, "true", 1, "1"))
         self._update_recent_menu()
         self._update_model_label()
         self._show_tempo_setting()
@@ -400,6 +411,7 @@ class MainWindow(QMainWindow):
         self._shut_down = True  # nothing new starts after this (e.g. a debounced re-transcription)
         self._sensitivity_timer.stop()
         self.player.stop()
+        self.player.stop_audition()
         self.play_timer.stop()
         self.session.flush()
         if self.job is not None:
@@ -911,6 +923,13 @@ class MainWindow(QMainWindow):
         self.act_play.setIcon(self.style().standardIcon(QStyle.SP_MediaPause))
         self.play_timer.start()
         return True
+
+    def audition_notes(self, pitches, velocities) -> None:
+        """Let the user hear these notes (a clicked note or key, a note added or moved to
+        another pitch), unless Hear notes while editing is off or a live session runs."""
+        if self._shut_down or self.live is not None or not self.act_audition.isChecked() or not len(pitches):
+            return
+        self.player.audition(audition_clip(pitches, velocities))
 
     def loop_span(self) -> tuple[float, float] | None:
         """The span Loop plays, in seconds: the selected notes with 100 ms either side, or the

@@ -3,7 +3,9 @@
 The PortAudio callback only copies samples from the (read-only) signals; the playhead comes from
 the stream's own clock on the GUI side. A second, optional track (the synthesised notes) is mixed
 in with gains; the GUI changes the mix by swapping one immutable tuple (an atomic assignment),
-so the audio thread never sees a half-updated state.
+so the audio thread never sees a half-updated state. Short audition clips (a note being
+edited) are mixed into the running playback the same way, or played on a stream of their own
+when nothing plays.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class Player:
         self._t0 = 0.0
         self.loop: tuple[float, float] | None = None  #: (start s, end s) while a loop plays
         self._mix = (np.zeros(0, np.float32), None, 1.0, 0.0)  #: (audio, notes audio, g_audio, g_notes)
+        self._overlay: tuple[np.ndarray, int] | None = None  #: (audition clip, serial) to mix in
+        self._serial = 0
+        self.audition_stream = None  #: the stream of an audition while nothing plays
 
     @property
     def playing(self) -> bool:
@@ -78,6 +83,8 @@ class Player:
         import sounddevice as sd
 
         self.stop()
+        self.stop_audition()
+        self._overlay = None
         if output_device_name() is None:
             raise AudioDeviceError("No audio output device was found, so playback is unavailable. "
                                    "Connect headphones or speakers and try again.")
@@ -107,6 +114,11 @@ class Player:
                 if len(chunk) < n:
                     break
             outdata[k:, 0] = 0
+            overlay = self._overlay
+            if overlay is not None:
+                if state.get("overlay") != overlay[1]:
+                    state["overlay"], state["overlay_at"] = overlay[1], 0
+                state["overlay_at"] = mix_clip(outdata[:, 0], overlay[0], state["overlay_at"])
             if k < frames:
                 raise sd.CallbackStop()
 
@@ -118,6 +130,45 @@ class Player:
         except Exception as exc:
             self.stream = None
             raise AudioDeviceError(f"Cannot play audio on the output device: {exc}") from exc
+
+    def audition(self, clip: np.ndarray) -> bool:
+        """Play a short clip now: mixed into the running playback, or on a stream of its own
+        (replacing an audition still sounding). Returns False where no output device can play
+        it (auditions are a convenience: no error is raised)."""
+        import sounddevice as sd
+
+        self._serial += 1
+        if self.playing:
+            self._overlay = (clip, self._serial)
+            return True
+        self.stop_audition()
+        if output_device_name() is None:
+            return False
+        at = {"i": 0}
+
+        def callback(outdata, frames, time_info, status):
+            outdata[:, 0] = 0
+            at["i"] = mix_clip(outdata[:, 0], clip, at["i"])
+            if at["i"] >= len(clip):
+                raise sd.CallbackStop()
+
+        try:
+            self.audition_stream = sd.OutputStream(samplerate=SAMPLE_RATE, channels=1, dtype="float32",
+                                                   callback=callback)
+            self.audition_stream.start()
+        except Exception:
+            self.audition_stream = None
+            return False
+        return True
+
+    def stop_audition(self) -> None:
+        if self.audition_stream is not None:
+            try:
+                self.audition_stream.abort()
+                self.audition_stream.close()
+            except Exception:
+                pass
+            self.audition_stream = None
 
     def position(self) -> float:
         """Seconds into the audio being heard now."""
@@ -139,6 +190,16 @@ class Player:
         self._start_sample = int(pos * SAMPLE_RATE)
         self.loop = None
         return pos
+
+
+def mix_clip(out: np.ndarray, clip: np.ndarray, at: int) -> int:
+    """Add ``clip[at:]`` into ``out`` (as much as fits, clipped to ±1); return the new ``at``."""
+    n = min(len(out), len(clip) - at)
+    if n > 0:
+        out[:n] += clip[at: at + n]
+        np.clip(out[:n], -1.0, 1.0, out=out[:n])
+        return at + n
+    return at
 
 
 def render_block(audio: np.ndarray, notes_audio: np.ndarray | None, g_audio: float, g_notes: float,

@@ -61,6 +61,25 @@ def render_notes(notes: Notes, n_samples: int, sr: int = SAMPLE_RATE, sign: floa
     return out
 
 
+AUDITION_S = 0.45  #: length of an audition clip (s), release included
+MAX_AUDITION_NOTES = 8
+
+
+def audition_clip(pitches, velocities, seconds: float = AUDITION_S, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """(n,) float32 clip of the given notes struck together (at most :data:`MAX_AUDITION_NOTES`,
+    the first ones) for ``seconds`` including the release: what the user hears when clicking
+    a note or a key, or moving notes to another pitch."""
+    pitches = np.asarray(pitches, np.int16)[:MAX_AUDITION_NOTES]
+    vel = np.clip(np.asarray(velocities, np.int16)[:MAX_AUDITION_NOTES], 1, 127)
+    n = len(pitches)
+    hold = max(0.01, seconds - RELEASE_S)
+    out = render_notes(Notes(np.zeros(n), np.full(n, hold), pitches, vel), int(seconds * sr), sr)
+    peak = float(np.max(np.abs(out))) if len(out) else 0.0
+    if peak > 0.9:  # a loud chord: keep it below clipping
+        out *= np.float32(0.9 / peak)
+    return out
+
+
 def _rows(notes: Notes) -> set:
     return set(zip(notes.onset.tolist(), notes.offset.tolist(), notes.pitch.tolist(), notes.velocity.tolist()))
 

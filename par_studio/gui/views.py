@@ -95,6 +95,24 @@ class NavViewBox(pg.ViewBox):
         self.sigUserNavigated.emit()
 
 
+class KeyboardViewBox(pg.ViewBox):
+    """The keyboard's box: no navigation of its own (it follows the roll); a left click on a key
+    emits :attr:`sigKeyClicked` with its MIDI pitch (to hear it)."""
+
+    sigKeyClicked = Signal(int)
+
+    def __init__(self):
+        super().__init__(enableMouse=False, enableMenu=False)
+
+    def mouseClickEvent(self, ev):  # noqa: N802
+        if ev.button() != Qt.LeftButton:
+            return super().mouseClickEvent(ev)
+        pitch = int(round(self.mapSceneToView(ev.scenePos()).y()))
+        if MIN_MIDI <= pitch <= MAX_MIDI:
+            self.sigKeyClicked.emit(pitch)
+        ev.accept()
+
+
 class KeyboardItem(pg.GraphicsObject):
     """88 keys along the pitch axis (one row per key, as in a DAW), x in [0, 1]."""
 
@@ -155,6 +173,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
 
     sigSeek = Signal(float)
     sigUserNavigated = Signal()
+    sigKeyClicked = Signal(int)  #: a key of the keyboard was clicked (MIDI pitch)
 
     AXIS_WIDTH = 58
     LIVE_WINDOW_S = 12.0
@@ -227,7 +246,8 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self.rubber_band.setZValue(30)
         self.rubber_band.setVisible(False)
         self.roll_vb.addItem(self.rubber_band, ignoreBounds=True)
-        self.key_vb = pg.ViewBox(enableMouse=False, enableMenu=False)
+        self.key_vb = KeyboardViewBox()
+        self.key_vb.sigKeyClicked.connect(self.sigKeyClicked)
         self.key_vb.setMaximumWidth(self.AXIS_WIDTH)
         self.key_vb.setMinimumWidth(self.AXIS_WIDTH)
         self.keyboard = KeyboardItem()

@@ -413,3 +413,71 @@ def test_import_notes_replaces_them_as_one_undo_step(qtbot, make_window, tmp_pat
     assert not win2.import_notes(tmp_path / "bad.csv")
     assert "bad.csv" in win2.last_error and "Traceback" not in win2.last_error
     assert len(win2.notes) == 1
+
+
+def _pitch_heard(stream) -> float:
+    """Pull the audition stream to its end; return the strongest frequency (Hz) heard."""
+    from par_studio.constants import SAMPLE_RATE
+
+    blocks = []
+    while stream.active and len(blocks) < 100:
+        blocks.append(stream.pull(1024))
+    assert not stream.active, "an audition clip must end by itself"
+    y = np.concatenate(blocks)
+    assert np.abs(y).max() > 0.01
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y)), 8 * len(y)))
+    return float(np.argmax(spec) * SAMPLE_RATE / (8 * len(y)))
+
+
+def test_clicking_a_note_or_a_key_and_moving_a_note_lets_you_hear_it(qtbot, make_window, fake_output):
+    """Click a note: its pitch sounds on an output stream of its own, which ends by itself;
+    ↑ moves it and sounds the new pitch; a click on the keyboard sounds that key; with
+    Edit → Hear notes while editing off, nothing sounds."""
+    win = roll_window(make_window, qtbot, six_notes())
+    assert win.act_audition.isChecked()  # on by default
+    vp = win.timeline.viewport()
+    qtbot.mouseClick(vp, Qt.LeftButton, pos=view_pos(win, 0.6, 64))
+    assert list(win.editor.selection) == [1] and len(fake_output.made) == 1
+    assert abs(_pitch_heard(fake_output.made[-1]) - midi_hz(64)) < 2.0
+    qtbot.keyClick(vp, Qt.Key_Up)
+    assert win.notes.pitch[win.editor.selection[0]] == 65
+    assert abs(_pitch_heard(fake_output.made[-1]) - midi_hz(65)) < 2.0
+    kb = win.timeline.key_vb
+    key_pos = win.timeline.mapFromScene(kb.mapViewToScene(QPointF(0.8, 72)))
+    qtbot.mouseClick(vp, Qt.LeftButton, pos=key_pos)
+    assert len(fake_output.made) == 3
+    assert abs(_pitch_heard(fake_output.made[-1]) - midi_hz(72)) < 3.0
+    win.act_audition.trigger()  # off (and remembered)
+    assert win.settings.value("edit/audition") in (False, "false")
+    qtbot.mouseClick(vp, Qt.LeftButton, pos=view_pos(win, 1.2, 72))
+    qtbot.mouseClick(vp, Qt.LeftButton, pos=key_pos)
+    assert len(fake_output.made) == 3 and list(win.editor.selection) == [3]
+
+
+def test_a_note_heard_while_playing_is_mixed_into_the_playback(qtbot, make_window, short_audio, fake_output):
+    """During playback an audition joins the running stream (no second stream): what the
+    card plays is the source plus the clip."""
+    from par_studio.audio.io import load_audio
+    from par_studio.constants import SAMPLE_RATE
+    from par_studio.gui.synth import audition_clip
+
+    win = make_window()
+    with qtbot.waitSignal(win.sigLoaded, timeout=LONG):
+        win.open_file(str(short_audio), transcribe=False)
+    win.set_notes(six_notes())
+    win.mixer.slider.setValue(win.mixer.slider.minimum())  # source only
+    win.seek(0.0)
+    win.toggle_play()
+    assert len(fake_output.made) == 1
+    stream = fake_output.made[0]
+    first = stream.pull(1024)
+    win.editor.set_selection([3])
+    win.editor.audition_selected()
+    after = np.concatenate([stream.pull(1024) for _ in range(3)])
+    assert len(fake_output.made) == 1  # mixed in, not a stream of its own
+    audio = load_audio(short_audio)
+    g = np.dot(first, audio[:1024]) / np.dot(audio[:1024], audio[:1024])
+    clip = audition_clip([72], [80])
+    expected = np.clip(audio[1024: 1024 + len(after)] * g + clip[: len(after)], -1, 1)
+    assert np.allclose(after, expected, atol=1e-5)
+    assert SAMPLE_RATE * 0.4 < len(clip) <= SAMPLE_RATE * 0.5
