@@ -51,6 +51,7 @@ from .workers import (
     LoadJob,
     ModelJob,
     ModelSpec,
+    PitchSpectrumJob,
     TranscribeJob,
     start_job,
 )
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
     sigLiveStopped = Signal(object)  #: Transcription or None
     sigLiveProgress = Signal(float)  #: seconds of live input the worker has processed so far
     sigIdle = Signal()
+    sigPitchSpectrum = Signal()  #: the pitch spectrogram of a live recording is shown
     # to the live worker (queued across threads)
     _sigLiveAudio = Signal(object)
     _sigLiveFinish = Signal()
@@ -107,6 +109,7 @@ class MainWindow(QMainWindow):
         self._follow_paused = False
         self._features_for = None
         self._shut_down = False
+        self._side_jobs: list = []  #: jobs outside the main job slot (pitch spectrogram)
         self._detected_tempo: tuple[Notes | None, float | None] = (None, None)  #: (notes, BPM)
 
         self.setWindowTitle("PAR Studio[*]")  # [*]: "*" while there are unexported edits
@@ -207,6 +210,10 @@ class MainWindow(QMainWindow):
                                 "view), to check them against the recording (L)")
         self.act_follow = act("Follow", lambda on: self.settings.setValue("view/follow", bool(on)), "F",
                               QStyle.SP_ArrowRight, checkable=True, tip="Keep the playhead in view (F)")
+        self.act_pitch_spectrum = act("&Spectrum behind the notes", self._pitch_spectrum_toggled, "B",
+                                      checkable=True,
+                                      tip="Show a spectrogram with one row per key behind the notes, so "
+                                          "each note sits on the energy of its pitch (B)")
         self.act_zoom_in = act("Zoom in", lambda: self.timeline.zoom(0.7), QKeySequence.ZoomIn)
         self.act_zoom_out = act("Zoom out", lambda: self.timeline.zoom(1 / 0.7), QKeySequence.ZoomOut)
         self.act_fit = act("Fit all", lambda: self.timeline.fit(), "Ctrl+0")
@@ -287,7 +294,7 @@ class MainWindow(QMainWindow):
         hint.setEnabled(False)
         em.addAction(hint)
         vm = mb.addMenu("&View")
-        for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_follow):
+        for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_follow, self.act_pitch_spectrum):
             vm.addAction(a)
         vm.addSeparator()
         hint = QAction("Wheel: scroll · Ctrl+wheel: zoom · Shift+wheel: pitch · click: seek · "
@@ -382,6 +389,8 @@ class MainWindow(QMainWindow):
         self._fill_latencies(int(s.value("model/latency_ms", DEFAULT_LATENCY_MS)))
         self.act_follow.setChecked(s.value("view/follow", True) in (True, "true", 1, "1"))
         self.act_audition.setChecked(s.value("edit/audition", True) in (True, "true", 1, "1"))
+        self.act_pitch_spectrum.setChecked(s.value("view/pitch_spectrum", True) in (True, "true", 1, "1"))
+        self.timeline.pitch_img.setVisible(self.act_pitch_spectrum.isChecked())
         self._update_recent_menu()
         self._update_model_label()
         self._show_tempo_setting()
@@ -418,6 +427,8 @@ class MainWindow(QMainWindow):
             self.job[0].cancel()
         if self.mixer.job is not None:
             self.mixer.job[0].cancel()
+        for job in list(self._side_jobs):
+            job.cancel()
         if self.live is not None:
             self._teardown_live(wait=True)
         self.mixer.shutdown()
@@ -684,6 +695,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_provisional(Notes())
         self.timeline.set_lookahead(None)
         self.timeline.set_spectrogram(res.spectrogram)
+        self.timeline.set_pitch_spectrogram(res.pitch_spectrogram)
         self.timeline.set_extent(res.duration)
         self.timeline.fit(res.duration)
         self.timeline.set_playhead(0.0)
@@ -924,6 +936,10 @@ class MainWindow(QMainWindow):
         self.play_timer.start()
         return True
 
+    def _pitch_spectrum_toggled(self, on: bool) -> None:
+        self.settings.setValue("view/pitch_spectrum", bool(on))
+        self.timeline.pitch_img.setVisible(bool(on))
+
     def audition_notes(self, pitches, velocities) -> None:
         """Let the user hear these notes (a clicked note or key, a note added or moved to
         another pitch), unless Hear notes while editing is off or a live session runs."""
@@ -1058,6 +1074,7 @@ class MainWindow(QMainWindow):
         """Empty views for a live session: only what is heard from now on is drawn."""
         tl = self.timeline
         tl.begin_live_spectrogram(tl.spec_n_mels)
+        tl.set_pitch_spectrogram(None)
         tl.set_notes(Notes())
         tl.set_provisional(Notes())
         tl.set_lookahead(None)
@@ -1215,6 +1232,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_notes_window(None)
         self.loaded = LoadedAudio("live input", audio, spec)
         self.timeline.set_spectrogram(spec)
+        self._compute_pitch_spectrogram(self.loaded)
         self.timeline.set_extent(self.loaded.duration)
         self.timeline.set_provisional(Notes())
         self.timeline.set_lookahead(None)
@@ -1225,6 +1243,25 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Live stopped: {len(self.notes)} notes in {self.loaded.duration:.1f} s. "
                                      "Export with Ctrl+E, or press Space to listen.", 10000)
         self.sigLiveStopped.emit(result)
+
+    def _compute_pitch_spectrogram(self, loaded: LoadedAudio) -> None:
+        """Compute the pitch spectrogram behind the roll in a worker (for audio that did not
+        come through a load job); shown if ``loaded`` is still the open audio when it ends."""
+        if self._shut_down:
+            return
+        job = PitchSpectrumJob(loaded.audio)
+
+        def done(img, loaded=loaded):
+            loaded.pitch_spectrogram = img
+            if self.loaded is loaded and self.live is None:
+                self.timeline.set_pitch_spectrogram(img)
+                self.sigPitchSpectrum.emit()
+
+        job.finished.connect(done)
+        job.failed.connect(lambda msg: self.statusBar().showMessage(msg, 5000))
+        self._side_jobs.append(job)
+        job.done.connect(lambda job=job: self._side_jobs.remove(job) if job in self._side_jobs else None)
+        start_job(job, self)
 
     def _teardown_live(self, wait: bool) -> None:
         lv = self.live

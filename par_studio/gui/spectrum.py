@@ -4,6 +4,10 @@ Offline: :func:`display_spectrogram` over a whole signal, in chunks (bounded mem
 file gives a 229 × 112 500 uint8 image, 26 MB). Live: :class:`SpectrogramStream` turns pushed
 sample blocks into new columns as soon as each window is complete (so the display runs ahead of
 the notes by the model's look-ahead, which is exactly what the user hears).
+
+Behind the notes of the roll, :func:`pitch_spectrogram` draws a constant-Q spectrogram with one
+row per piano key (MIDI 21..108) on the same 32 ms frame grid, so a note bar sits exactly on the
+energy of its pitch and a missed or wrong note shows at a glance.
 """
 
 from __future__ import annotations
@@ -64,6 +68,46 @@ def _display_spectrogram(audio, n_mels, should_cancel):
         b = min(T, a + CHUNK_FRAMES)
         out[:, a:b] = to_uint8(fe.from_audio(x, a, b - a)[0])
     return out
+
+
+#: Pitch spectrogram: dB below the file's loudest key-frame mapped to 0..255 over this range.
+PITCH_DB_RANGE = 60.0
+PITCH_CHUNK_FRAMES = 2048  #: frames per CQT call (bounded memory on long files)
+PITCH_CONTEXT_FRAMES = 64  #: frames of audio either side of a chunk (2 s > the longest filter)
+
+
+def pitch_spectrogram(audio: np.ndarray, should_cancel: Callable[[], bool] | None = None,
+                      chunk_frames: int = PITCH_CHUNK_FRAMES) -> np.ndarray:
+    """(n,) float32 16 kHz → uint8 (88, n_frames(n)): constant-Q magnitude (librosa.cqt, one
+    bin per semitone from A0 = 27.5 Hz), row k = MIDI pitch 21 + k, column t centred at t × 32 ms;
+    255 = the loudest bin of the file, 0 = 60 dB below it or less. Computed in chunks with 2 s
+    of audio context either side, which matches one pass to 1e-6 of the peak."""
+    import librosa
+
+    from ..constants import SAMPLE_RATE
+    from ..features import n_frames
+
+    y = np.ascontiguousarray(audio, np.float32).reshape(-1)
+    T = n_frames(len(y))
+    mag = np.zeros((88, T), np.float32)
+    ctx = PITCH_CONTEXT_FRAMES
+    for a in range(0, T, chunk_frames):
+        if should_cancel is not None and should_cancel():
+            break
+        b = min(T, a + chunk_frames)
+        lo = max(0, a - ctx)
+        seg = y[lo * HOP_LENGTH: min(len(y), (b + ctx) * HOP_LENGTH)]
+        want = (b + ctx - lo) * HOP_LENGTH  # zeros past the end, as the front end assumes
+        if len(seg) < want:
+            seg = np.concatenate([seg, np.zeros(want - len(seg), np.float32)])
+        c = np.abs(librosa.cqt(seg, sr=SAMPLE_RATE, hop_length=HOP_LENGTH, fmin=27.5, n_bins=88,
+                               bins_per_octave=12))
+        mag[:, a:b] = c[:, a - lo: a - lo + (b - a)]
+    peak = float(mag.max()) if mag.size else 0.0
+    if peak <= 0.0:
+        return np.zeros((88, T), np.uint8)
+    db = 20.0 * np.log10(np.maximum(mag, peak * 1e-6) / peak)
+    return np.ascontiguousarray(np.clip((db + PITCH_DB_RANGE) * (255.0 / PITCH_DB_RANGE), 0, 255).astype(np.uint8))
 
 
 def mel_frequencies(n_mels: int = DEFAULT_N_MELS) -> np.ndarray:

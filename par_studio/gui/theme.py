@@ -75,3 +75,13 @@ def spectrogram_lut() -> np.ndarray:
     stops = ["#0b0c10", "#1d1747", "#52206e", "#8d2a6e", "#c8445a", "#ef7a3a", "#fbbf4a", "#fcf4b6"]
     x = np.linspace(0, 1, 256) ** 1.1
     return _interp(stops, x).astype(np.uint8)
+
+
+def pitch_spectrum_lut() -> np.ndarray:
+    """256×4 uint8 RGBA table for the spectrogram behind the notes: transparent where quiet
+    (the key lanes show through), a cool blue-grey where loud, so the warm velocity colours of
+    the notes stay readable on top."""
+    x = np.linspace(0, 1, 256)
+    rgb = _interp(["#1b2430", "#2f4a66", "#5a86b0", "#a9c8e6"], x)
+    alpha = 255 * np.clip((x - 0.3) / 0.6, 0, 1) ** 1.4
+    return np.concatenate([rgb, alpha[:, None]], axis=1).astype(np.uint8)

@@ -214,6 +214,11 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self.c_lines = pg.BarGraphItem(x0=[], y0=[], width=[], height=[], brush=QColor("#3a3f49"),
                                        pen=pg.mkPen(None))
         self.roll_vb.addItem(self.c_lines)
+        # pitch spectrogram behind the notes: one row per key, transparent where quiet
+        self.pitch_img = pg.ImageItem(autoDownsample=True)
+        self.pitch_img.setLookupTable(theme.pitch_spectrum_lut())
+        self.pitch_img.setLevels((0, 255))
+        self.roll_vb.addItem(self.pitch_img)
         self.lookahead = pg.LinearRegionItem(values=(0, 0), movable=False,
                                              brush=QColor(79, 163, 255, 28), pen=pg.mkPen(None))
         self.lookahead.setVisible(False)
@@ -355,6 +360,16 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
             return
         self.spec_img.setImage(image, autoLevels=False, levels=(0, 255))
         self.spec_img.setRect(QRectF(-FRAME_SECONDS / 2, 0, image.shape[1] * FRAME_SECONDS, image.shape[0]))
+
+    def set_pitch_spectrogram(self, image: np.ndarray | None) -> None:
+        """uint8 (88, T) image behind the notes; row k is MIDI pitch 21 + k, column t is centred
+        at t × 32 ms (the notes' frame grid)."""
+        if image is None or image.size == 0:
+            self.pitch_img.clear()
+            return
+        self.pitch_img.setImage(image, autoLevels=False, levels=(0, 255))
+        self.pitch_img.setRect(QRectF(-FRAME_SECONDS / 2, MIN_MIDI - 0.5, image.shape[1] * FRAME_SECONDS,
+                                      image.shape[0]))
 
     def begin_live_spectrogram(self, n_mels: int) -> None:
         self._spec_live = np.zeros((n_mels, 4096), np.uint8)

@@ -1,6 +1,7 @@
 """Worker objects that run in QThreads and talk to the GUI only through signals.
 
-* :class:`LoadJob` – decode an audio file and compute its display spectrogram.
+* :class:`LoadJob` – decode an audio file and compute its display spectrograms (mel, and the
+  pitch spectrogram behind the roll); :class:`PitchSpectrumJob` the latter for a live recording.
 * :class:`TranscribeJob` – load the chosen model (unless the GUI passes its cached one) and run
   the offline engine with progress and cancel (``should_cancel`` polls a threading.Event).
 * :class:`LiveWorker` – lives in its own thread for a live session: receives audio blocks via
@@ -107,6 +108,7 @@ class LoadedAudio:
     path: str
     audio: np.ndarray
     spectrogram: np.ndarray  #: uint8 (n_mels, T)
+    pitch_spectrogram: np.ndarray | None = None  #: uint8 (88, T), row k = MIDI 21 + k
 
     @property
     def duration(self) -> float:
@@ -120,11 +122,25 @@ class LoadJob(Job):
 
     def work(self) -> LoadedAudio:
         from ..audio.io import load_audio
-        from .spectrum import display_spectrogram
+        from .spectrum import display_spectrogram, pitch_spectrogram
 
         audio = load_audio(self.path)
         spec = display_spectrogram(audio, should_cancel=self.is_cancelled)
-        return LoadedAudio(self.path, audio, spec)
+        pitch = pitch_spectrogram(audio, should_cancel=self.is_cancelled)
+        return LoadedAudio(self.path, audio, spec, pitch)
+
+
+class PitchSpectrumJob(Job):
+    """The pitch spectrogram of audio the GUI already holds (e.g. a live recording)."""
+
+    def __init__(self, audio: np.ndarray):
+        super().__init__()
+        self.audio = audio
+
+    def work(self) -> np.ndarray:
+        from .spectrum import pitch_spectrogram
+
+        return pitch_spectrogram(self.audio, should_cancel=self.is_cancelled)
 
 
 @dataclass

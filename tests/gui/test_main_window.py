@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QPointF, Qt, QTimer
 
 from par_studio.midi_io import read_csv, read_midi
 from par_studio.notes import Notes
@@ -180,6 +180,39 @@ def test_live_from_file_source_produces_notes(qtbot, make_window, short_audio):
     assert win.loaded.duration == pytest.approx(len(audio) / 16000)
     assert win.loaded.spectrogram.shape[1] == win.transcription.n_frames > 0
     assert win.live is None and win.model_combo.isEnabled()
+    # the recording gets its pitch spectrogram behind the notes too (computed in a worker)
+    if win.loaded.pitch_spectrogram is None:
+        qtbot.waitSignal(win.sigPitchSpectrum, timeout=LONG).wait()
+    assert win.loaded.pitch_spectrogram.shape == (88, win.transcription.n_frames)
+    assert win.timeline.pitch_img.image is not None
+
+
+def test_spectrum_behind_the_notes_puts_each_key_on_its_row(qtbot, make_window, tmp_path):
+    """An A4 tone from 1 s to 2 s lights the A4 row of the roll over that time; B hides it
+    and the choice is remembered."""
+    import soundfile as sf
+
+    t = np.arange(16000) / 16000
+    y = np.zeros(48000, np.float32)
+    y[16000:32000] = 0.3 * np.sin(2 * np.pi * 440 * t)
+    path = tmp_path / "a4.wav"
+    sf.write(path, y, 16000)
+    win = make_window()
+    with qtbot.waitSignal(win.sigLoaded, timeout=LONG):
+        win.open_file(str(path), transcribe=False)
+    item = win.timeline.pitch_img
+    assert item.isVisible() and item.image.shape == (88, win.loaded.spectrogram.shape[1])
+    # map the view point (1.5 s, MIDI 69) into image pixels: it must be the row of A4, and loud
+    px = item.mapFromView(QPointF(1.5, 69.0))
+    row, col = int(px.y()), int(px.x())
+    assert row == 69 - 21 and abs(col - round(1.5 / 0.032)) <= 1
+    assert item.image[row, col] >= 250 and int(np.argmax(item.image[:, col])) == row
+    assert item.image[row, round(0.5 / 0.032)] < 100  # before the tone: quiet
+    win.timeline.setFocus()
+    qtbot.keyClick(win.timeline.viewport(), Qt.Key_B)
+    assert not item.isVisible() and win.settings.value("view/pitch_spectrum") in (False, "false")
+    win2 = make_window()
+    assert not win2.timeline.pitch_img.isVisible() and not win2.act_pitch_spectrum.isChecked()
 
 
 def test_thousands_of_notes_use_a_handful_of_items(make_window):

@@ -1,0 +1,43 @@
+"""The pitch spectrogram drawn behind the notes (pure numpy/librosa; no Qt)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from par_studio.constants import FRAME_SECONDS, SAMPLE_RATE
+from par_studio.features import n_frames
+from par_studio.gui.spectrum import pitch_spectrogram
+
+
+def tone(pitch: int, seconds: float, start: float = 0.0, total: float | None = None) -> np.ndarray:
+    n = int((total or seconds + start) * SAMPLE_RATE)
+    y = np.zeros(n, np.float32)
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    a = int(start * SAMPLE_RATE)
+    y[a: a + len(t)] = 0.3 * np.sin(2 * np.pi * 440.0 * 2 ** ((pitch - 69) / 12) * t)
+    return y
+
+
+def test_each_row_is_a_key_on_the_note_frame_grid():
+    for pitch in (33, 69, 100):  # A1, A4, E7
+        y = tone(pitch, 1.0, start=1.0, total=3.0)
+        img = pitch_spectrogram(y)
+        assert img.dtype == np.uint8 and img.shape == (88, n_frames(len(y)))
+        mid = int(round(1.5 / FRAME_SECONDS))
+        assert int(np.argmax(img[:, mid])) == pitch - 21
+        assert img.max() == 255
+        # the energy starts and ends with the tone (within the analysis window)
+        row = img[pitch - 21]
+        loud = np.flatnonzero(row > 200) * FRAME_SECONDS
+        assert 0.8 < loud.min() < 1.15 and 1.85 < loud.max() < 2.3
+
+
+def test_chunks_match_one_pass_and_silence_is_blank():
+    rng = np.random.default_rng(0)
+    y = (tone(60, 6.0) + tone(67, 6.0) + 0.01 * rng.standard_normal(6 * SAMPLE_RATE)).astype(np.float32)
+    one = pitch_spectrogram(y, chunk_frames=10_000)
+    chunked = pitch_spectrogram(y, chunk_frames=37)
+    assert one.shape == chunked.shape
+    assert np.abs(one.astype(int) - chunked.astype(int)).max() <= 1
+    assert not pitch_spectrogram(np.zeros(SAMPLE_RATE, np.float32)).any()
+    assert pitch_spectrogram(np.zeros(0, np.float32)).shape == (88, 1)
