@@ -177,6 +177,27 @@ def quantise_notes(notes: Notes, idx, grid_s: float) -> tuple[Notes, np.ndarray]
     return _sorted_with_selection(Notes(on, off, notes.pitch, notes.velocity), idx)
 
 
+def velocity_hit(notes: Notes, t: float, v: float, px_t: float, px_v: float, slop_px: float = 6.0) -> int:
+    """Index of the note whose velocity stem (at its onset, from 0 up to its velocity) is at
+    view point (``t`` s, ``v``) of the velocity lane, within ``slop_px`` pixels (``px_t`` s and
+    ``px_v`` velocity units per pixel); among overlapping stems the nearest head; else -1."""
+    if not len(notes):
+        return -1
+    near = (np.abs(notes.onset - t) <= slop_px * px_t) & (v <= notes.velocity + slop_px * px_v)
+    idx = np.flatnonzero(near)
+    if not len(idx):
+        return -1
+    return int(idx[np.argmin(np.abs(notes.velocity[idx] - v))])
+
+
+def set_velocities(notes: Notes, idx, base, dv: int) -> tuple[Notes, np.ndarray]:
+    """Notes ``idx`` get velocity ``base + dv`` (``base``: their velocities before), clamped to 1..127."""
+    idx = np.asarray(idx, np.int64)
+    v = notes.velocity.astype(np.int64)
+    v[idx] = np.clip(np.asarray(base, np.int64) + int(dv), 1, 127)
+    return Notes(notes.onset, notes.offset, notes.pitch, v), idx
+
+
 def change_velocity(notes: Notes, idx, dv: int) -> tuple[Notes, np.ndarray]:
     idx = np.asarray(idx, np.int64)
     v = notes.velocity.astype(np.int64)
@@ -314,6 +335,16 @@ class NoteEditor(QObject):
         if not len(self.selection) or not self.enabled:
             return
         after, sel = change_velocity(self.notes, self.selection, dv)
+        if np.array_equal(after.velocity, self.notes.velocity):
+            return
+        self.push(f"Change velocity of {_count(len(sel))}", after, sel, MERGE_VELOCITY)
+
+    def drag_velocity(self, base, dv: int) -> None:
+        """Velocity-lane drag: the selected notes get ``base`` (their velocities when the drag
+        began) + ``dv``; the steps of one drag undo as one."""
+        if not len(self.selection) or not self.enabled:
+            return
+        after, sel = set_velocities(self.notes, self.selection, base, dv)
         if np.array_equal(after.velocity, self.notes.velocity):
             return
         self.push(f"Change velocity of {_count(len(sel))}", after, sel, MERGE_VELOCITY)
@@ -474,3 +505,63 @@ def _note_name(pitch: int) -> str:
     from .views import note_name
 
     return note_name(pitch)
+
+
+class VelocityLaneEditor:
+    """Mouse editing on the velocity lane: click a stem to select its note, drag a stem up or
+    down to change the velocity of the selected notes (each keeps its offset from the others)."""
+
+    def __init__(self, editor: NoteEditor, vb):
+        self.editor = editor
+        self.vb = vb
+        self._drag: dict | None = None
+        vb.edit_handler = self
+
+    def _hit(self, vb, scene_pos) -> tuple[int, float]:
+        pt = vb.mapSceneToView(scene_pos)
+        px_t, px_v = vb.viewPixelSize()
+        return velocity_hit(self.editor.notes, pt.x(), pt.y(), px_t, px_v), float(pt.y())
+
+    def click(self, vb, ev) -> bool:
+        ed = self.editor
+        if not ed.enabled or ev.button() != Qt.LeftButton or ev.double():
+            return False
+        i, _ = self._hit(vb, ev.scenePos())
+        extend = bool(ev.modifiers() & (Qt.ShiftModifier | Qt.ControlModifier))
+        if i < 0:
+            if not extend:
+                ed.set_selection([])  # as on the roll
+            return False  # empty lane: also seek there
+        if extend:
+            sel = ed.selection
+            ed.set_selection(sel[sel != i] if i in sel else np.append(sel, i))
+        else:
+            ed.set_selection([i])
+        return True
+
+    def hover(self, vb, scene_pos) -> Qt.CursorShape | None:
+        if not self.editor.enabled or self._drag is not None:
+            return None
+        return Qt.SizeVerCursor if self._hit(vb, scene_pos)[0] >= 0 else None
+
+    def drag(self, vb, ev) -> bool:
+        ed = self.editor
+        if not ed.enabled or ev.button() != Qt.LeftButton:
+            return False
+        if ev.isStart():
+            i, v = self._hit(vb, ev.buttonDownScenePos(Qt.LeftButton))
+            if i < 0:
+                self._drag = None
+                return False  # pan the lane as before
+            if i not in ed.selection:
+                ed.set_selection([i])
+            self._drag = {"v": v, "base": ed.notes.velocity[ed.selection].astype(np.int64)}
+        d = self._drag
+        if d is None:
+            return False
+        v = float(vb.mapSceneToView(ev.scenePos()).y())
+        ed.drag_velocity(d["base"], int(round(v - d["v"])))
+        if ev.isFinish():
+            self._drag = None
+        ev.accept()
+        return True

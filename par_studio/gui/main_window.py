@@ -38,7 +38,7 @@ from ..errors import ParStudioError
 from ..midi_io import DEFAULT_TEMPO
 from ..notes import Notes
 from . import theme
-from .editing import NoteEditor
+from .editing import NoteEditor, VelocityLaneEditor
 from .mixer import MixController
 from .playback import Player, output_device_name
 from .session import EditSession
@@ -137,6 +137,7 @@ class MainWindow(QMainWindow):
         self.timeline.sigSeek.connect(self.seek)
         self.timeline.sigUserNavigated.connect(self._user_navigated)
         self.editor = NoteEditor(self)
+        self.velocity_editor = VelocityLaneEditor(self.editor, self.timeline.vel_vb)
         self.editor.sigSelectionChanged.connect(lambda _n: self._update_edit_actions())
         self.session = EditSession(self, self.autosave_dir)
         self.mixer = MixController(self)

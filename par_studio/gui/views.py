@@ -95,6 +95,14 @@ class NavViewBox(pg.ViewBox):
         self.sigUserNavigated.emit()
 
 
+class PassiveScatter(pg.ScatterPlotItem):
+    """Scatter points that leave clicks to the view box under them (the velocity lane's own
+    editing), instead of swallowing clicks on a point as ScatterPlotItem does."""
+
+    def mouseClickEvent(self, ev):  # noqa: N802
+        ev.ignore()
+
+
 class KeyboardViewBox(pg.ViewBox):
     """The keyboard's box: no navigation of its own (it follows the roll); a left click on a key
     emits :attr:`sigKeyClicked` with its MIDI pitch (to hear it)."""
@@ -278,12 +286,12 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self.vel_heads: list[pg.ScatterPlotItem] = []
         for c in self._colors:
             stem = pg.PlotDataItem([], [], connect="pairs", pen=pg.mkPen(c, width=1.5))
-            head = pg.ScatterPlotItem([], [], size=5, pen=pg.mkPen(None), brush=c)
+            head = PassiveScatter([], [], size=5, pen=pg.mkPen(None), brush=c)
             self.vel_vb.addItem(stem)
             self.vel_vb.addItem(head)
             self.vel_stems.append(stem)
             self.vel_heads.append(head)
-        self.vel_selected = pg.ScatterPlotItem([], [], size=9, pen=pg.mkPen(theme.SELECTION, width=1.5),
+        self.vel_selected = PassiveScatter([], [], size=9, pen=pg.mkPen(theme.SELECTION, width=1.5),
                                                brush=pg.mkBrush(None))
         self.vel_vb.addItem(self.vel_selected)
 

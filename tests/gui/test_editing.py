@@ -481,3 +481,33 @@ def test_a_note_heard_while_playing_is_mixed_into_the_playback(qtbot, make_windo
     expected = np.clip(audio[1024: 1024 + len(after)] * g + clip[: len(after)], -1, 1)
     assert np.allclose(after, expected, atol=1e-5)
     assert SAMPLE_RATE * 0.4 < len(clip) <= SAMPLE_RATE * 0.5
+
+
+def test_dragging_a_velocity_stem_changes_the_velocity_of_the_selected_notes(qtbot, make_window):
+    """Click a stem in the velocity lane: its note is selected (no seek); drag a stem up: the
+    selected notes get louder by the same amount (clamped to 127); one undo step restores."""
+    win = roll_window(make_window, qtbot, six_notes())
+    vb, vp = win.timeline.vel_vb, win.timeline.viewport()
+    vb.setYRange(0, 132, padding=0)
+
+    def lane_pos(t, v):
+        return win.timeline.mapFromScene(vb.mapViewToScene(QPointF(t, v)))
+
+    win.seek(0.0)
+    qtbot.mouseClick(vp, Qt.LeftButton, pos=lane_pos(0.768, 40))  # on the stem of note 2 (v 70)
+    assert list(win.editor.selection) == [2] and win.timeline.playhead() == 0.0
+    qtbot.mouseClick(vp, Qt.LeftButton, Qt.ShiftModifier, pos=lane_pos(1.024, 80))  # + note 3 (v 80)
+    assert list(win.editor.selection) == [2, 3]
+    drag(qtbot, vp, [lane_pos(1.024, 80), lane_pos(1.024, 95), lane_pos(1.024, 120)])
+    assert list(win.notes.velocity) == [50, 60, 110, 120, 90, 100]
+    assert win.undo_stack.count() == 1 and list(win.editor.selection) == [2, 3]
+    assert win.timeline.drawn_notes().equals(win.notes)  # what is drawn is what is exported
+    drag(qtbot, vp, [lane_pos(0.768, 110), lane_pos(0.768, 125), lane_pos(0.768, 131)])
+    assert list(win.notes.velocity[[2, 3]]) == [127, 127]  # clamped
+    win.undo_stack.undo()
+    win.undo_stack.undo()
+    assert list(win.notes.velocity) == [50, 60, 70, 80, 90, 100]
+    qtbot.wait(QApplication.styleHints().mouseDoubleClickInterval() + 50)  # a new click, not a double
+    with qtbot.waitSignal(win.timeline.sigSeek) as seek:  # empty lane: seeks (no audio here)
+        qtbot.mouseClick(vp, Qt.LeftButton, pos=lane_pos(2.9, 60))
+    assert abs(seek.args[0] - 2.9) < 0.05 and list(win.editor.selection) == []
