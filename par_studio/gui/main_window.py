@@ -219,6 +219,8 @@ class MainWindow(QMainWindow):
         self.act_zoom_out = act("Zoom out", lambda: self.timeline.zoom(1 / 0.7), QKeySequence.ZoomOut)
         self.act_fit = act("Fit all", lambda: self.timeline.fit(), "Ctrl+0")
         self.act_about = act("About PAR Studio", self.about)
+        self.act_shortcuts = act("&Keyboard shortcuts", self.show_shortcuts, QKeySequence.HelpContents,
+                                 tip="All keys and mouse gestures (F1)")
         # editing (keys act on the selected notes of the roll)
         self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcuts([QKeySequence.Undo])
@@ -309,6 +311,7 @@ class MainWindow(QMainWindow):
         for a in self.mixer.actions:
             listen.addAction(a)
         hm = mb.addMenu("&Help")
+        hm.addAction(self.act_shortcuts)
         hm.addAction(self.act_about)
 
         tb = QToolBar("Main")
@@ -1315,6 +1318,40 @@ class MainWindow(QMainWindow):
         return self.live["ticks"] if self.live else 0
 
     # ================================================================== misc
+    def shortcut_rows(self) -> list[tuple[str, str, str]]:
+        """(menu, action, keys) for every menu action that has a shortcut, in menu order: built
+        from the actions themselves, so the list cannot drift from what the keys do."""
+        rows = []
+
+        def walk(menu, path):
+            for a in menu.actions():
+                if a.menu() is not None:
+                    walk(a.menu(), f"{path} → {a.menu().title().replace('&', '')}")
+                elif a.shortcuts():
+                    keys = ", ".join(k.toString(QKeySequence.NativeText) for k in a.shortcuts())
+                    rows.append((path, a.text().replace("&", ""), keys))
+
+        for top in self.menuBar().actions():
+            if top.menu() is not None:
+                walk(top.menu(), top.menu().title().replace("&", ""))
+        return rows
+
+    def show_shortcuts(self) -> None:
+        from html import escape
+
+        rows = "".join(f"<tr><td>{escape(m)}</td><td>{escape(a)}</td><td><b>{escape(k)}</b></td></tr>"
+                       for m, a, k in self.shortcut_rows())
+        mouse = ("Click a note: select (Shift/Ctrl+click adds) · drag a note: move · drag its edge: "
+                 "resize · drag empty space: select · double-click: add a note · click a key or a "
+                 "note: hear it · velocity lane: click a stem to select, drag it to change the "
+                 "velocity · wheel: scroll · Ctrl+wheel: zoom · Shift+wheel: pitch · middle-drag: pan")
+        box = QMessageBox(QMessageBox.NoIcon, "Keyboard shortcuts",
+                          f"<table cellspacing=6>{rows}</table><p>{escape(mouse)}</p>", QMessageBox.Close, self)
+        box.setTextFormat(Qt.RichText)
+        box.setWindowModality(Qt.NonModal)
+        box.open()
+        self._shortcuts_box = box
+
     def about(self) -> None:
         QMessageBox.about(self, "About PAR Studio",
                           f"<b>PAR Studio {__version__}</b><br>Piano transcription with PAR autoregressive "

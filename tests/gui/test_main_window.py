@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu
 
 from par_studio.midi_io import read_csv, read_midi
 from par_studio.notes import Notes
@@ -235,3 +237,20 @@ def test_settings_remember_model_and_recent(qtbot, make_window, short_audio):
     win2 = make_window()
     assert win2.model_combo.currentData() == "par-compact"
     assert win2.recent_files()[0] == str(short_audio)
+
+
+def test_shortcuts_help_lists_every_menu_key(qtbot, make_window):
+    """Help → Keyboard shortcuts (F1) is built from the actions: each menu action with a key is
+    listed with that key."""
+    win = make_window()
+    rows = win.shortcut_rows()
+    by_action = {a: k for _m, a, k in rows}
+    assert by_action["Export MIDI…"] == "Ctrl+E" and by_action["Spectrum behind the notes"] == "B"
+    assert by_action["Split at playhead"] == "S" and "Quantise to 1/16 notes" in by_action
+    with_keys = [a for a in win.findChildren(QAction) if a.shortcuts() and a.associatedObjects()
+                 and any(isinstance(o, QMenu) for o in a.associatedObjects())]
+    assert {a.text().replace("&", "") for a in with_keys} <= set(by_action)
+    win.act_shortcuts.trigger()
+    box = win._shortcuts_box
+    assert box.isVisible() and "Ctrl+E" in box.text() and "velocity lane" in box.text()
+    box.close()
