@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "resources" / "example.flac"
@@ -201,12 +203,30 @@ def bench_memory(app, tmp: Path, minutes: float, full: bool) -> dict:
     return out
 
 
+def bench_spectrograms(minutes: float = 10.0) -> dict:
+    """Seconds to compute the two display spectrograms (mel above, pitch behind the notes) of
+    ``minutes`` of the example recording repeated, in the load job's code."""
+    from par_studio.audio.io import load_audio
+    from par_studio.gui.main_window import EXAMPLE
+    from par_studio.gui.spectrum import display_spectrogram, pitch_spectrogram
+
+    y = load_audio(EXAMPLE)
+    y = np.tile(y, int(np.ceil(minutes * 60 * 16000 / len(y))))[: int(minutes * 60 * 16000)]
+    pitch_spectrogram(y[: 5 * 16000])  # librosa's one-off set-up (filters, resamplers)
+    t0 = time.perf_counter()
+    display_spectrogram(y)
+    t1 = time.perf_counter()
+    pitch_spectrogram(y)
+    t2 = time.perf_counter()
+    return {"minutes": minutes, "mel_s": t1 - t0, "pitch_s": t2 - t1}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--live-seconds", type=float, default=10.0)
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--full", action="store_true", help="run the real engine over the whole file")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["launch", "live", "memory"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["launch", "live", "memory", "spectrograms"])
     args = ap.parse_args()
     from par_studio.gui.main_window import ensure_app
 
@@ -214,6 +234,10 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.1f}")
     if "launch" not in args.skip:
         print(f"launch → window shown: {bench_launch():.2f} s (median of 3, fresh interpreter)")
+    if "spectrograms" not in args.skip:
+        r = bench_spectrograms()
+        print(f"display spectrograms of {r['minutes']:.0f} min of audio: mel {r['mel_s']:.2f} s, "
+              f"pitch (behind the notes) {r['pitch_s']:.2f} s")
     app = ensure_app()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
