@@ -6,20 +6,26 @@
 #   bash scripts/train_models.sh                  # the recipe and step counts of this release
 #   COMPACT_STEPS=20000 PAR_STEPS=20000 bash scripts/train_models.sh   # train further
 # Every stage resumes where it stopped: run it again to continue. Work folder: $WORK.
-# The focal-loss state weights were raised in phases as the CPU run went on, and
-# self-conditioning (--self-condition 0.5) was switched on later; the phases below replay that
+# The focal-loss state weights were raised in phases as the CPU run went on, self-conditioning
+# (--self-condition 0.5) was switched on later, and each run ends with a linear learning-rate
+# cool-down (to 0.1×) while snapshots are kept every 250 steps; the phases below replay that
 # schedule (weights off,offset,onset,sustain,re-onset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-../par-work}
 CORPUS=${CORPUS:-$WORK/corpus}
 RUNS=${RUNS:-$WORK/runs}
-COMPACT_STEPS=${COMPACT_STEPS:-7900}
-PAR_STEPS=${PAR_STEPS:-5800}
+COMPACT_COOL=${COMPACT_COOL:-8150}   # step where PARcompact's cool-down starts
+COMPACT_STEPS=${COMPACT_STEPS:-10650}
+PAR_COOL=${PAR_COOL:-5950}
+PAR_STEPS=${PAR_STEPS:-8350}
 FT_STEPS=${FT_STEPS:-1500}
 COMMON=(--batch 8 --crop-frames 160 --lr 1e-3 --lr-decay 0.9 --lr-decay-every 1000
         --val-every 250 --val-files 8 --checkpoint-every 50 --threads 1)
 W0=1,1,1,1,1; W1=1,2,4,1,4; W2=1,6,4,1,4; SC=(--self-condition 0.5)
+cool() {  # start steps: a linear cool-down from START to the end, with snapshots
+  echo --cooldown-start "$1" --cooldown-steps $(( $2 - $1 )) --keep-every 250
+}
 
 par-studio build-corpus --out "$CORPUS" --procedural 300 --max-train-performances 400 \
   --segments-per-performance 2 --segment-seconds 30 --max-val 20 --max-test 30 \
@@ -33,16 +39,21 @@ train() {  # preset out steps weights [extra...]
 
 ( train par-compact par-compact-320 900 $W0 && train par-compact par-compact-320 2050 $W1 &&
   train par-compact par-compact-320 5250 $W2 &&
-  train par-compact par-compact-320 "$COMPACT_STEPS" $W2 "${SC[@]}" &&
-  train par-compact par-compact-192 "$FT_STEPS" $W2 "${SC[@]}" --latency 192 --warmup 20 \
-    --init "$RUNS/par-compact-320/last.pt" ) &
+  train par-compact par-compact-320 "$COMPACT_COOL" $W2 "${SC[@]}" &&
+  train par-compact par-compact-320 "$COMPACT_STEPS" $W2 "${SC[@]}" $(cool "$COMPACT_COOL" "$COMPACT_STEPS") &&
+  train par-compact par-compact-192 "$FT_STEPS" $W2 "${SC[@]}" --latency 192 --warmup 20 --lr 3e-4 \
+    $(cool 500 "$FT_STEPS") --init "$RUNS/par-compact-320/last.pt" ) &
 ( train par par-320 450 $W0 && train par par-320 1200 $W1 && train par par-320 3500 $W2 &&
-  train par par-320 "$PAR_STEPS" $W2 "${SC[@]}" ) &
+  train par par-320 "$PAR_COOL" $W2 "${SC[@]}" &&
+  train par par-320 "$PAR_STEPS" $W2 "${SC[@]}" $(cool "$PAR_COOL" "$PAR_STEPS") ) &
 wait
 
 # On the validation pieces: choose between each run's best.pt (by the trainer's 8-file
-# validation) and last.pt, and the decoder's onset bias; then score the test set once.
+# validation), last.pt and the average of its last three snapshots, and the decoder's onset and
+# offset biases; then score the test set once.
 for name in par-compact-320 par-320 par-compact-192; do
-  python -m par_studio.train.ship "$RUNS/$name/best.pt" "$RUNS/$name/last.pt" --name "$name" \
-    --test-dir "$CORPUS/test" --tune-dir "$CORPUS/validation"
+  snaps=$(printf "%s\n" "$RUNS/$name"/snapshots/step_*.pt | sort -V | tail -3)
+  python -m par_studio.train.average $snaps -o "$RUNS/$name/avg.pt"
+  python -m par_studio.train.ship "$RUNS/$name/best.pt" "$RUNS/$name/last.pt" "$RUNS/$name/avg.pt" \
+    --name "$name" --test-dir "$CORPUS/test" --tune-dir "$CORPUS/validation"
 done
