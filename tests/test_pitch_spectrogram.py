@@ -41,3 +41,33 @@ def test_chunks_match_one_pass_and_silence_is_blank():
     assert np.abs(one.astype(int) - chunked.astype(int)).max() <= 1
     assert not pitch_spectrogram(np.zeros(SAMPLE_RATE, np.float32)).any()
     assert pitch_spectrogram(np.zeros(0, np.float32)).shape == (88, 1)
+
+
+def test_live_stream_gives_the_offline_columns_a_look_ahead_later():
+    """Pushed in odd-sized blocks, the live stream yields every column once, in order, each
+    only after 10 frames of audio past its centre were pushed, and matches the offline image
+    (the stream's scale is the loudest column so far: equal once the tone has peaked)."""
+    from par_studio.constants import HOP_LENGTH
+    from par_studio.gui.spectrum import PitchSpectrogramStream
+
+    y = tone(69, 2.0, start=1.0, total=4.0) + tone(45, 2.0, start=1.0, total=4.0)
+    offline = pitch_spectrogram(y)
+    st = PitchSpectrogramStream()
+    cols, pushed = [], 0
+    rng = np.random.default_rng(1)
+    while pushed < len(y):
+        n = int(rng.integers(100, 1500))
+        t0, c = st.push(y[pushed: pushed + n])
+        pushed += len(y[pushed: pushed + n])
+        assert t0 == sum(x.shape[1] for x in cols)
+        if c.shape[1]:
+            assert (t0 + c.shape[1] - 1 + st.lag) * HOP_LENGTH <= pushed  # its look-ahead was heard
+            cols.append(c)
+    t0, c = st.push(np.zeros(0, np.float32), final=True)
+    cols.append(c)
+    live = np.concatenate(cols, axis=1)
+    assert live.shape == offline.shape
+    settled = slice(int(1.5 / FRAME_SECONDS), int(2.9 / FRAME_SECONDS))
+    assert np.abs(live[:, settled].astype(int) - offline[:, settled].astype(int)).max() <= 3
+    assert (np.argmax(live[:, settled], axis=0) == np.argmax(offline[:, settled], axis=0)).all()
+    assert live[:, : int(0.5 / FRAME_SECONDS)].max() == 0  # silence before the tone stays dark

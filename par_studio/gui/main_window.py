@@ -1078,7 +1078,6 @@ class MainWindow(QMainWindow):
         """Empty views for a live session: only what is heard from now on is drawn."""
         tl = self.timeline
         tl.begin_live_spectrogram(tl.spec_n_mels)
-        tl.set_pitch_spectrogram(None)
         tl.set_notes(Notes())
         tl.set_provisional(Notes())
         tl.set_lookahead(None)
@@ -1100,7 +1099,7 @@ class MainWindow(QMainWindow):
 
     def _begin_live(self, model, meta) -> None:
         lv = self.live
-        worker = LiveWorker(model, self.sensitivity())
+        worker = LiveWorker(model, self.sensitivity(), pitch_spectrum=self.act_pitch_spectrum.isChecked())
         thread = QThread(self)
         thread.setObjectName("par-LiveWorker")
         worker.moveToThread(thread)
@@ -1167,6 +1166,7 @@ class MainWindow(QMainWindow):
             return
         lv["pending"] = max(0, lv["pending"] - 1)
         self.timeline.append_spectrogram(upd.spec_t0, upd.spec_cols)
+        self.timeline.append_pitch_spectrogram(upd.pitch_t0, upd.pitch_cols)
         if len(upd.finished):
             lv["new"].append(upd.finished)
         lv["sounding"] = upd.sounding
@@ -1232,11 +1232,16 @@ class MainWindow(QMainWindow):
         self._refresh_live()
         audio = np.concatenate(lv["blocks"]) if lv["blocks"] else np.zeros(1, np.float32)
         spec = np.ascontiguousarray(self.timeline.live_spectrogram())
+        pitch = np.ascontiguousarray(self.timeline.live_pitch_spectrogram())
         self._teardown_live(wait=True)
         self.timeline.set_notes_window(None)
         self.loaded = LoadedAudio("live input", audio, spec)
         self.timeline.set_spectrogram(spec)
-        self._compute_pitch_spectrogram(self.loaded)
+        if pitch.shape[1] == spec.shape[1]:  # drawn live (Spectrum behind the notes was on)
+            self.loaded.pitch_spectrogram = pitch
+            self.timeline.set_pitch_spectrogram(pitch)
+        else:
+            self._compute_pitch_spectrogram(self.loaded)
         self.timeline.set_extent(self.loaded.duration)
         self.timeline.set_provisional(Notes())
         self.timeline.set_lookahead(None)

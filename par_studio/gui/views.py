@@ -95,6 +95,42 @@ class NavViewBox(pg.ViewBox):
         self.sigUserNavigated.emit()
 
 
+class LiveImage:
+    """A live spectrogram's growing history (uint8 (rows, T), amortised doubling) shown in an
+    ImageItem: only the visible window is handed to the item, by the display timer. Row r is
+    drawn at ``y0 + r`` (the mel image from 0, the pitch image from MIDI 21 − 0.5)."""
+
+    def __init__(self, item: pg.ImageItem, rows: int, y0: float = 0.0):
+        self.item, self.rows, self.y0 = item, rows, y0
+        self.buf = np.zeros((rows, 4096), np.uint8)
+        self.n = 0
+
+    def append(self, t0: int, cols: np.ndarray) -> None:
+        """Columns ``t0 .. t0 + k - 1`` (uint8 (rows, k))."""
+        if cols.shape[1] == 0:
+            return
+        end = t0 + cols.shape[1]
+        if end > self.buf.shape[1]:
+            grown = np.zeros((self.rows, max(end, 2 * self.buf.shape[1])), np.uint8)
+            grown[:, : self.n] = self.buf[:, : self.n]
+            self.buf = grown
+        self.buf[:, t0:end] = cols
+        self.n = max(self.n, end)
+
+    def image(self) -> np.ndarray:
+        return self.buf[:, : self.n]
+
+    def show(self, x0: float, x1: float) -> None:
+        """Hand the columns between view times ``x0`` and ``x1`` (s) to the item."""
+        a = max(0, int(x0 / FRAME_SECONDS) - 2)
+        b = min(self.n, int(x1 / FRAME_SECONDS) + 2)
+        if b <= a:
+            return
+        img = np.ascontiguousarray(self.buf[:, a:b])
+        self.item.setImage(img, autoLevels=False, levels=(0, 255))
+        self.item.setRect(QRectF((a - 0.5) * FRAME_SECONDS, self.y0, (b - a) * FRAME_SECONDS, self.rows))
+
+
 class PassiveScatter(pg.ScatterPlotItem):
     """Scatter points that leave clicks to the view box under them (the velocity lane's own
     editing), instead of swallowing clicks on a point as ScatterPlotItem does."""
@@ -333,8 +369,8 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self.draw_from: float | None = None  #: live: draw notes ending after this time only
         self._bins = np.zeros(0, np.int64)
         self.provisional = Notes()
-        self._spec_live: np.ndarray | None = None
-        self._spec_live_n = 0
+        self._spec_live: LiveImage | None = None
+        self._pitch_live: LiveImage | None = None
 
     # ------------------------------------------------------------------ extent / background
     def set_extent(self, seconds: float) -> None:
@@ -372,6 +408,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
     def set_pitch_spectrogram(self, image: np.ndarray | None) -> None:
         """uint8 (88, T) image behind the notes; row k is MIDI pitch 21 + k, column t is centred
         at t × 32 ms (the notes' frame grid)."""
+        self._pitch_live = None
         if image is None or image.size == 0:
             self.pitch_img.clear()
             return
@@ -380,40 +417,38 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
                                       image.shape[0]))
 
     def begin_live_spectrogram(self, n_mels: int) -> None:
-        self._spec_live = np.zeros((n_mels, 4096), np.uint8)
-        self._spec_live_n = 0
+        """Empty both spectrograms; live columns are appended from now on."""
+        self._spec_live = LiveImage(self.spec_img, n_mels)
+        self._pitch_live = LiveImage(self.pitch_img, 88, MIN_MIDI - 0.5)
         self.spec_img.clear()
+        self.pitch_img.clear()
 
     def append_spectrogram(self, t0: int, cols: np.ndarray) -> None:
-        """Append live columns (first index t0) to the growing history (amortised doubling)."""
-        if self._spec_live is None or cols.shape[1] == 0:
-            return
-        end = t0 + cols.shape[1]
-        if end > self._spec_live.shape[1]:
-            grown = np.zeros((self._spec_live.shape[0], max(end, 2 * self._spec_live.shape[1])), np.uint8)
-            grown[:, : self._spec_live_n] = self._spec_live[:, : self._spec_live_n]
-            self._spec_live = grown
-        self._spec_live[:, t0:end] = cols
-        self._spec_live_n = max(self._spec_live_n, end)
+        """Append live mel columns (first index t0, uint8 (n_mels, k))."""
+        if self._spec_live is not None:
+            self._spec_live.append(t0, cols)
+
+    def append_pitch_spectrogram(self, t0: int, cols: np.ndarray) -> None:
+        """Append live pitch-spectrogram columns (first index t0, uint8 (88, k))."""
+        if self._pitch_live is not None:
+            self._pitch_live.append(t0, cols)
 
     def live_spectrogram(self) -> np.ndarray:
         if self._spec_live is None:
             return np.zeros((self.spec_n_mels, 0), np.uint8)
-        return self._spec_live[:, : self._spec_live_n]
+        return self._spec_live.image()
+
+    def live_pitch_spectrogram(self) -> np.ndarray:
+        if self._pitch_live is None:
+            return np.zeros((88, 0), np.uint8)
+        return self._pitch_live.image()
 
     def refresh_live_spectrogram(self) -> None:
-        """Show the visible window of the live history (called by the display timer)."""
-        n = self._spec_live_n
-        if self._spec_live is None or n == 0:
-            return
+        """Show the visible window of the live histories (called by the display timer)."""
         (x0, x1), _ = self.roll_vb.viewRange()
-        a = max(0, int(x0 / FRAME_SECONDS) - 2)
-        b = min(n, int(x1 / FRAME_SECONDS) + 2)
-        if b <= a:
-            return
-        img = np.ascontiguousarray(self._spec_live[:, a:b])
-        self.spec_img.setImage(img, autoLevels=False, levels=(0, 255))
-        self.spec_img.setRect(QRectF((a - 0.5) * FRAME_SECONDS, 0, (b - a) * FRAME_SECONDS, img.shape[0]))
+        for live in (self._spec_live, self._pitch_live):
+            if live is not None:
+                live.show(x0, x1)
 
     # ------------------------------------------------------------------ notes
     def set_notes(self, notes: Notes) -> None:

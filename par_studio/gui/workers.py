@@ -230,6 +230,8 @@ class LiveUpdate:
     frames_emitted: int = 0
     samples_pushed: int = 0
     compute_s: float = 0.0
+    pitch_t0: int = 0
+    pitch_cols: np.ndarray = field(default_factory=lambda: np.zeros((88, 0), np.uint8))  #: uint8 (88, k)
 
 
 class LiveWorker(QObject):
@@ -250,14 +252,15 @@ class LiveWorker(QObject):
     finished = Signal(object)  #: Transcription or None (display-only session)
     failed = Signal(str)
 
-    def __init__(self, model=None, sensitivity: float = 0.0):
+    def __init__(self, model=None, sensitivity: float = 0.0, pitch_spectrum: bool = True):
         super().__init__()
-        from .spectrum import SpectrogramStream
+        from .spectrum import PitchSpectrogramStream, SpectrogramStream
 
         self.model = model
         self.sensitivity = sensitivity
         self.engine = None
         self.spec = SpectrogramStream()
+        self.pitch = PitchSpectrogramStream() if pitch_spectrum else None
         self.samples = 0
         self.dead = False
         self.prev_threads: int | None = None
@@ -294,6 +297,8 @@ class LiveWorker(QObject):
             self.samples += len(block)
             t0, cols = self.spec.push(block)
             upd = LiveUpdate(t0, cols, samples_pushed=self.samples)
+            if self.pitch is not None:
+                upd.pitch_t0, upd.pitch_cols = self.pitch.push(block)
             if self.engine is not None:
                 su = self.engine.push(block)
                 upd.finished, upd.sounding = su.finished, su.sounding
@@ -316,10 +321,13 @@ class LiveWorker(QObject):
                 su = self.engine.finish()
             t0, cols = self.spec.push(np.zeros(WINDOW_HALF, np.float32))  # end padding, as offline
             if self.engine is not None and not self.dead:
-                self.update.emit(LiveUpdate(t0, cols, su.finished, Notes(), self.engine.frames_emitted, self.samples))
+                upd = LiveUpdate(t0, cols, su.finished, Notes(), self.engine.frames_emitted, self.samples)
                 result = self.engine.result()
             else:
-                self.update.emit(LiveUpdate(t0, cols, samples_pushed=self.samples))
+                upd = LiveUpdate(t0, cols, samples_pushed=self.samples)
+            if self.pitch is not None:
+                upd.pitch_t0, upd.pitch_cols = self.pitch.push(np.zeros(0, np.float32), final=True)
+            self.update.emit(upd)
         except Exception as exc:
             traceback.print_exc()
             self.failed.emit(_plain(exc))

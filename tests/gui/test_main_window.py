@@ -182,11 +182,33 @@ def test_live_from_file_source_produces_notes(qtbot, make_window, short_audio):
     assert win.loaded.duration == pytest.approx(len(audio) / 16000)
     assert win.loaded.spectrogram.shape[1] == win.transcription.n_frames > 0
     assert win.live is None and win.model_combo.isEnabled()
-    # the recording gets its pitch spectrogram behind the notes too (computed in a worker)
-    if win.loaded.pitch_spectrogram is None:
-        qtbot.waitSignal(win.sigPitchSpectrum, timeout=LONG).wait()
+    # the spectrum behind the notes was drawn live and stays for the recording
     assert win.loaded.pitch_spectrogram.shape == (88, win.transcription.n_frames)
-    assert win.timeline.pitch_img.image is not None
+    assert np.array_equal(win.timeline.pitch_img.image, win.loaded.pitch_spectrogram)
+    from par_studio.gui.spectrum import pitch_spectrogram
+
+    offline = pitch_spectrogram(audio)  # same rows as opening the file (scales may differ a little)
+    loud = offline > 200
+    assert (win.loaded.pitch_spectrogram[loud] > 120).mean() > 0.95
+
+
+def test_live_without_the_spectrum_behind_the_notes_computes_it_when_stopped(qtbot, make_window, short_audio):
+    """With the view off during a live session the worker skips it; the recording gets it
+    from a worker job after Stop, so turning the view on shows it."""
+    from par_studio.audio.io import load_audio
+    from par_studio.audio.live import FileSource
+
+    win = make_window()
+    win.act_pitch_spectrum.trigger()  # off
+    win.model_combo.setCurrentIndex(win.model_combo.findData("par-compact"))
+    audio = load_audio(short_audio)
+    with qtbot.waitSignal(win.sigPitchSpectrum, timeout=LONG):
+        with qtbot.waitSignal(win.sigLiveStopped, timeout=LONG):
+            win.start_live(FileSource(audio, realtime=False))
+        assert win.timeline.live_pitch_spectrogram().shape[1] == 0 or win.loaded.pitch_spectrogram is None
+    assert win.loaded.pitch_spectrogram.shape == (88, win.transcription.n_frames)
+    win.act_pitch_spectrum.trigger()
+    assert win.timeline.pitch_img.isVisible() and win.timeline.pitch_img.image is not None
 
 
 def test_spectrum_behind_the_notes_puts_each_key_on_its_row(qtbot, make_window, tmp_path):
