@@ -416,16 +416,23 @@ class NoteEditor(QObject):
             if i < 0:
                 self.add_note_at(t, p)
             return True
+        return self.click_select(i, extend, audition=True)
+
+    def click_select(self, i: int, extend: bool, audition: bool = False) -> bool:
+        """A click on note ``i`` (-1: on nothing) of the roll or the velocity lane: select it
+        (``extend``: toggle it in the selection), or clear the selection. Returns True when a
+        note was hit (the click is used up), False for empty space (the view also seeks)."""
         if i < 0:
             if not extend:
                 self.set_selection([])
-            return False  # empty space: also seek there
+            return False
         if extend:
             sel = self.selection
             self.set_selection(sel[sel != i] if i in sel else np.append(sel, i))
         else:
             self.set_selection([i])
-            self.audition_selected()
+            if audition:
+                self.audition_selected()
         return True
 
     def edge_at(self, vb, i: int, t: float) -> str | None:
@@ -527,17 +534,7 @@ class VelocityLaneEditor:
         if not ed.enabled or ev.button() != Qt.LeftButton or ev.double():
             return False
         i, _ = self._hit(vb, ev.scenePos())
-        extend = bool(ev.modifiers() & (Qt.ShiftModifier | Qt.ControlModifier))
-        if i < 0:
-            if not extend:
-                ed.set_selection([])  # as on the roll
-            return False  # empty lane: also seek there
-        if extend:
-            sel = ed.selection
-            ed.set_selection(sel[sel != i] if i in sel else np.append(sel, i))
-        else:
-            ed.set_selection([i])
-        return True
+        return ed.click_select(i, bool(ev.modifiers() & (Qt.ShiftModifier | Qt.ControlModifier)))
 
     def hover(self, vb, scene_pos) -> Qt.CursorShape | None:
         if not self.editor.enabled or self._drag is not None:

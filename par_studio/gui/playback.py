@@ -162,13 +162,8 @@ class Player:
         return True
 
     def stop_audition(self) -> None:
-        if self.audition_stream is not None:
-            try:
-                self.audition_stream.abort()
-                self.audition_stream.close()
-            except Exception:
-                pass
-            self.audition_stream = None
+        _close(self.audition_stream)
+        self.audition_stream = None
 
     def position(self) -> float:
         """Seconds into the audio being heard now."""
@@ -180,16 +175,21 @@ class Player:
 
     def stop(self) -> float:
         pos = self.position()
-        if self.stream is not None:
-            try:
-                self.stream.abort()
-                self.stream.close()
-            except Exception:
-                pass
-            self.stream = None
+        _close(self.stream)
+        self.stream = None
         self._start_sample = int(pos * SAMPLE_RATE)
         self.loop = None
         return pos
+
+
+def _close(stream) -> None:
+    """Stop and close a PortAudio stream now (None: nothing); a failing device is let go."""
+    if stream is not None:
+        try:
+            stream.abort()
+            stream.close()
+        except Exception:
+            pass
 
 
 def mix_clip(out: np.ndarray, clip: np.ndarray, at: int) -> int:
