@@ -131,3 +131,17 @@ def test_nan_samples_are_rejected(tmp_path):
     sf.write(p, x, 16000, subtype="FLOAT")
     with pytest.raises(AudioLoadError, match="nan.wav"):
         load_audio(p)
+
+
+def test_write_audio_is_lossless_16_bit_and_names_the_format(tmp_path):
+    import soundfile as sf
+
+    from par_studio.audio.io import write_audio
+
+    y = (0.5 * np.sin(np.arange(16000) / 10)).astype(np.float32)
+    flac = write_audio(y, tmp_path / "a.flac")
+    assert sf.info(flac).format == "FLAC" and np.allclose(sf.read(flac, dtype="float32")[0], y, atol=4e-5)
+    wav = write_audio(np.full(100, 2.0, np.float32), tmp_path / "b")  # clipped, .wav added
+    assert wav.name == "b.wav" and sf.info(wav).format == "WAV"
+    assert np.allclose(sf.read(wav, dtype="float32")[0], 32767 / 32768, atol=1e-4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.flac", "b.wav"]

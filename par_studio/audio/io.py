@@ -156,3 +156,22 @@ def _finish(path: Path, y: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(y)):
         raise AudioLoadError(f"{path}: the file holds invalid (NaN or infinite) samples.")
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def write_audio(audio: np.ndarray, path) -> Path:
+    """Write (n,) float32 16 kHz mono ``audio`` to ``path`` atomically: FLAC (16-bit, lossless
+    for what a sound card records) for ``.flac``, else 16-bit WAV (``.wav`` is added when the
+    name has neither suffix). Returns the path written."""
+    import io
+
+    import soundfile as sf
+
+    from ..midi_io import atomic_write_bytes
+
+    path = Path(path)
+    if path.suffix.lower() not in (".flac", ".wav"):
+        path = path.with_suffix(path.suffix + ".wav") if path.suffix else path.with_suffix(".wav")
+    buf = io.BytesIO()
+    fmt = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
+    sf.write(buf, np.clip(np.asarray(audio, np.float32), -1.0, 1.0), SAMPLE_RATE, format=fmt, subtype="PCM_16")
+    return atomic_write_bytes(path, buf.getvalue())

@@ -60,6 +60,7 @@ ORGANIZATION = "PAR Studio"
 APPLICATION = "PAR Studio"
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 EXAMPLE = RESOURCES / "example.flac"
+LIVE_INPUT = "live input"  #: LoadedAudio.path of a live recording (no file yet)
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff *.m4a *.au);;All files (*)"
 MODELS = (("PAR", "par"), ("PARcompact", "par-compact"))
 LOOP_MARGIN_S = 0.1  #: Loop plays this much before the first and after the last selected note
@@ -190,6 +191,9 @@ class MainWindow(QMainWindow):
                               QStyle.SP_DialogSaveButton, tip="Export the notes shown as a MIDI file (Ctrl+E)")
         self.act_export_csv = act("Export &CSV…", lambda: self.export_dialog("csv"), "Ctrl+Shift+E",
                                   tip="Export the notes shown as CSV: onset, offset, pitch, velocity")
+        self.act_save_audio = act("Save &recording…", lambda: self.save_recording_dialog(), "Ctrl+Shift+S",
+                                  tip="Save the audio of the last live session (FLAC or WAV), e.g. to "
+                                      "transcribe it again later with PAR")
         self.act_import = act("&Import notes…", lambda: self.import_dialog(), "Ctrl+I",
                               tip="Replace the notes with those of a MIDI or CSV file, e.g. an earlier "
                                   "export to go on checking it (one undo step)")
@@ -274,6 +278,7 @@ class MainWindow(QMainWindow):
         fm.addAction(self.act_export)
         fm.addAction(self.act_export_csv)
         fm.addAction(self.act_import)
+        fm.addAction(self.act_save_audio)
         tempo_menu = fm.addMenu("MIDI &tempo")
         tempo_menu.addAction(self.act_tempo_auto)
         tempo_menu.addAction(self.act_tempo_fixed)
@@ -568,6 +573,7 @@ class MainWindow(QMainWindow):
         has_notes = len(self.notes) > 0
         self.act_export.setEnabled(has_notes)
         self.act_export_csv.setEnabled(has_notes)
+        self.act_save_audio.setEnabled(not live and self.loaded is not None and self.loaded.path == LIVE_INPUT)
         self.act_play.setEnabled(self.loaded is not None and not live)
         self.act_live.setChecked(live)
         self.act_live.setText("Stop live" if live else "Live")
@@ -908,6 +914,29 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Exported {len(self.notes)} notes to {out}{at}", 8000)
         return out
 
+    def save_recording_dialog(self) -> None:
+        if self.loaded is None:
+            return
+        folder = self.settings.value("files/export_folder", str(Path.home()))
+        path, _ = QFileDialog.getSaveFileName(self, "Save recording", str(Path(folder) / "recording.flac"),
+                                              "FLAC (*.flac);;WAV (*.wav)")
+        if path:
+            self.save_recording(path)
+
+    def save_recording(self, path) -> Path | None:
+        """Write the live recording (the audio shown) to ``path`` atomically (FLAC or WAV)."""
+        from ..audio.io import write_audio
+
+        try:
+            out = write_audio(self.loaded.audio, path)
+        except (OSError, RuntimeError, ValueError) as exc:
+            self.show_error(f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}. "
+                            "Choose another folder or free some disk space.", "Save failed")
+            return None
+        self.settings.setValue("files/export_folder", str(out.parent))
+        self.statusBar().showMessage(f"Saved the recording ({self.loaded.duration:.1f} s) to {out}", 8000)
+        return out
+
     # ================================================================== playback
     def toggle_play(self) -> None:
         if self.live is not None or self.loaded is None:
@@ -1235,7 +1264,7 @@ class MainWindow(QMainWindow):
         pitch = np.ascontiguousarray(self.timeline.live_pitch_spectrogram())
         self._teardown_live(wait=True)
         self.timeline.set_notes_window(None)
-        self.loaded = LoadedAudio("live input", audio, spec)
+        self.loaded = LoadedAudio(LIVE_INPUT, audio, spec)
         self.timeline.set_spectrogram(spec)
         if pitch.shape[1] == spec.shape[1]:  # drawn live (Spectrum behind the notes was on)
             self.loaded.pitch_spectrogram = pitch

@@ -160,7 +160,7 @@ def test_missing_weights_is_a_plain_message(qtbot, make_window, short_audio, emp
     assert win.loaded is not None and win.act_play.isEnabled()
 
 
-def test_live_from_file_source_produces_notes(qtbot, make_window, short_audio):
+def test_live_from_file_source_produces_notes(qtbot, make_window, short_audio, tmp_path):
     from par_studio.audio.io import load_audio
     from par_studio.audio.live import FileSource
 
@@ -190,6 +190,17 @@ def test_live_from_file_source_produces_notes(qtbot, make_window, short_audio):
     offline = pitch_spectrogram(audio)  # same rows as opening the file (scales may differ a little)
     loud = offline > 200
     assert (win.loaded.pitch_spectrogram[loud] > 120).mean() > 0.95
+    # the recording can be saved (lossless FLAC), atomically; a bad folder is a message
+    import soundfile as sf
+
+    assert win.act_save_audio.isEnabled()
+    out = win.save_recording(tmp_path / "take.flac")
+    back, sr = sf.read(out, dtype="float32")
+    assert sr == 16000 and np.allclose(back, audio, atol=1.0 / 32768 + 1e-7)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    assert win.save_recording(blocker / "take.wav") is None and "Could not write" in win.last_error
 
 
 def test_live_without_the_spectrum_behind_the_notes_computes_it_when_stopped(qtbot, make_window, short_audio):
