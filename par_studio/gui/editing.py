@@ -299,6 +299,26 @@ class NoteEditor(QObject):
             idx = self.selection[np.argsort(n.onset[self.selection], kind="stable")]
             self.sigAudition.emit(n.pitch[idx].copy(), n.velocity[idx].copy())
 
+    def select_step(self, direction: int, t: float) -> int:
+        """Select the next (+1) or previous (−1) note in time order (onset, then pitch): after
+        the last selected note, or from time ``t`` (the playhead) when nothing is selected.
+        Shows it (the view pages to it; the pitch range follows) and lets the user hear it.
+        Returns its index, or −1 when there is none that way."""
+        n = self.notes
+        if not len(n) or not self.enabled:
+            return -1
+        if len(self.selection):
+            i = int(self.selection.max() + 1) if direction > 0 else int(self.selection.min() - 1)
+        else:
+            i = int(np.searchsorted(n.onset, t - 1e-9)) if direction > 0 else \
+                int(np.searchsorted(n.onset, t + 1e-9)) - 1
+        if not 0 <= i < len(n):
+            return -1
+        self.set_selection([i])
+        self.win.timeline.reveal(float(n.onset[i]), float(n.offset[i]), int(n.pitch[i]))
+        self.audition_selected()
+        return i
+
     def select_all(self) -> None:
         self.set_selection(np.arange(len(self.notes)))
 

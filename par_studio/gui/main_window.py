@@ -237,6 +237,11 @@ class MainWindow(QMainWindow):
                               tip="Delete the selected notes (Delete)")
         self.act_delete.setShortcuts([QKeySequence.Delete, QKeySequence("Backspace")])
         self.act_select_all = act("Select &all notes", ed.select_all, QKeySequence.SelectAll)
+        self.act_next_note = act("Next note", lambda: ed.select_step(1, self.timeline.playhead()), "Tab",
+                                 tip="Select the next note in time (from the playhead when nothing is "
+                                     "selected), show it and play it (Tab)")
+        self.act_prev_note = act("Previous note", lambda: ed.select_step(-1, self.timeline.playhead()), "Shift+Tab",
+                                 tip="Select the previous note in time, show it and play it (Shift+Tab)")
         self.act_left = act("Move earlier (32 ms)", lambda: ed.nudge(frames=-1), "Left")
         self.act_right = act("Move later (32 ms)", lambda: ed.nudge(frames=1), "Right")
         self.act_up = act("Move up a semitone", lambda: ed.nudge(semitones=1), "Up")
@@ -289,6 +294,8 @@ class MainWindow(QMainWindow):
         em.addAction(self.act_redo)
         em.addSeparator()
         em.addAction(self.act_select_all)
+        em.addAction(self.act_next_note)
+        em.addAction(self.act_prev_note)
         for a in self.edit_actions:
             em.addAction(a)
         em.addSeparator()
@@ -592,6 +599,8 @@ class MainWindow(QMainWindow):
         for a in self.edit_actions:
             a.setEnabled(has_sel)
         self.act_select_all.setEnabled(len(self.notes) > 0 and not live)
+        self.act_next_note.setEnabled(len(self.notes) > 0 and not live)
+        self.act_prev_note.setEnabled(len(self.notes) > 0 and not live)
         for a in self.quantise_actions:
             a.setEnabled(len(self.notes) > 0 and not live)
 

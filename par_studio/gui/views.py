@@ -566,6 +566,17 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         elif t > x0 + 0.85 * w or t < x0:
             self.roll_vb.setXRange(t - 0.15 * w, t + 0.85 * w, padding=0)
 
+    def reveal(self, t0: float, t1: float, pitch: int) -> None:
+        """Bring the span ``t0``..``t1`` s and key ``pitch`` into view (paging as playback does,
+        scrolling the keys only when the pitch is off screen)."""
+        (x0, x1), (y0, y1) = self.roll_vb.viewRange()
+        w = x1 - x0
+        if t0 < x0 or t1 > x1:
+            self.roll_vb.setXRange(t0 - 0.15 * w, t0 + 0.85 * w, padding=0)
+        if not y0 + 1 <= pitch <= y1 - 1:
+            h = y1 - y0
+            self.roll_vb.setYRange(pitch - h / 2, pitch + h / 2, padding=0)
+
     def zoom(self, factor: float) -> None:
         (x0, x1), _ = self.roll_vb.viewRange()
         c = self.playhead() if x0 <= self.playhead() <= x1 else (x0 + x1) / 2

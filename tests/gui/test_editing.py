@@ -511,3 +511,31 @@ def test_dragging_a_velocity_stem_changes_the_velocity_of_the_selected_notes(qtb
     with qtbot.waitSignal(win.timeline.sigSeek) as seek:  # empty lane: seeks (no audio here)
         qtbot.mouseClick(vp, Qt.LeftButton, pos=lane_pos(2.9, 60))
     assert abs(seek.args[0] - 2.9) < 0.05 and list(win.editor.selection) == []
+
+
+def test_tab_walks_through_the_notes_in_time_and_plays_each(qtbot, make_window, fake_output):
+    """Tab selects the next note in time (from the playhead when nothing is selected), pages
+    the view to it and plays it; Shift+Tab goes back; at the ends nothing changes."""
+    notes = Notes([0.256, 0.512, 0.512, 5.0, 9.0], [0.4, 0.7, 0.7, 5.3, 9.3], [60, 64, 67, 40, 96],
+                  [50, 60, 70, 80, 90])
+    win = roll_window(make_window, qtbot, notes)
+    vp = win.timeline.viewport()
+    win.timeline.set_playhead(0.3)
+    qtbot.keyClick(vp, Qt.Key_Tab)
+    assert list(win.editor.selection) == [1] and len(fake_output.made) == 1
+    qtbot.keyClick(vp, Qt.Key_Tab)
+    assert list(win.editor.selection) == [2]  # same onset: by pitch
+    qtbot.keyClick(vp, Qt.Key_Tab)
+    assert list(win.editor.selection) == [3]
+    (x0, x1), (y0, y1) = win.timeline.roll_vb.viewRange()
+    assert x0 <= 5.0 and 5.3 <= x1 and y0 < 40 < y1  # paged to it, keys scrolled down to E2
+    assert abs(_pitch_heard(fake_output.made[-1]) - midi_hz(40)) < 2.0
+    qtbot.keyClick(vp, Qt.Key_Tab)
+    qtbot.keyClick(vp, Qt.Key_Tab)  # past the last note: stays
+    assert list(win.editor.selection) == [4]
+    qtbot.keyClick(vp, Qt.Key_Backtab, Qt.ShiftModifier)
+    assert list(win.editor.selection) == [3]
+    win.editor.set_selection([])
+    win.timeline.set_playhead(0.3)
+    qtbot.keyClick(vp, Qt.Key_Backtab, Qt.ShiftModifier)
+    assert list(win.editor.selection) == [0]
