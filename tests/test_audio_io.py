@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -145,3 +146,34 @@ def test_write_audio_is_lossless_16_bit_and_names_the_format(tmp_path):
     assert wav.name == "b.wav" and sf.info(wav).format == "WAV"
     assert np.allclose(sf.read(wav, dtype="float32")[0], 32767 / 32768, atol=1e-4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.flac", "b.wav"]
+
+
+def test_a_live_recording_survives_a_crash_minus_at_most_a_second(tmp_path):
+    """Written block by block; the process dies without closing: the WAV reads back with all
+    but the last second. Closed normally, it holds every sample."""
+    import soundfile as sf
+
+    from par_studio.audio.recorder import RecordingWriter, new_recording_path
+
+    path = new_recording_path(tmp_path / "rec")
+    assert path.name.startswith("live-") and path.suffix == ".wav"
+    assert new_recording_path(tmp_path / "rec") == path  # nothing written yet: same name is free
+    code = f"""
+import os, numpy as np
+from par_studio.audio.recorder import RecordingWriter
+w = RecordingWriter({str(path)!r})
+for i in range(55):  # 55 blocks of 0.1 s
+    w.write(np.full(1600, 0.25, np.float32))
+os._exit(3)
+"""
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 3
+    y, sr = sf.read(path, dtype="float32")
+    assert sr == 16000 and 4.5 * sr <= len(y) <= 5.5 * sr and np.allclose(y, 0.25, atol=1e-4)
+    assert new_recording_path(tmp_path / "rec").name == path.stem + "-2.wav"
+    w = RecordingWriter(tmp_path / "b.wav")
+    blocks = [np.random.default_rng(i).uniform(-1, 1, 777).astype(np.float32) for i in range(9)]
+    for b in blocks:
+        w.write(b)
+    w.close()
+    assert w.closed and w.samples == 9 * 777
+    assert np.allclose(sf.read(tmp_path / "b.wav", dtype="float32")[0], np.concatenate(blocks), atol=1 / 32768 + 1e-7)

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
+from ..audio.recorder import new_recording_path
 from ..constants import DEFAULT_LATENCY_MS, FRAME_SECONDS, SAMPLE_RATE
 from ..errors import ParStudioError
 from ..midi_io import DEFAULT_TEMPO
@@ -41,7 +42,7 @@ from . import theme
 from .editing import NoteEditor, VelocityLaneEditor
 from .mixer import MixController
 from .playback import Player, output_device_name
-from .session import EditSession
+from .session import EditSession, default_recordings_dir
 from .synth import audition_clip
 from .views import TimelineWidget
 from .workers import (
@@ -141,6 +142,9 @@ class MainWindow(QMainWindow):
         self.velocity_editor = VelocityLaneEditor(self.editor, self.timeline.vel_vb)
         self.editor.sigSelectionChanged.connect(lambda _n: self._update_edit_actions())
         self.session = EditSession(self, self.autosave_dir)
+        #: live sessions are recorded here (beside the autosave folder)
+        self.recordings_dir = self.session.store.root.parent / "recordings" if self.autosave_dir is not None \
+            else default_recordings_dir(self.settings)
         self.mixer = MixController(self)
         lay.addWidget(self.session.bar)
         lay.addWidget(self.timeline, 1)
@@ -580,7 +584,7 @@ class MainWindow(QMainWindow):
         has_notes = len(self.notes) > 0
         self.act_export.setEnabled(has_notes)
         self.act_export_csv.setEnabled(has_notes)
-        self.act_save_audio.setEnabled(not live and self.loaded is not None and self.loaded.path == LIVE_INPUT)
+        self.act_save_audio.setEnabled(not live and self.loaded is not None and self.is_live_recording())
         self.act_play.setEnabled(self.loaded is not None and not live)
         self.act_live.setChecked(live)
         self.act_live.setText("Stop live" if live else "Live")
@@ -923,6 +927,14 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Exported {len(self.notes)} notes to {out}{at}", 8000)
         return out
 
+    def is_live_recording(self) -> bool:
+        """The audio shown comes from a live session (kept in the recordings folder, or only
+        in memory)."""
+        if self.loaded is None:
+            return False
+        p = Path(self.loaded.path)
+        return self.loaded.path == LIVE_INPUT or p.parent.resolve() == self.recordings_dir.resolve()
+
     def save_recording_dialog(self) -> None:
         if self.loaded is None:
             return
@@ -1074,8 +1086,14 @@ class MainWindow(QMainWindow):
                 return
         source = sources.as_source(source)
         spec = self.current_spec()
+        try:  # the input is recorded as it arrives: a crash keeps all but the last second
+            recording = new_recording_path(self.recordings_dir)
+            self._add_recent(str(recording))
+        except OSError:
+            recording = None
         missing = self._missing_weights_message(spec)
         self.live = {"source": source, "spec": spec, "state": "starting", "blocks": [], "parts": [],
+                     "recording": recording,
                      "new": [], "sounding": Notes(), "frames": 0, "samples": 0, "pending": 0, "sent": 0,
                      "ticks": 0, "worker": None, "thread": None, "compute": 0.0, "model_name": ""}
         self._clear_for_live()  # the file's spectrogram and notes are not what is being heard
@@ -1137,7 +1155,8 @@ class MainWindow(QMainWindow):
 
     def _begin_live(self, model, meta) -> None:
         lv = self.live
-        worker = LiveWorker(model, self.sensitivity(), pitch_spectrum=self.act_pitch_spectrum.isChecked())
+        worker = LiveWorker(model, self.sensitivity(), pitch_spectrum=self.act_pitch_spectrum.isChecked(),
+                            record_to=lv.get("recording"))
         thread = QThread(self)
         thread.setObjectName("par-LiveWorker")
         worker.moveToThread(thread)
@@ -1147,6 +1166,8 @@ class MainWindow(QMainWindow):
         worker.update.connect(self._on_live_update)
         worker.finished.connect(self._on_live_finished)
         worker.failed.connect(self._on_live_failed)
+        worker.notice.connect(lambda msg: (setattr(self, "last_error", msg),
+                                           self.statusBar().showMessage(msg, 15000)))
         lv.update(worker=worker, thread=thread, state="running", model=model,
                   model_name=self.model_combo.currentText() if model is not None else "no model")
         thread.start()
@@ -1273,7 +1294,11 @@ class MainWindow(QMainWindow):
         pitch = np.ascontiguousarray(self.timeline.live_pitch_spectrogram())
         self._teardown_live(wait=True)
         self.timeline.set_notes_window(None)
-        self.loaded = LoadedAudio(LIVE_INPUT, audio, spec)
+        rec = lv.get("recording")
+        recorded = rec is not None and rec.exists() and rec.stat().st_size > 44
+        self.loaded = LoadedAudio(str(rec) if recorded else LIVE_INPUT, audio, spec)
+        if recorded:
+            self.session.begin(rec)  # edits of the live result are autosaved against the recording
         self.timeline.set_spectrogram(spec)
         if pitch.shape[1] == spec.shape[1]:  # drawn live (Spectrum behind the notes was on)
             self.loaded.pitch_spectrogram = pitch
@@ -1341,6 +1366,8 @@ class MainWindow(QMainWindow):
                     thread.finished.connect(worker.deleteLater)
             else:
                 thread.deleteLater()  # (the worker, parentless, goes with its Python reference)
+            if worker is not None and not thread.isRunning():
+                worker.close_recording()  # a session torn down before finish(): header up to date
             if worker is not None and worker.prev_threads and not thread.isRunning():
                 import torch
 

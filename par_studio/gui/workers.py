@@ -251,8 +251,9 @@ class LiveWorker(QObject):
     update = Signal(object)  #: LiveUpdate
     finished = Signal(object)  #: Transcription or None (display-only session)
     failed = Signal(str)
+    notice = Signal(str)  #: a problem that does not stop the session (the recording to disk)
 
-    def __init__(self, model=None, sensitivity: float = 0.0, pitch_spectrum: bool = True):
+    def __init__(self, model=None, sensitivity: float = 0.0, pitch_spectrum: bool = True, record_to=None):
         super().__init__()
         from .spectrum import PitchSpectrogramStream, SpectrogramStream
 
@@ -261,6 +262,8 @@ class LiveWorker(QObject):
         self.engine = None
         self.spec = SpectrogramStream()
         self.pitch = PitchSpectrogramStream() if pitch_spectrum else None
+        self.record_to = record_to  #: WAV path the input is recorded to as it arrives (None: not)
+        self.recorder = None
         self.samples = 0
         self.dead = False
         self.prev_threads: int | None = None
@@ -286,6 +289,29 @@ class LiveWorker(QObject):
             traceback.print_exc()
             self.dead = True
             self.failed.emit(_plain(exc))
+            return
+        if self.record_to is not None:
+            try:
+                from ..audio.recorder import RecordingWriter
+
+                self.recorder = RecordingWriter(self.record_to)
+            except Exception as exc:
+                self._recording_failed(exc)
+
+    def _recording_failed(self, exc: Exception) -> None:
+        self.close_recording()
+        self.recorder = None
+        self.notice.emit(f"The live input is not being recorded to {self.record_to} ({_plain(exc)}); "
+                         "the session goes on, and the audio is kept in memory until you close it.")
+
+    def close_recording(self) -> None:
+        """Close the recording file (called at the end of the session, in this worker's thread,
+        or by the GUI after joining it)."""
+        if self.recorder is not None:
+            try:
+                self.recorder.close()
+            except Exception:
+                pass
 
     @Slot(object)
     def push(self, block) -> None:
@@ -295,6 +321,11 @@ class LiveWorker(QObject):
         try:
             block = np.asarray(block, np.float32).reshape(-1)
             self.samples += len(block)
+            if self.recorder is not None:
+                try:
+                    self.recorder.write(block)
+                except Exception as exc:
+                    self._recording_failed(exc)
             t0, cols = self.spec.push(block)
             upd = LiveUpdate(t0, cols, samples_pushed=self.samples)
             if self.pitch is not None:
@@ -316,6 +347,7 @@ class LiveWorker(QObject):
         if self._abort.is_set():
             return
         result = None
+        self.close_recording()
         try:
             if self.engine is not None and not self.dead:
                 su = self.engine.finish()

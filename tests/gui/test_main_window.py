@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt, QTimer
@@ -190,8 +192,19 @@ def test_live_from_file_source_produces_notes(qtbot, make_window, short_audio, t
     offline = pitch_spectrogram(audio)  # same rows as opening the file (scales may differ a little)
     loud = offline > 200
     assert (win.loaded.pitch_spectrogram[loud] > 120).mean() > 0.95
-    # the recording can be saved (lossless FLAC), atomically; a bad folder is a message
+    # the input was recorded to disk as it arrived (a crash would keep it); it is in Open recent,
+    # and edits of the live result are autosaved against it
     import soundfile as sf
+
+    rec = Path(win.loaded.path)
+    assert rec.parent == tmp_path / "recordings" and rec.suffix == ".wav"
+    assert np.allclose(sf.read(rec, dtype="float32")[0], audio, atol=1.0 / 32768 + 1e-7)
+    assert str(rec) in win.recent_files()
+    win.editor.set_selection([0])
+    win.editor.change_velocity(8)
+    win.session.flush()
+    assert win.session.autosave_path().exists()
+    # the recording can be saved elsewhere (lossless FLAC), atomically; a bad folder is a message
 
     assert win.act_save_audio.isEnabled()
     out = win.save_recording(tmp_path / "take.flac")

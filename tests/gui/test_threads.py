@@ -169,3 +169,25 @@ def test_live_screenshot_mode_waits_on_progress_and_exits_clean(qtbot, models_di
     for w in wins:
         assert w.live is None and running(w.worker_threads()) == []
         w.close()
+
+
+def test_live_recording_to_disk_failing_is_a_notice_not_a_stop(qtbot, tmp_path):
+    """The live worker records what it is pushed; when the file cannot be written the session
+    goes on (a notice names the file), and the display keeps coming."""
+    import soundfile as sf
+
+    from par_studio.gui.workers import LiveWorker
+
+    ok = LiveWorker(None, record_to=tmp_path / "ok.wav")
+    ok.begin()
+    for _ in range(3):
+        ok.push(np.full(1600, 0.1, np.float32))
+    ok.finish()
+    assert np.allclose(sf.read(tmp_path / "ok.wav", dtype="float32")[0], 0.1, atol=1e-4)
+    bad = LiveWorker(None, record_to=tmp_path / "missing" / "x.wav")
+    notices, updates = [], []
+    bad.notice.connect(notices.append)
+    bad.update.connect(updates.append)
+    bad.begin()
+    bad.push(np.zeros(1600, np.float32))
+    assert len(notices) == 1 and "x.wav" in notices[0] and not bad.dead and len(updates) == 1
