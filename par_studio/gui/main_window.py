@@ -85,7 +85,7 @@ class MainWindow(QMainWindow):
     sigLiveStopped = Signal(object)  #: Transcription or None
     sigLiveProgress = Signal(float)  #: seconds of live input the worker has processed so far
     sigIdle = Signal()
-    sigPitchSpectrum = Signal()  #: the pitch spectrogram of a live recording is shown
+    sigPitchSpectrum = Signal()  #: the pitch spectrogram of the open audio is shown
     # to the live worker (queued across threads)
     _sigLiveAudio = Signal(object)
     _sigLiveFinish = Signal()
@@ -718,7 +718,8 @@ class MainWindow(QMainWindow):
         self.timeline.set_provisional(Notes())
         self.timeline.set_lookahead(None)
         self.timeline.set_spectrogram(res.spectrogram)
-        self.timeline.set_pitch_spectrogram(res.pitch_spectrogram)
+        self.timeline.set_pitch_spectrogram(None)
+        self._compute_pitch_spectrogram(res)  # beside the transcription; shown when ready
         self.timeline.set_extent(res.duration)
         self.timeline.fit(res.duration)
         self.timeline.set_playhead(0.0)
@@ -1317,8 +1318,8 @@ class MainWindow(QMainWindow):
         self.sigLiveStopped.emit(result)
 
     def _compute_pitch_spectrogram(self, loaded: LoadedAudio) -> None:
-        """Compute the pitch spectrogram behind the roll in a worker (for audio that did not
-        come through a load job); shown if ``loaded`` is still the open audio when it ends."""
+        """Compute the pitch spectrogram behind the roll in a worker, beside the main job (a
+        transcription); shown if ``loaded`` is still the open audio when it ends."""
         if self._shut_down:
             return
         job = PitchSpectrumJob(loaded.audio)

@@ -1,7 +1,8 @@
 """Worker objects that run in QThreads and talk to the GUI only through signals.
 
-* :class:`LoadJob` – decode an audio file and compute its display spectrograms (mel, and the
-  pitch spectrogram behind the roll); :class:`PitchSpectrumJob` the latter for a live recording.
+* :class:`LoadJob` – decode an audio file and compute its display spectrogram;
+  :class:`PitchSpectrumJob` – the pitch spectrogram behind the roll, beside the transcription
+  (librosa's CQT costs seconds of imports on first use, so the file is shown without waiting).
 * :class:`TranscribeJob` – load the chosen model (unless the GUI passes its cached one) and run
   the offline engine with progress and cancel (``should_cancel`` polls a threading.Event).
 * :class:`LiveWorker` – lives in its own thread for a live session: receives audio blocks via
@@ -122,12 +123,11 @@ class LoadJob(Job):
 
     def work(self) -> LoadedAudio:
         from ..audio.io import load_audio
-        from .spectrum import display_spectrogram, pitch_spectrogram
+        from .spectrum import display_spectrogram
 
         audio = load_audio(self.path)
         spec = display_spectrogram(audio, should_cancel=self.is_cancelled)
-        pitch = pitch_spectrogram(audio, should_cancel=self.is_cancelled)
-        return LoadedAudio(self.path, audio, spec, pitch)
+        return LoadedAudio(self.path, audio, spec)
 
 
 class PitchSpectrumJob(Job):

@@ -246,8 +246,10 @@ def test_spectrum_behind_the_notes_puts_each_key_on_its_row(qtbot, make_window, 
     path = tmp_path / "a4.wav"
     sf.write(path, y, 16000)
     win = make_window()
-    with qtbot.waitSignal(win.sigLoaded, timeout=LONG):
-        win.open_file(str(path), transcribe=False)
+    with qtbot.waitSignal(win.sigPitchSpectrum, timeout=LONG):  # computed beside, after the load
+        with qtbot.waitSignal(win.sigLoaded, timeout=LONG):
+            win.open_file(str(path), transcribe=False)
+        assert win.timeline.spec_img.image is not None  # the file is shown without waiting for it
     item = win.timeline.pitch_img
     assert item.isVisible() and item.image.shape == (88, win.loaded.spectrogram.shape[1])
     # map the view point (1.5 s, MIDI 69) into image pixels: it must be the row of A4, and loud
