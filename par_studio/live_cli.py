@@ -118,6 +118,15 @@ def cmd_live(args) -> int:
     if args.midi_out:
         midi = _MidiSender(open_midi_output(args.midi_out, virtual=args.midi_virtual))
     engine = StreamingEngine(model, keep_history=False, sensitivity=args.sensitivity)
+    recorder = None
+    if args.record:
+        from .audio.recorder import RecordingWriter
+
+        try:
+            recorder = RecordingWriter(args.record)
+        except Exception as exc:
+            print(f"error: cannot record to {args.record}: {exc}", file=sys.stderr)
+            return 1
     print(f"live: {model.cfg.preset} model, {engine.latency_ms} ms look-ahead, input {source.name}"
           f"{' (as fast as possible)' if args.file and args.no_realtime else ''}; Ctrl+C to stop",
           file=sys.stderr)
@@ -128,6 +137,8 @@ def cmd_live(args) -> int:
         while True:
             x = source.read()
             if len(x):
+                if recorder is not None:
+                    recorder.write(x)
                 upd = engine.push(x)
                 _print_notes(upd.finished)
                 if midi:
@@ -140,6 +151,8 @@ def cmd_live(args) -> int:
         interrupted = True
     finally:
         source.stop()
+        if recorder is not None:
+            recorder.close()
     upd = engine.finish()
     _print_notes(upd.finished)
     _print_notes(upd.sounding)  # still sounding at the end of input: they end there
@@ -155,7 +168,8 @@ def cmd_live(args) -> int:
     audio_s = engine.samples_pushed / 16000
     print(f"live: {'interrupted; ' if interrupted else ''}{len(notes)} notes, {audio_s:.1f} s of audio "
           f"in {wall:.1f} s, {source.overflows} overflows ({source.dropped_samples} samples dropped)"
-          f"{', written to ' + str(args.output) if args.output else ''}", file=sys.stderr)
+          f"{', written to ' + str(args.output) if args.output else ''}"
+          f"{', audio recorded to ' + str(args.record) if recorder is not None else ''}", file=sys.stderr)
     return 130 if interrupted else 0
 
 
@@ -175,6 +189,9 @@ def add_live_parser(sub) -> None:
     p.add_argument("-o", "--output", metavar="OUT.mid", help="write all notes found to a MIDI file")
     p.add_argument("--tempo", type=tempo_arg, default="auto", metavar="BPM|auto",
                    help="tempo of the -o MIDI file (default: detected from the notes)")
+    p.add_argument("--record", metavar="TAKE.wav",
+                   help="also record the input to this 16-bit WAV as it arrives (a crash keeps all "
+                        "but the last second)")
     add_sensitivity_arg(p)
     p.add_argument("--no-realtime", action="store_true", help="--file: push as fast as the engine goes")
     p.add_argument("--list-devices", action="store_true", help="list audio input devices and exit")

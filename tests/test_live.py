@@ -181,8 +181,10 @@ def test_live_cli_matches_transcribe(tmp_path, capsys):
     assert cli.main(["transcribe", str(wav), "--model", str(ckpt), "-o", str(tmp_path / "off.mid"), "-q"]) == 0
     capsys.readouterr()
     assert cli.main(["live", "--file", str(wav), "--no-realtime", "--model", str(ckpt),
-                     "-o", str(tmp_path / "live.mid")]) == 0
+                     "-o", str(tmp_path / "live.mid"), "--record", str(tmp_path / "take.wav")]) == 0
     out = capsys.readouterr().out.splitlines()
+    took, _ = sf.read(tmp_path / "take.wav", dtype="float32")  # what was heard, as 16-bit PCM
+    assert len(took) == len(audio) and np.allclose(took, np.clip(audio, -1, 1), atol=1 / 32768 + 1e-7)
     off, liv = read_midi(tmp_path / "off.mid"), read_midi(tmp_path / "live.mid")
     assert len(off) > 10 and liv.equals(off, atol=1e-6)
     assert len(out) == len(off)  # one printed line per note
