@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         self._follow_paused = False
         self._features_for = None
         self._shut_down = False
-        self._side_jobs: list = []  #: jobs outside the main job slot (pitch spectrogram)
+        self._side_jobs: dict = {}  #: jobs outside the main job slot (pitch spectrogram) → their audio
         self._detected_tempo: tuple[Notes | None, float | None] = (None, None)  #: (notes, BPM)
 
         self.setWindowTitle("PAR Studio[*]")  # [*]: "*" while there are unexported edits
@@ -1127,6 +1127,10 @@ class MainWindow(QMainWindow):
             self._show_loaded()
         self.show_error(message, "Cannot load the model")
 
+    def _on_live_notice(self, message: str) -> None:
+        self.last_error = message
+        self.statusBar().showMessage(message, 15000)
+
     def _on_live_failed(self, message: str) -> None:
         self.show_error(message, "Live transcription failed")
         self.stop_live()  # the worker takes no more audio: end the session with what it has
@@ -1167,8 +1171,7 @@ class MainWindow(QMainWindow):
         worker.update.connect(self._on_live_update)
         worker.finished.connect(self._on_live_finished)
         worker.failed.connect(self._on_live_failed)
-        worker.notice.connect(lambda msg: (setattr(self, "last_error", msg),
-                                           self.statusBar().showMessage(msg, 15000)))
+        worker.notice.connect(self._on_live_notice)  # a bound method: queued to this thread
         lv.update(worker=worker, thread=thread, state="running", model=model,
                   model_name=self.model_combo.currentText() if model is not None else "no model")
         thread.start()
@@ -1319,22 +1322,34 @@ class MainWindow(QMainWindow):
 
     def _compute_pitch_spectrogram(self, loaded: LoadedAudio) -> None:
         """Compute the pitch spectrogram behind the roll in a worker, beside the main job (a
-        transcription); shown if ``loaded`` is still the open audio when it ends."""
+        transcription); shown if ``loaded`` is still the open audio when it ends.
+
+        The job's signals go to this window's methods, so they run queued in the GUI thread
+        (a plain function would run in the worker's thread), and the job is referenced until
+        its ``done`` has been handled here."""
         if self._shut_down:
             return
         job = PitchSpectrumJob(loaded.audio)
-
-        def done(img, loaded=loaded):
-            loaded.pitch_spectrogram = img
-            if self.loaded is loaded and self.live is None:
-                self.timeline.set_pitch_spectrogram(img)
-                self.sigPitchSpectrum.emit()
-
-        job.finished.connect(done)
-        job.failed.connect(lambda msg: self.statusBar().showMessage(msg, 5000))
-        self._side_jobs.append(job)
-        job.done.connect(lambda job=job: self._side_jobs.remove(job) if job in self._side_jobs else None)
+        self._side_jobs[job] = loaded
+        job.finished.connect(self._on_pitch_spectrum)
+        job.failed.connect(self._on_side_job_failed)
+        job.done.connect(self._on_side_job_done)
         start_job(job, self)
+
+    def _on_pitch_spectrum(self, img) -> None:
+        loaded = self._side_jobs.get(self.sender())
+        if loaded is None:
+            return
+        loaded.pitch_spectrogram = img
+        if self.loaded is loaded and self.live is None:
+            self.timeline.set_pitch_spectrogram(img)
+            self.sigPitchSpectrum.emit()
+
+    def _on_side_job_failed(self, message: str) -> None:
+        self.statusBar().showMessage(message, 5000)
+
+    def _on_side_job_done(self) -> None:
+        self._side_jobs.pop(self.sender(), None)
 
     def _teardown_live(self, wait: bool) -> None:
         lv = self.live

@@ -245,11 +245,17 @@ def test_spectrum_behind_the_notes_puts_each_key_on_its_row(qtbot, make_window, 
     y[16000:32000] = 0.3 * np.sin(2 * np.pi * 440 * t)
     path = tmp_path / "a4.wav"
     sf.write(path, y, 16000)
+    from PySide6.QtCore import QThread
+
     win = make_window()
+    threads = []  # the result must be handled in the GUI thread (a crash when it was not)
+    win.sigPitchSpectrum.connect(lambda: threads.append(QThread.currentThread() is win.thread()))
     with qtbot.waitSignal(win.sigPitchSpectrum, timeout=LONG):  # computed beside, after the load
         with qtbot.waitSignal(win.sigLoaded, timeout=LONG):
             win.open_file(str(path), transcribe=False)
         assert win.timeline.spec_img.image is not None  # the file is shown without waiting for it
+    assert threads == [True]
+    qtbot.waitUntil(lambda: not win._side_jobs)  # released once done
     item = win.timeline.pitch_img
     assert item.isVisible() and item.image.shape == (88, win.loaded.spectrogram.shape[1])
     # map the view point (1.5 s, MIDI 69) into image pixels: it must be the row of A4, and loud
