@@ -249,13 +249,17 @@ def test_ship_tunes_the_onset_bias_and_picks_the_best_checkpoint_on_validation(t
 def test_diagnosis_classifies_false_notes_and_counts_states(tmp_path, capsys):
     from conftest import lively_model
     from par_studio.model.checkpoint import save_checkpoint
-    from par_studio.train.diagnose import false_note_kinds, main as diagnose_main, state_confusion
+    from par_studio.train.diagnose import false_note_kinds, main as diagnose_main, recall_by_kind, state_confusion
 
     ref = Notes([0.0, 1.0], [0.9, 2.0], [60, 48], [80, 80])
     est = Notes([0.01, 0.5, 1.02, 1.5, 1.0], [0.4, 0.9, 1.4, 2.0, 1.3], [60, 60, 60, 70, 48], [80] * 5)
     # matched C4 and C3; a re-strike inside the C4; C4 at 1.02 is 12 above the C3 starting
     # 20 ms before (harmonic); a B♭4 out of nowhere
     assert false_note_kinds(ref, est) == {"matched": 2, "split_or_restrike": 1, "harmonic": 1, "other": 1}
+    # C4 struck again at 0.9 s as the first ends (a re-strike), found; a fresh G4, missed
+    ref2 = Notes([0.0, 0.9, 1.0], [0.9, 1.5, 1.4], [60, 60, 67], [80] * 3)
+    est2 = Notes([0.0, 0.92], [0.9, 1.5], [60, 60], [80] * 2)
+    assert recall_by_kind(ref2, est2) == {"restrike": [1, 1], "fresh": [2, 1]}
     conf = state_confusion(np.array([[0, 2], [3, 1]]), np.array([[0, 2], [4, 0]]))
     assert conf.sum() == 4 and conf[0, 0] == conf[2, 2] == conf[3, 4] == conf[1, 0] == 1
 
@@ -270,7 +274,11 @@ def test_diagnosis_classifies_false_notes_and_counts_states(tmp_path, capsys):
     assert np.array(d["state_confusion"]["counts"]).sum() == n_frames(3 * SAMPLE_RATE) * 88
     assert d["estimated_notes"] == d["false_notes"]["other"] + d["false_notes"]["harmonic"] + \
         d["false_notes"]["split_or_restrike"] + round(d["note_precision"] * d["estimated_notes"])
-    assert "teacher-forced hit" in capsys.readouterr().out
+    rk = d["reference_by_kind"]
+    assert rk["restrike"]["notes"] + rk["fresh"]["notes"] == 10
+    assert rk["restrike"]["found"] + rk["fresh"]["found"] == round(d["note_recall"] * 10)
+    out_text = capsys.readouterr().out
+    assert "teacher-forced hit" in out_text and "re-strikes" in out_text
     assert diagnose_main([str(ckpt), str(tmp_path / "empty")]) == 1
 
 

@@ -6,6 +6,9 @@ reads them) in ways that point at the fix:
 - **false notes by kind**: a false note that starts inside a reference note of the same key
   (a split or spurious re-strike: an offset/sustain problem), one an octave or a twelfth from a
   reference note starting within 50 ms (harmonic confusion: an acoustic problem), or elsewhere;
+- **recall of re-strikes and of fresh notes**: a reference note is a re-strike when a note of
+  the same key ends within 60 ms before it starts (the key struck again while it still sounds,
+  usually under the pedal: the re-onset state's job), else fresh;
 - **state confusion**: the 5 × 5 frame counts of reference state (rows) against decoded state
   (columns), in the order off, offset, onset, sustain, re-onset;
 - **teacher-forced vs free-running onsets**: onset frames found when the decoder is fed the
@@ -58,6 +61,34 @@ def false_note_kinds(ref: Notes, est: Notes, onset_tol: float = 0.05) -> dict:
     return kinds
 
 
+RESTRIKE_GAP_S = 0.06
+
+
+def recall_by_kind(ref: Notes, est: Notes, onset_tol: float = 0.05) -> dict:
+    """{"restrike": [n, hit], "fresh": [n, hit]}: reference notes of each kind (see module
+    doc) and how many of them the estimate found (onset ±``onset_tol``, any offset)."""
+    import mir_eval.transcription as tr
+
+    out = {"restrike": [0, 0], "fresh": [0, 0]}
+    if not len(ref):
+        return out
+    hit = np.zeros(len(ref), bool)
+    if len(est):
+        hz = lambda p: 440.0 * 2.0 ** ((np.asarray(p, float) - 69) / 12)  # noqa: E731
+        pairs = tr.match_notes(np.stack([ref.onset, ref.offset], 1), hz(ref.pitch),
+                               np.stack([est.onset, est.offset], 1), hz(est.pitch),
+                               onset_tolerance=onset_tol, offset_ratio=None)
+        hit[[i for i, _ in pairs]] = True
+    idx = np.arange(len(ref))
+    for i in range(len(ref)):
+        same = (ref.pitch == ref.pitch[i]) & (idx != i) & (np.abs(ref.offset - ref.onset[i]) < RESTRIKE_GAP_S) \
+            & (ref.onset < ref.onset[i])
+        kind = "restrike" if same.any() else "fresh"
+        out[kind][0] += 1
+        out[kind][1] += int(hit[i])
+    return out
+
+
 def state_confusion(ref_states: np.ndarray, est_states: np.ndarray) -> np.ndarray:
     """(5, 5) int64 frame counts: reference state (rows) × decoded state (columns)."""
     idx = ref_states.astype(np.int64).ravel() * N_STATES + est_states.astype(np.int64).ravel()
@@ -91,6 +122,7 @@ def diagnose_pairs(pairs, model, progress=None) -> dict:
     conf = np.zeros((N_STATES, N_STATES), np.int64)
     onsets = {"reference": 0, "free_hit": 0, "free_false": 0, "teacher_forced_hit": 0, "teacher_forced_false": 0}
     n_ref = 0
+    by_kind = {"restrike": [0, 0], "fresh": [0, 0]}
     for i, pair in enumerate(pairs):
         audio = load_audio(pair.audio)
         ref = notes_from_midi(pair.midi, sustain=True)
@@ -98,6 +130,9 @@ def diagnose_pairs(pairs, model, progress=None) -> dict:
         n_ref += len(ref)
         for k, v in false_note_kinds(ref, tr.notes).items():
             kinds[k] += v
+        for k, (n, h) in recall_by_kind(ref, tr.notes).items():
+            by_kind[k][0] += n
+            by_kind[k][1] += h
         labels = encode(ref, tr.n_frames)
         conf += state_confusion(labels.state, tr.states)
         tf = teacher_forced_states(model, audio, ref, tr.n_frames)
@@ -114,6 +149,8 @@ def diagnose_pairs(pairs, model, progress=None) -> dict:
             "note_precision": kinds["matched"] / n_est if n_est else 0.0,
             "note_recall": kinds["matched"] / n_ref if n_ref else 0.0,
             "false_notes": {k: v for k, v in kinds.items() if k != "matched"},
+            "reference_by_kind": {k: {"notes": n, "found": h, "recall": h / n if n else 0.0}
+                                  for k, (n, h) in by_kind.items()},
             "state_confusion": {"order": list(STATE_NAMES), "counts": conf.tolist()},
             "onset_frames": onsets}
 
@@ -125,6 +162,9 @@ def format_diagnosis(d: dict) -> str:
              f"estimated; note precision {d['note_precision']:.3f}, recall {d['note_recall']:.3f} "
              f"(onset ±50 ms)",
              "false notes: " + ", ".join(f"{k.replace('_', ' ')} {v} ({v / total_false:.0%})" for k, v in fn.items())]
+    rk = d["reference_by_kind"]
+    lines.append("recall by kind of reference note: " + ", ".join(
+        f"{k.replace('restrike', 're-strikes')} {v['found']}/{v['notes']} ({v['recall']:.3f})" for k, v in rk.items()))
     o = d["onset_frames"]
     ref = o["reference"] or 1
     lines.append(f"onset frames (exact frame), of {o['reference']} reference: teacher-forced hit "
