@@ -191,6 +191,7 @@ def cmd_info(args) -> int:
     model, meta = load_model_from_args(args)
     d = describe(model)
     d["metadata"] = meta
+    d["state_bias"] = list(model.cfg.state_bias)
     if args.json:
         print(json.dumps(d, indent=2, default=str))
         return 0
@@ -200,6 +201,9 @@ def cmd_info(args) -> int:
     print(f"look-ahead:   {d['latency_ms']} ms  (conv time widths {d['conv_widths']})")
     print(f"MACs/frame:   {m['total']:,}  (front end {m['frontend']:,}, CNN {m['cnn']:,}, "
           f"projection {m['projection']:,}, decoder {m['decoder']:,}); 31.25 frames/s")
+    b = model.cfg.state_bias
+    print(f"decoding:     onset bias {b[2]:+g}, offset bias {b[1]:+g} (calibrated on validation; "
+          "--sensitivity adds to the onset bias)")
     for key in ("training_data", "steps", "cpu_hours", "trained_at"):
         if key in meta:
             print(f"{key.replace('_', ' ') + ':':<13} {meta[key]}")

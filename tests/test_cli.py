@@ -115,9 +115,10 @@ def test_info_json(tiny_ckpts, capsys):
         assert d["latency_ms"] == 320 and d["preset"] == preset
         assert d["macs_per_frame"]["total"] == sum(v for k, v in d["macs_per_frame"].items() if k != "total") > 0
         assert d["metadata"]["training_data"].startswith("none")
+        assert d["state_bias"] == list(model.cfg.state_bias) and len(d["state_bias"]) == 5
     assert main(["info", "--model", str(tiny_ckpts["par"])]) == 0
     text = capsys.readouterr().out
-    assert "look-ahead:   320 ms" in text and "MACs/frame" in text
+    assert "look-ahead:   320 ms" in text and "MACs/frame" in text and "onset bias +0" in text
 
 
 def test_no_subcommand_without_gui_prints_help(monkeypatch, capsys):
