@@ -48,12 +48,11 @@ train() {  # preset out steps weights [extra...]
   train par par-320 "$PAR_STEPS" $W2 "${SC[@]}" $(cool "$PAR_COOL" "$PAR_STEPS") ) &
 wait
 
-# On the validation pieces: choose between each run's best.pt (by the trainer's 8-file
-# validation), last.pt and the average of its last three snapshots, and the decoder's onset and
-# offset biases; then score the test set once.
+# On the validation pieces: choose between each run's last.pt and the average of its last three
+# snapshots, and the decoder's onset and offset biases; then score the test set once.
 for name in par-compact-320 par-320 par-compact-192; do
   snaps=$(printf "%s\n" "$RUNS/$name"/snapshots/step_*.pt | sort -V | tail -3)
   python -m par_studio.train.average $snaps -o "$RUNS/$name/avg.pt"
-  python -m par_studio.train.ship "$RUNS/$name/best.pt" "$RUNS/$name/last.pt" "$RUNS/$name/avg.pt" \
-    --name "$name" --test-dir "$CORPUS/test" --tune-dir "$CORPUS/validation"
+  python -m par_studio.train.ship "$RUNS/$name/last.pt" "$RUNS/$name/avg.pt" \
+    --name "$name" --test-dir "$CORPUS/test" --tune-dir "$CORPUS/validation" --bias-grid=-0.25,-0.5,-0.75
 done
