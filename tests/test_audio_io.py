@@ -148,13 +148,15 @@ def test_write_audio_is_lossless_16_bit_and_names_the_format(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.flac", "b.wav"]
 
 
-def test_a_live_recording_survives_a_crash_minus_at_most_a_second(tmp_path):
+def test_a_live_recording_survives_a_crash_minus_at_most_a_second(tmp_path, monkeypatch):
     """Written block by block; the process dies without closing: the WAV reads back with all
     but the last second. Closed normally, it holds every sample."""
     import soundfile as sf
 
+    from par_studio.audio import recorder
     from par_studio.audio.recorder import RecordingWriter, new_recording_path
 
+    monkeypatch.setattr(recorder.time, "strftime", lambda fmt: "live-20261125-101500")  # one second
     path = new_recording_path(tmp_path / "rec")
     assert path.name.startswith("live-") and path.suffix == ".wav"
     assert new_recording_path(tmp_path / "rec") == path  # nothing written yet: same name is free
