@@ -1329,6 +1329,8 @@ class MainWindow(QMainWindow):
         its ``done`` has been handled here."""
         if self._shut_down:
             return
+        for older in self._side_jobs:  # for audio no longer shown: stop at its next chunk
+            older.cancel()
         job = PitchSpectrumJob(loaded.audio)
         self._side_jobs[job] = loaded
         job.finished.connect(self._on_pitch_spectrum)

@@ -131,7 +131,7 @@ class LoadJob(Job):
 
 
 class PitchSpectrumJob(Job):
-    """The pitch spectrogram of audio the GUI already holds (e.g. a live recording)."""
+    """The pitch spectrogram of the audio the GUI shows (after a load, or of a live recording)."""
 
     def __init__(self, audio: np.ndarray):
         super().__init__()

@@ -308,3 +308,26 @@ def test_shortcuts_help_lists_every_menu_key(qtbot, make_window):
     box = win._shortcuts_box
     assert box.isVisible() and "Ctrl+E" in box.text() and "velocity lane" in box.text()
     box.close()
+
+
+def test_opening_another_file_cancels_the_previous_spectrum_job(qtbot, make_window, tmp_path):
+    """A pitch spectrogram still being computed for the previous file is cancelled, and only
+    the new file's is shown."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    long_path, short_path = tmp_path / "long.wav", tmp_path / "short.wav"
+    sf.write(long_path, (0.1 * rng.standard_normal(16000 * 240)).astype(np.float32), 16000)
+    sf.write(short_path, (0.1 * rng.standard_normal(16000 * 3)).astype(np.float32), 16000)
+    win = make_window()
+    with qtbot.waitSignal(win.sigLoaded, timeout=LONG):
+        win.open_file(str(long_path), transcribe=False)
+    first = list(win._side_jobs)
+    assert len(first) == 1
+    with qtbot.waitSignal(win.sigPitchSpectrum, timeout=LONG):
+        with qtbot.waitSignal(win.sigLoaded, timeout=LONG):
+            win.open_file(str(short_path), transcribe=False)
+    assert all(j.is_cancelled() for j in first)
+    qtbot.waitUntil(lambda: not win._side_jobs, timeout=LONG)
+    assert win.timeline.pitch_img.image.shape == (88, win.loaded.spectrogram.shape[1])
+    assert win.loaded.path == str(short_path)
