@@ -170,7 +170,7 @@ def write_audio(audio: np.ndarray, path) -> Path:
 
     path = Path(path)
     if path.suffix.lower() not in (".flac", ".wav"):
-        path = path.with_suffix(path.suffix + ".wav") if path.suffix else path.with_suffix(".wav")
+        path = path.with_name(path.name + ".wav")
     buf = io.BytesIO()
     fmt = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
     sf.write(buf, np.clip(np.asarray(audio, np.float32), -1.0, 1.0), SAMPLE_RATE, format=fmt, subtype="PCM_16")

@@ -199,10 +199,9 @@ def set_velocities(notes: Notes, idx, base, dv: int) -> tuple[Notes, np.ndarray]
 
 
 def change_velocity(notes: Notes, idx, dv: int) -> tuple[Notes, np.ndarray]:
+    """Notes ``idx`` get ``dv`` louder (softer when negative), clamped to 1..127."""
     idx = np.asarray(idx, np.int64)
-    v = notes.velocity.astype(np.int64)
-    v[idx] = np.clip(v[idx] + int(dv), 1, 127)
-    return Notes(notes.onset, notes.offset, notes.pitch, v), idx
+    return set_velocities(notes, idx, notes.velocity[idx], dv)
 
 
 # =========================================================================== undo
@@ -352,12 +351,8 @@ class NoteEditor(QObject):
         self.move_selected(frames * FRAME_SECONDS, semitones, merge=True)
 
     def change_velocity(self, dv: int) -> None:
-        if not len(self.selection) or not self.enabled:
-            return
-        after, sel = change_velocity(self.notes, self.selection, dv)
-        if np.array_equal(after.velocity, self.notes.velocity):
-            return
-        self.push(f"Change velocity of {_count(len(sel))}", after, sel, MERGE_VELOCITY)
+        """+/− keys: the selected notes ``dv`` louder (softer); held keys undo as one step."""
+        self.drag_velocity(self.notes.velocity[self.selection], dv)
 
     def drag_velocity(self, base, dv: int) -> None:
         """Velocity-lane drag: the selected notes get ``base`` (their velocities when the drag

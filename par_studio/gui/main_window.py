@@ -18,8 +18,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QFileDialog,
-    QFrame,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -42,7 +40,7 @@ from . import theme
 from .editing import NoteEditor, VelocityLaneEditor
 from .mixer import MixController
 from .playback import Player, output_device_name
-from .session import EditSession, default_recordings_dir
+from .session import EditSession
 from .synth import audition_clip
 from .views import TimelineWidget
 from .workers import (
@@ -142,9 +140,7 @@ class MainWindow(QMainWindow):
         self.velocity_editor = VelocityLaneEditor(self.editor, self.timeline.vel_vb)
         self.editor.sigSelectionChanged.connect(lambda _n: self._update_edit_actions())
         self.session = EditSession(self, self.autosave_dir)
-        #: live sessions are recorded here (beside the autosave folder)
-        self.recordings_dir = self.session.store.root.parent / "recordings" if self.autosave_dir is not None \
-            else default_recordings_dir(self.settings)
+        self.recordings_dir = self.session.store.root.parent / "recordings"  #: live sessions, beside autosave
         self.mixer = MixController(self)
         lay.addWidget(self.session.bar)
         lay.addWidget(self.timeline, 1)

@@ -39,12 +39,6 @@ def default_autosave_dir(settings: QSettings | None = None) -> Path:
     return Path(base or Path.home() / ".par-studio") / "autosave"
 
 
-def default_recordings_dir(settings: QSettings | None = None) -> Path:
-    """Where live sessions are recorded as they happen: ``recordings`` beside the autosave
-    folder (so tests and screenshots, with INI settings, never touch the user's folder)."""
-    return default_autosave_dir(settings).parent / "recordings"
-
-
 def audio_identity(path) -> dict | None:
     """What keys an autosave: resolved path, size, mtime (None for no real file)."""
     try:

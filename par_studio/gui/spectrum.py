@@ -76,15 +76,27 @@ PITCH_CHUNK_FRAMES = 2048  #: frames per CQT call (bounded memory on long files)
 PITCH_CONTEXT_FRAMES = 64  #: frames of audio either side of a chunk (2 s > the longest filter)
 
 
+def _cqt_magnitude(seg: np.ndarray) -> np.ndarray:
+    """|CQT| (88, frames) of 16 kHz samples: one bin per key from A0, hop 512, centred frames.
+    librosa warns that its top octaves' FFT is longer than a short segment; harmless here."""
+    import warnings
+
+    import librosa
+
+    from ..constants import SAMPLE_RATE
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return np.abs(librosa.cqt(seg, sr=SAMPLE_RATE, hop_length=HOP_LENGTH, fmin=27.5, n_bins=88,
+                                  bins_per_octave=12))
+
+
 def pitch_spectrogram(audio: np.ndarray, should_cancel: Callable[[], bool] | None = None,
                       chunk_frames: int = PITCH_CHUNK_FRAMES) -> np.ndarray:
     """(n,) float32 16 kHz → uint8 (88, n_frames(n)): constant-Q magnitude (librosa.cqt, one
     bin per semitone from A0 = 27.5 Hz), row k = MIDI pitch 21 + k, column t centred at t × 32 ms;
     255 = the loudest bin of the file, 0 = 60 dB below it or less. Computed in chunks with 2 s
     of audio context either side, which matches one pass to 1e-6 of the peak."""
-    import librosa
-
-    from ..constants import SAMPLE_RATE
     from ..features import n_frames
 
     y = np.ascontiguousarray(audio, np.float32).reshape(-1)
@@ -100,9 +112,7 @@ def pitch_spectrogram(audio: np.ndarray, should_cancel: Callable[[], bool] | Non
         want = (b + ctx - lo) * HOP_LENGTH  # zeros past the end, as the front end assumes
         if len(seg) < want:
             seg = np.concatenate([seg, np.zeros(want - len(seg), np.float32)])
-        c = np.abs(librosa.cqt(seg, sr=SAMPLE_RATE, hop_length=HOP_LENGTH, fmin=27.5, n_bins=88,
-                               bins_per_octave=12))
-        mag[:, a:b] = c[:, a - lo: a - lo + (b - a)]
+        mag[:, a:b] = _cqt_magnitude(seg)[:, a - lo: a - lo + (b - a)]
     peak = float(mag.max()) if mag.size else 0.0
     if peak <= 0.0:
         return np.zeros((88, T), np.uint8)
@@ -138,12 +148,6 @@ class PitchSpectrogramStream:
     def push(self, x: np.ndarray, final: bool = False) -> tuple[int, np.ndarray]:
         """→ (index of the first new column, uint8 (88, k)); ``final``: the input has ended,
         emit every remaining column (zeros after the end, as offline)."""
-        import warnings
-
-        import librosa
-
-        from ..constants import SAMPLE_RATE
-
         self.buf = np.concatenate([self.buf, np.asarray(x, np.float32).reshape(-1)])
         total = self.buf_start + len(self.buf)
         if final:
@@ -159,10 +163,7 @@ class PitchSpectrogramStream:
         lo = max(0, a - self.left)
         start = lo * HOP_LENGTH - self.buf_start
         seg = self.buf[start: (b - 1 + self.lag) * HOP_LENGTH - self.buf_start + 1]
-        with warnings.catch_warnings():  # short segments: librosa warns about its top octaves
-            warnings.simplefilter("ignore", UserWarning)
-            mag = np.abs(librosa.cqt(seg, sr=SAMPLE_RATE, hop_length=HOP_LENGTH, fmin=27.5, n_bins=88,
-                                     bins_per_octave=12))[:, a - lo: b - lo]
+        mag = _cqt_magnitude(seg)[:, a - lo: b - lo]
         self.peak = max(self.peak, float(mag.max()) if mag.size else 0.0)
         self.next_frame = b
         drop = (b - self.left) * HOP_LENGTH - self.buf_start

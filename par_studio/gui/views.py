@@ -95,6 +95,13 @@ class NavViewBox(pg.ViewBox):
         self.sigUserNavigated.emit()
 
 
+def show_frames(item: pg.ImageItem, image: np.ndarray, first_frame: int = 0, y0: float = 0.0) -> None:
+    """Show uint8 (rows, k) ``image`` in ``item``: column j centred at (first_frame + j) × 32 ms,
+    row r from ``y0 + r`` to ``y0 + r + 1``."""
+    item.setImage(image, autoLevels=False, levels=(0, 255))
+    item.setRect(QRectF((first_frame - 0.5) * FRAME_SECONDS, y0, image.shape[1] * FRAME_SECONDS, image.shape[0]))
+
+
 class LiveImage:
     """A live spectrogram's growing history (uint8 (rows, T), amortised doubling) shown in an
     ImageItem: only the visible window is handed to the item, by the display timer. Row r is
@@ -126,9 +133,7 @@ class LiveImage:
         b = min(self.n, int(x1 / FRAME_SECONDS) + 2)
         if b <= a:
             return
-        img = np.ascontiguousarray(self.buf[:, a:b])
-        self.item.setImage(img, autoLevels=False, levels=(0, 255))
-        self.item.setRect(QRectF((a - 0.5) * FRAME_SECONDS, self.y0, (b - a) * FRAME_SECONDS, self.rows))
+        show_frames(self.item, np.ascontiguousarray(self.buf[:, a:b]), a, self.y0)
 
 
 class PassiveScatter(pg.ScatterPlotItem):
@@ -402,8 +407,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         if image is None or image.size == 0:
             self.spec_img.clear()
             return
-        self.spec_img.setImage(image, autoLevels=False, levels=(0, 255))
-        self.spec_img.setRect(QRectF(-FRAME_SECONDS / 2, 0, image.shape[1] * FRAME_SECONDS, image.shape[0]))
+        show_frames(self.spec_img, image)
 
     def set_pitch_spectrogram(self, image: np.ndarray | None) -> None:
         """uint8 (88, T) image behind the notes; row k is MIDI pitch 21 + k, column t is centred
@@ -412,9 +416,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         if image is None or image.size == 0:
             self.pitch_img.clear()
             return
-        self.pitch_img.setImage(image, autoLevels=False, levels=(0, 255))
-        self.pitch_img.setRect(QRectF(-FRAME_SECONDS / 2, MIN_MIDI - 0.5, image.shape[1] * FRAME_SECONDS,
-                                      image.shape[0]))
+        show_frames(self.pitch_img, image, 0, MIN_MIDI - 0.5)
 
     def begin_live_spectrogram(self, n_mels: int) -> None:
         """Empty both spectrograms; live columns are appended from now on."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import numpy as np
 
 from ..model.par import onset_bias
 from .evaluate import band_metrics, note_metrics, summarize
@@ -102,7 +101,6 @@ def tune_onset_bias(model, pairs: Sequence, grid: Sequence[float] = DEFAULT_GRID
     if evaluate is None:
         evaluate = ValidationSet(pairs, model).evaluate
     rows: list[dict] = []
-    current = {"bias": 0.0, "offset_bias": 0.0}
 
     def trial_at(onset: float, offset: float) -> None:
         if any(abs(r["bias"] - onset) < 1e-9 and abs(r["offset_bias"] - offset) < 1e-9 for r in rows):
@@ -115,9 +113,9 @@ def tune_onset_bias(model, pairs: Sequence, grid: Sequence[float] = DEFAULT_GRID
             log(f"onset bias {onset:+.3f}, offset bias {offset:+.3f}: note F1 {o['note']['f1']:.3f}, "
                 f"note+offset F1 {o['note_offset']['f1']:.3f}")
 
-    current["bias"] = _sweep(rows, lambda b: trial_at(b, 0.0), "bias", grid, refine)
+    onset = _sweep(rows, lambda b: trial_at(b, 0.0), "bias", grid, refine)
     if offset_grid:
-        _sweep(rows, lambda o: trial_at(current["bias"], o), "offset_bias", offset_grid, offset_refine)
+        _sweep(rows, lambda o: trial_at(onset, o), "offset_bias", offset_grid, offset_refine)
     best = max(rows, key=lambda r: r["score"])
     model.set_state_bias(onset_bias_vector(best["bias"], best["offset_bias"]))
     return model.cfg.state_bias, rows

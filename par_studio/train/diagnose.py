@@ -25,26 +25,31 @@ import sys
 
 import numpy as np
 
-from ..constants import FRAME_SECONDS, MIN_MIDI, N_STATES, STATE_ONSET, STATE_REONSET
+from ..constants import N_STATES, STATE_ONSET, STATE_REONSET
 from ..notes import Notes, encode, notes_from_midi
 
 STATE_NAMES = ("off", "offset", "onset", "sustain", "re-onset")
 
 
-def false_note_kinds(ref: Notes, est: Notes, onset_tol: float = 0.05) -> dict:
-    """Counts of matched and unmatched estimated notes; unmatched ones by kind (see module doc)."""
+def _onset_matches(ref: Notes, est: Notes, onset_tol: float) -> list[tuple[int, int]]:
+    """mir_eval's (reference index, estimate index) pairs matched on onset ±``onset_tol`` and
+    pitch (any offset)."""
     import mir_eval.transcription as tr
 
+    if not len(ref) or not len(est):
+        return []
+    hz = lambda p: 440.0 * 2.0 ** ((np.asarray(p, float) - 69) / 12)  # noqa: E731
+    return tr.match_notes(np.stack([ref.onset, ref.offset], 1), hz(ref.pitch),
+                          np.stack([est.onset, est.offset], 1), hz(est.pitch),
+                          onset_tolerance=onset_tol, offset_ratio=None)
+
+
+def false_note_kinds(ref: Notes, est: Notes, onset_tol: float = 0.05) -> dict:
+    """Counts of matched and unmatched estimated notes; unmatched ones by kind (see module doc)."""
     kinds = {"matched": 0, "split_or_restrike": 0, "harmonic": 0, "other": 0}
     if len(est) == 0:
         return kinds
-    hz = lambda p: 440.0 * 2.0 ** ((np.asarray(p, float) - 69) / 12)  # noqa: E731
-    matched = set()
-    if len(ref):
-        pairs = tr.match_notes(np.stack([ref.onset, ref.offset], 1), hz(ref.pitch),
-                               np.stack([est.onset, est.offset], 1), hz(est.pitch),
-                               onset_tolerance=onset_tol, offset_ratio=None)
-        matched = {j for _, j in pairs}
+    matched = {j for _, j in _onset_matches(ref, est, onset_tol)}
     for j in range(len(est)):
         if j in matched:
             kinds["matched"] += 1
@@ -67,18 +72,11 @@ RESTRIKE_GAP_S = 0.06
 def recall_by_kind(ref: Notes, est: Notes, onset_tol: float = 0.05) -> dict:
     """{"restrike": [n, hit], "fresh": [n, hit]}: reference notes of each kind (see module
     doc) and how many of them the estimate found (onset ±``onset_tol``, any offset)."""
-    import mir_eval.transcription as tr
-
     out = {"restrike": [0, 0], "fresh": [0, 0]}
     if not len(ref):
         return out
     hit = np.zeros(len(ref), bool)
-    if len(est):
-        hz = lambda p: 440.0 * 2.0 ** ((np.asarray(p, float) - 69) / 12)  # noqa: E731
-        pairs = tr.match_notes(np.stack([ref.onset, ref.offset], 1), hz(ref.pitch),
-                               np.stack([est.onset, est.offset], 1), hz(est.pitch),
-                               onset_tolerance=onset_tol, offset_ratio=None)
-        hit[[i for i, _ in pairs]] = True
+    hit[[i for i, _ in _onset_matches(ref, est, onset_tol)]] = True
     idx = np.arange(len(ref))
     for i in range(len(ref)):
         same = (ref.pitch == ref.pitch[i]) & (idx != i) & (np.abs(ref.offset - ref.onset[i]) < RESTRIKE_GAP_S) \
