@@ -17,7 +17,7 @@ SCREENSHOT_TIMEOUT_MS = 300_000
 
 def run_app(audio: str | None = None, screenshot: str | None = None, live: bool = False,
             settings_path: str | None = None, models_dir=None) -> int:
-    """Open the main window (and ``audio``, else the bundled example on first start).
+    """Open the main window on ``audio``, or on the bundled example when none is given.
 
     With ``screenshot``: open ``audio`` (or the example), transcribe it — or with ``live`` play
     it as live input for a few seconds — save a PNG of the window there and return.
@@ -46,8 +46,7 @@ def run_app(audio: str | None = None, screenshot: str | None = None, live: bool 
     win.show()
     if audio:
         win.open_file(audio)
-    elif settings.value("app/first_run_done") not in (True, "true"):
-        settings.setValue("app/first_run_done", True)
+    else:  # every start without input shows something real to look at, not an empty roll
         win.open_example()
     if live:
         if audio:

@@ -191,3 +191,41 @@ def test_live_recording_to_disk_failing_is_a_notice_not_a_stop(qtbot, tmp_path):
     bad.begin()
     bad.push(np.zeros(1600, np.float32))
     assert len(notices) == 1 and "x.wav" in notices[0] and not bad.dead and len(updates) == 1
+
+
+def test_the_app_without_input_opens_the_bundled_example_on_every_start(qtbot, tmp_path, models_dir):
+    """`par-studio` with no file shows the example each time (not only on the first start)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from par_studio.gui import app as gui_app
+    from par_studio.gui.main_window import EXAMPLE, MainWindow
+
+    ini = str(tmp_path / "settings.ini")
+    opened = []
+
+    def check():
+        wins = [w for w in QApplication.topLevelWidgets()
+                if isinstance(w, MainWindow) and w.settings.fileName() == ini and w.isVisible()]
+        if wins and wins[0].loaded is not None:
+            opened.append(wins[0].loaded.path)
+            wins[0].close()
+            QApplication.quit()
+        else:
+            QTimer.singleShot(50, check)
+
+    def give_up():  # a start that never opens anything must fail the test, not hang it
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, MainWindow) and w.settings.fileName() == ini and w.isVisible():
+                w.close()
+        QApplication.quit()
+
+    for _ in range(2):
+        QTimer.singleShot(50, check)
+        deadline = QTimer()
+        deadline.setSingleShot(True)
+        deadline.timeout.connect(give_up)
+        deadline.start(60_000)
+        assert gui_app.run_app(settings_path=ini, models_dir=models_dir) == 0
+        deadline.stop()
+    assert opened == [str(EXAMPLE)] * 2
