@@ -10,6 +10,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 APT=(
   libportaudio2 libsndfile1 ffmpeg                      # audio devices and decoding
   fluidsynth fluid-soundfont-gm musescore-general-soundfont-small timgm6mb-soundfont
+  csound-soundfont                                      # extra training timbre (--timbre-variety)
   timidity freepats                                     # corpus rendering (train + held-out timbres)
   libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3 libfontconfig1
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0

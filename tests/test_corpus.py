@@ -13,15 +13,19 @@ import pytest
 from par_studio.constants import MAX_MIDI, MIN_MIDI, SAMPLE_RATE, SUSTAIN_CC
 from par_studio.train import augment as aug
 from par_studio.train.corpus import (
+    BuildConfig,
     Performance,
     build_corpus,
     cut_segment,
     default_asap_dir,
+    envelope_events,
+    pick_envelope,
+    render,
     segment_bounds,
     to_pretty_midi,
 )
 from par_studio.train.procedural import generate_piece
-from par_studio.train.soundfonts import APT_PACKAGES, discover_timbres
+from par_studio.train.soundfonts import APT_PACKAGES, Timbre, discover_timbres
 
 HAVE_FLUIDSYNTH = shutil.which("fluidsynth") is not None
 needs_fluidsynth = pytest.mark.skipif(
@@ -200,3 +204,73 @@ def test_build_tiny_corpus_and_resume(tmp_path, monkeypatch):
     s2 = build_corpus(tmp_path, asap, **kw)
     assert s2["rendered"] == 0 and s2["skipped"] == s1["rendered"]
     assert (tmp_path / "manifest.jsonl").read_text().count("\n") == len(flacs)
+
+
+# --- release variation (--timbre-variety) --------------------------------------------
+
+
+def _release_seconds(audio: np.ndarray, note_end: float, drop_db: float = 30.0) -> float:
+    """Seconds after ``note_end`` until the 10 ms RMS falls ``drop_db`` below its level just
+    before the note end."""
+    hop = SAMPLE_RATE // 100
+    n = len(audio) // hop
+    db = 20 * np.log10(np.sqrt((audio[: n * hop].reshape(n, hop) ** 2).mean(1)) + 1e-9)
+    i = int(note_end * 100)
+    ref = db[i - 5]
+    after = np.nonzero(db[i:] < ref - drop_db)[0]
+    assert after.size, "the note never decays"
+    return after[0] / 100
+
+
+def test_envelope_events_survive_the_midi_file_in_order(tmp_path):
+    perf = Performance([pretty_midi.Note(80, 60, 0.0, 1.0)], [(0.0, 0)])
+    pm = to_pretty_midi(perf, 0, envelope={"release_tc": 1200})
+    pm.write(str(tmp_path / "e.mid"))
+    import mido
+
+    ccs = [(m.control, m.value) for m in mido.MidiFile(str(tmp_path / "e.mid")).tracks[1]
+           if m.type == "control_change" and m.control in (6, 38, 98, 99)]
+    data = 8192 + 600
+    assert ccs == [(99, 120), (98, 38), (38, data & 0x7F), (6, data >> 7)]
+    assert envelope_events(None) == [] and envelope_events({"release_tc": 0}) == []
+
+
+@needs_fluidsynth
+@pytest.mark.parametrize("pitch", [40, 72])
+def test_release_offset_lengthens_and_shortens_the_release(tmp_path, pitch):
+    fluid = [t for t in discover_timbres() if t.renderer == "fluidsynth"][0]
+    perf = Performance([pretty_midi.Note(90, pitch, 0.0, 1.0)], [])
+    rel = {tc: _release_seconds(render(perf, fluid, 4.0, tmp_path, {"release_tc": tc} if tc else None), 1.0)
+           for tc in (-600, 0, 2400)}
+    assert rel[-600] < rel[0] < rel[2400]
+    assert rel[2400] > 2.0 * rel[0]  # +2400 timecents: four times the release time
+
+
+def test_pick_envelope_only_for_training_items_with_variety():
+    fluid = Timbre("f", "fluidsynth", "x.sf2", 0, "train")
+    timid = Timbre("t", "timidity", "x.cfg", 0, "test")
+    on = BuildConfig("out", 0, 30.0, [], timbre_variety=True)
+    off = BuildConfig("out", 0, 30.0, [])
+    picks = [pick_envelope(on, "train", fluid, "asap", f"s{i}", 0) for i in range(200)]
+    varied = [p["release_tc"] for p in picks if p]
+    assert 0.65 < len(varied) / len(picks) < 0.95
+    assert min(varied) >= -600 and max(varied) <= 2400 and max(varied) - min(varied) > 1500
+    assert picks == [pick_envelope(on, "train", fluid, "asap", f"s{i}", 0) for i in range(200)]
+    assert all(pick_envelope(off, "train", fluid, "asap", f"s{i}", 0) is None for i in range(50))
+    for split in ("validation", "test"):
+        assert all(pick_envelope(on, split, fluid, "asap", f"s{i}", 0) is None for i in range(50))
+    assert all(pick_envelope(on, "train", timid, "asap", f"s{i}", 0) is None for i in range(50))
+
+
+def test_extra_timbres_only_in_training_with_variety():
+    from par_studio.train.corpus import _split_timbres
+
+    ts = [Timbre("a", "fluidsynth", "a.sf2", 0, "train").to_dict(),
+          Timbre("x", "fluidsynth", "x.sf2", 0, "train", extra=True).to_dict(),
+          Timbre("t", "timidity", "t.cfg", 0, "test").to_dict()]
+    on = BuildConfig("out", 0, 30.0, ts, timbre_variety=True)
+    off = BuildConfig("out", 0, 30.0, ts)
+    names = lambda cfg, split: [t.name for t in _split_timbres(cfg, split)]  # noqa: E731
+    assert names(on, "train") == ["a", "x"]
+    assert names(off, "train") == names(on, "validation") == names(off, "validation") == ["a"]
+    assert names(on, "test") == ["t"]

@@ -176,13 +176,45 @@ def segment_bounds(total: float, segment_seconds: float) -> list[tuple[float, fl
     return bounds
 
 
-def to_pretty_midi(perf: Performance, program: int = 0, end_marker: float | None = None) -> pretty_midi.PrettyMIDI:
+#: SoundFont 2.01 generator numbers that :func:`envelope_events` can offset (SF2 spec 8.1.2)
+GEN_VOLENVRELEASE = 38
+#: FluidSynth scales NRPN data of envelope-time generators by 2 (timecents per NRPN unit)
+NRPN_TIMECENT_SCALE = 2
+
+
+def envelope_events(envelope: dict | None) -> list[pretty_midi.ControlChange]:
+    """MIDI CCs that offset SoundFont generators on the channel (SF2.01 NRPN, section 9.6).
+
+    ``envelope``: ``{"release_tc": T}`` lengthens (T > 0) or shortens the volume-envelope
+    release of every voice by T timecents (1200 = twice as long). The sequence is NRPN MSB 120,
+    NRPN LSB = generator, data entry LSB then MSB of ``8192 + T / 2``; the CCs are spread over
+    the first 20 ms because MIDI writers reorder CCs that share a tick (5 ms > one tick of
+    pretty_midi's 220 ticks per beat at 120 BPM). FluidSynth only.
+    """
+    if not envelope:
+        return []
+    events: list[pretty_midi.ControlChange] = []
+    t = 0.0
+    for gen, key in ((GEN_VOLENVRELEASE, "release_tc"),):
+        if not envelope.get(key):
+            continue
+        data = int(np.clip(8192 + round(envelope[key] / NRPN_TIMECENT_SCALE), 0, 16383))
+        for cc, value in ((99, 120), (98, gen), (38, data & 0x7F), (6, data >> 7)):
+            events.append(pretty_midi.ControlChange(cc, value, t))
+            t += 0.005
+    return events
+
+
+def to_pretty_midi(perf: Performance, program: int = 0, end_marker: float | None = None,
+                   envelope: dict | None = None) -> pretty_midi.PrettyMIDI:
     """One piano instrument (channel 0) with the notes and CC64; ``end_marker`` adds an
-    all-sound-off (CC120) at that time so a renderer stops exactly there."""
+    all-sound-off (CC120) at that time so a renderer stops exactly there; ``envelope`` adds the
+    NRPNs of :func:`envelope_events` at the start (rendering only, never in a stored item)."""
     pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     inst = pretty_midi.Instrument(program=int(program), name="Piano")
     inst.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in perf.notes]
-    inst.control_changes = [pretty_midi.ControlChange(SUSTAIN_CC, int(v), float(t)) for t, v in perf.pedal]
+    inst.control_changes = envelope_events(envelope)
+    inst.control_changes += [pretty_midi.ControlChange(SUSTAIN_CC, int(v), float(t)) for t, v in perf.pedal]
     if end_marker is not None:
         inst.control_changes.append(pretty_midi.ControlChange(120, 0, float(end_marker)))
     pm.instruments.append(inst)
@@ -192,12 +224,18 @@ def to_pretty_midi(perf: Performance, program: int = 0, end_marker: float | None
 # --- rendering ----------------------------------------------------------------------
 
 
-def render(perf: Performance, timbre: Timbre, seconds: float, workdir: Path) -> np.ndarray:
-    """Render to mono float32 16 kHz audio of exactly ``round(seconds * SAMPLE_RATE)`` samples."""
+def render(perf: Performance, timbre: Timbre, seconds: float, workdir: Path,
+           envelope: dict | None = None) -> np.ndarray:
+    """Render to mono float32 16 kHz audio of exactly ``round(seconds * SAMPLE_RATE)`` samples.
+
+    ``envelope`` (FluidSynth timbres only) varies the SoundFont's release, see
+    :func:`envelope_events`."""
     n_out = int(round(seconds * SAMPLE_RATE))
     mid = workdir / "render.mid"
     wav = workdir / "render.wav"
-    to_pretty_midi(perf, timbre.program, end_marker=seconds).write(str(mid))
+    if envelope and timbre.renderer != "fluidsynth":
+        raise CorpusError(f"envelope variation needs fluidsynth, not {timbre.renderer}")
+    to_pretty_midi(perf, timbre.program, end_marker=seconds, envelope=envelope).write(str(mid))
     if timbre.renderer == "fluidsynth":
         cmd = ["fluidsynth", "-ni", "-R", "0", "-C", "0", "-g", str(FLUIDSYNTH_GAIN),
                "-r", str(SAMPLE_RATE), "-O", "float", "-T", "wav", "-F", str(wav),
@@ -299,6 +337,26 @@ class BuildConfig:
     segment_seconds: float
     timbres: list[dict]
     transpose: int = 3
+    timbre_variety: bool = False  #: extra training timbres + random release times (train split)
+
+
+#: with ``timbre_variety``: share of training items whose release time is varied, and the range
+#: of the offset in timecents (-600..+2400: 0.7x to 4x the SoundFont's own release)
+RELEASE_VARIATION_P = 0.8
+RELEASE_TC_RANGE = (-600.0, 2400.0)
+
+
+def pick_envelope(cfg: BuildConfig, split: str, timbre: Timbre, *keys) -> dict | None:
+    """The release offset of one training item (None: the SoundFont's own envelope).
+
+    Drawn from its own random stream, so the other choices of an item (timbre, transposition,
+    augmentation) are the same with and without variety."""
+    if not cfg.timbre_variety or split != "train" or timbre.renderer != "fluidsynth":
+        return None
+    rng = _rng(cfg.seed, "envelope", *keys)
+    if rng.random() >= RELEASE_VARIATION_P:
+        return None
+    return {"release_tc": int(round(rng.uniform(*RELEASE_TC_RANGE)))}
 
 
 def _rng(seed: int, *keys) -> np.random.Generator:
@@ -310,7 +368,8 @@ def _rng(seed: int, *keys) -> np.random.Generator:
 
 def _split_timbres(cfg: BuildConfig, split: str) -> list[Timbre]:
     role = TEST if split == "test" else TRAIN
-    ts = [Timbre(**t) for t in cfg.timbres if t["split"] == role]
+    extra_ok = cfg.timbre_variety and split == "train"
+    ts = [Timbre(**t) for t in cfg.timbres if t["split"] == role and (extra_ok or not t.get("extra"))]
     if not ts:
         raise CorpusError(f"no {role} timbre installed for the {split} split")
     return ts
@@ -351,8 +410,9 @@ def process_source(task: SourceTask, cfg: BuildConfig) -> list[dict]:
                 results.append({"status": "empty", "item": item, "seconds": 0.0})
                 continue
             seconds = (end - start) + TAIL_SECONDS
+            envelope = pick_envelope(cfg, task.split, timbre, task.source, task.stem, si)
             with tempfile.TemporaryDirectory(prefix="parcorpus_") as td:
-                clean = render(seg, timbre, seconds, Path(td))
+                clean = render(seg, timbre, seconds, Path(td), envelope)
             verify_audio(clean, seg, seconds)
             level = {"train": "full", "validation": "full", "test": "none"}[task.split]
             audio, params = aug.augment(clean, rng, level)
@@ -367,6 +427,7 @@ def process_source(task: SourceTask, cfg: BuildConfig) -> list[dict]:
                 "timbre": timbre.name,
                 "renderer": timbre.renderer,
                 "transposition": semis,
+                "envelope": envelope,
                 "augmentation": params,
                 "duration_s": round(len(audio) / SAMPLE_RATE, 4),
                 "n_notes": len(seg.notes),
@@ -506,6 +567,7 @@ def build_corpus(
     limit_hours: float | None = None,
     use_asap: bool = True,
     progress: bool = True,
+    timbre_variety: bool = False,
 ) -> dict:
     """Build (or resume) the corpus in ``out_dir``; returns a summary dict.
 
@@ -527,7 +589,8 @@ def build_corpus(
                        segments_per_performance)
     if any(t.split == "test" for t in tasks) and not any(t["split"] == TEST for t in (x.to_dict() for x in timbres)):
         raise CorpusError("the held-out test timbre is not installed: sudo apt-get install timidity freepats")
-    cfg = BuildConfig(str(out), seed, float(segment_seconds), [t.to_dict() for t in timbres])
+    cfg = BuildConfig(str(out), seed, float(segment_seconds), [t.to_dict() for t in timbres],
+                      timbre_variety=timbre_variety)
     jobs = max(1, jobs or os.cpu_count() or 1)
     counts = {"ok": 0, "skipped": 0, "failed": 0, "empty": 0}
     failures: list[str] = []
@@ -655,6 +718,10 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit-hours", type=float, default=None,
                    help="stop scheduling training sources after this many hours of train audio")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timbre-variety", action="store_true",
+                   help="training items also from the extra SoundFonts (csound GM bank) and, for "
+                        f"{RELEASE_VARIATION_P:.0%} of them, a release time 0.7-4x the SoundFont's "
+                        "own (validation and test items are unchanged)")
     p.add_argument("--jobs", type=int, default=os.cpu_count(), help="worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -669,6 +736,7 @@ def run_build_corpus(args: argparse.Namespace) -> int:
             segments_per_performance=args.segments_per_performance,
             seed=args.seed, jobs=args.jobs, limit_hours=args.limit_hours,
             use_asap=not args.no_asap, progress=not args.quiet,
+            timbre_variety=args.timbre_variety,
         )
     except ParStudioError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -8,6 +8,8 @@ Two roles:
 
 * ``"train"``  timbres are rendered by fluidsynth from the Debian SoundFonts
   (FluidR3_GM, MuseScore_General Lite, TimGM6mb). Training and validation use only these.
+  *Extra* training timbres (the csound GM bank) join the training split only of corpora built
+  with ``--timbre-variety``, so the validation pieces stay the same across corpus versions.
 * ``"test"``   the held-out timbre: timidity with the ``freepats`` GUS patch set. A different
   renderer *and* different piano samples, never used for training, so the test score says
   something about unseen pianos.
@@ -30,6 +32,7 @@ APT_PACKAGES = (
     "fluid-soundfont-gm",
     "musescore-general-soundfont-small",
     "timgm6mb-soundfont",
+    "csound-soundfont",
     "timidity",
     "freepats",
 )
@@ -53,12 +56,13 @@ class Timbre:
     path: str
     program: int  # General MIDI program forced on every note (0 = acoustic grand)
     split: str  # "train" or "test"
+    extra: bool = False  # only in corpora built with timbre variety, and never for validation
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-# (name, renderer, candidate file names, package, program, split)
+# (name, renderer, candidate file names, package, program, split[, extra])
 _CANDIDATES = (
     ("fluidr3", "fluidsynth", ("FluidR3_GM.sf2",), "fluid-soundfont-gm", 0, TRAIN),
     ("fluidr3_bright", "fluidsynth", ("FluidR3_GM.sf2",), "fluid-soundfont-gm", 1, TRAIN),
@@ -71,6 +75,7 @@ _CANDIDATES = (
         TRAIN,
     ),
     ("timgm6mb", "fluidsynth", ("TimGM6mb.sf2",), "timgm6mb-soundfont", 0, TRAIN),
+    ("csound", "fluidsynth", ("sf_GMbank.sf2",), "csound-soundfont", 0, TRAIN, True),
     ("freepats", "timidity", ("freepats.cfg",), "freepats", 0, TEST),
 )
 
@@ -112,7 +117,7 @@ def discover_timbres(require: bool = True) -> list[Timbre]:
     timbre is available.
     """
     found: list[Timbre] = []
-    for name, renderer, files, package, program, split in _CANDIDATES:
+    for name, renderer, files, package, program, split, *extra in _CANDIDATES:
         if shutil.which(renderer) is None:
             continue
         if renderer == "timidity":
@@ -123,7 +128,7 @@ def discover_timbres(require: bool = True) -> list[Timbre]:
             path = _find_file(files, package, SF_DIRS)
             if path is None:
                 continue
-        found.append(Timbre(name, renderer, str(path), program, split))
+        found.append(Timbre(name, renderer, str(path), program, split, bool(extra and extra[0])))
     if require and not any(t.split == TRAIN for t in found):
         raise SoundFontError(
             "No piano SoundFont renderer found. Install them with:\n"
