@@ -81,13 +81,47 @@ class _CancelledError(Exception):
     pass
 
 
+class JobKeeper(QObject):
+    """Holds a reference to every running job until its thread has *finished*.
+
+    The GUI drops its own reference when it handles the job's ``done`` signal, which can run
+    before the worker thread has left ``Job.run``; a job whose last Python reference went then
+    would be deleted under the running thread. The keeper lives in the owner's (GUI) thread,
+    so its slot runs queued, after the thread has ended."""
+
+    def __init__(self, parent: QObject):
+        super().__init__(parent)
+        self._jobs: dict[QThread, Job] = {}
+
+    def keep(self, thread: QThread, job: Job) -> None:
+        self._jobs[thread] = job
+        thread.finished.connect(self._forget)
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    @Slot()
+    def _forget(self) -> None:
+        self._jobs.pop(self.sender(), None)
+
+    @staticmethod
+    def of(owner: QObject) -> "JobKeeper":
+        keeper = owner.findChild(JobKeeper, "par-job-keeper")
+        if keeper is None:
+            keeper = JobKeeper(owner)
+            keeper.setObjectName("par-job-keeper")
+        return keeper
+
+
 def start_job(job: Job, owner: QObject) -> QThread:
-    """Run ``job`` in a new QThread parented to ``owner``; both are deleted when it ends."""
+    """Run ``job`` in a new QThread parented to ``owner``; both are deleted when it ends, and the
+    job is referenced (:class:`JobKeeper`) until then."""
     thread = QThread(owner)
     thread.setObjectName(f"par-{type(job).__name__}")
     job.moveToThread(thread)
     thread.started.connect(job.run)
     job.done.connect(thread.quit)
+    JobKeeper.of(owner).keep(thread, job)
     thread.finished.connect(job.deleteLater)
     thread.finished.connect(thread.deleteLater)
     thread.start()
