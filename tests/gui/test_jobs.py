@@ -8,7 +8,6 @@ this process.)
 from __future__ import annotations
 
 
-
 def test_started_job_is_kept_until_its_thread_has_finished(qtbot):
     """The GUI forgets a job when it handles ``done``; the job must outlive its worker thread
     anyway (a job deleted while its thread is still leaving ``run`` crashes the process)."""

@@ -229,4 +229,3 @@ def test_the_app_without_input_opens_the_bundled_example_on_every_start(qtbot, t
         assert gui_app.run_app(settings_path=ini, models_dir=models_dir) == 0
         deadline.stop()
     assert opened == [str(EXAMPLE)] * 2
-
