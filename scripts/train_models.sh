@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces the shipped weights in models/ from scratch: renders the corpus, trains PARcompact
 # and PAR at 320 ms side by side, fine-tunes PARcompact to 192 ms from the 320 ms weights,
-# evaluates each on the held-out test set and ships it (models/*.pt, *.eval.json and the
-# figures in models/MODEL_CARD.md).
+# then renders a second corpus with more timbre and release variety (--timbre-variety) and
+# fine-tunes both PARcompact models on it, evaluates each on the held-out test set and ships it
+# (models/*.pt, *.eval.json and the figures in models/MODEL_CARD.md).
 #   bash scripts/train_models.sh                  # the recipe and step counts of this release
 #   COMPACT_STEPS=20000 PAR_STEPS=20000 bash scripts/train_models.sh   # train further
 # Every stage resumes where it stopped: run it again to continue. Work folder: $WORK.
@@ -14,12 +15,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-../par-work}
 CORPUS=${CORPUS:-$WORK/corpus}
+CORPUS2=${CORPUS2:-$WORK/corpus2}
 RUNS=${RUNS:-$WORK/runs}
 COMPACT_COOL=${COMPACT_COOL:-8150}   # step where PARcompact's cool-down starts
 COMPACT_STEPS=${COMPACT_STEPS:-10650}
 PAR_COOL=${PAR_COOL:-5950}
 PAR_STEPS=${PAR_STEPS:-8350}
 FT_STEPS=${FT_STEPS:-1500}
+V2_STEPS=${V2_STEPS:-5000}           # fine-tuning of both PARcompact models on the second corpus
+V2_COOL=${V2_COOL:-2700}
 COMMON=(--batch 8 --crop-frames 160 --lr 1e-3 --lr-decay 0.9 --lr-decay-every 1000
         --val-every 250 --val-files 8 --checkpoint-every 50 --threads 1)
 W0=1,1,1,1,1; W1=1,2,4,1,4; W2=1,6,4,1,4; SC=(--self-condition 0.5)
@@ -48,11 +52,30 @@ train() {  # preset out steps weights [extra...]
   train par par-320 "$PAR_STEPS" $W2 "${SC[@]}" $(cool "$PAR_COOL" "$PAR_STEPS") ) &
 wait
 
+# Second corpus: the same validation and test items, training items also from the csound GM
+# bank and with release times 0.7-4x the SoundFonts' own; more ASAP performances. Both
+# PARcompact models go on from their weights above, side by side.
+par-studio build-corpus --out "$CORPUS2" --procedural 400 --max-train-performances 600 \
+  --segments-per-performance 2 --segment-seconds 30 --max-val 20 --max-test 30 \
+  --limit-hours "${CORPUS2_HOURS:-5}" --seed 0 --timbre-variety
+v2() {  # latency init
+  par-studio train --corpus "$CORPUS2" --preset par-compact --latency "$1" --init "$2" \
+    --out "$RUNS/par-compact-$1-v2" --steps "$V2_STEPS" --class-weights $W2 "${SC[@]}" \
+    --batch 8 --crop-frames 160 --lr 3e-4 --warmup 50 --lr-decay 0.9 --lr-decay-every 1000 \
+    --val-every 250 --val-files 8 --checkpoint-every 50 --threads 1 $(cool "$V2_COOL" "$V2_STEPS")
+}
+v2 320 "$RUNS/par-compact-320/last.pt" &
+v2 192 "$RUNS/par-compact-192/last.pt" &
+wait
+
 # On the validation pieces: choose between each run's last.pt and the average of its last three
 # snapshots, and the decoder's onset and offset biases; then score the test set once.
-for name in par-compact-320 par-320 par-compact-192; do
-  snaps=$(printf "%s\n" "$RUNS/$name"/snapshots/step_*.pt | sort -V | tail -3)
-  python -m par_studio.train.average $snaps -o "$RUNS/$name/avg.pt"
-  python -m par_studio.train.ship "$RUNS/$name/last.pt" "$RUNS/$name/avg.pt" \
-    --name "$name" --test-dir "$CORPUS/test" --tune-dir "$CORPUS/validation" --bias-grid=-0.25,-0.5,-0.75
-done
+ship() {  # shipped-name run
+  snaps=$(printf "%s\n" "$RUNS/$2"/snapshots/step_*.pt | sort -V | tail -3)
+  python -m par_studio.train.average $snaps -o "$RUNS/$2/avg.pt"
+  python -m par_studio.train.ship "$RUNS/$2/last.pt" "$RUNS/$2/avg.pt" \
+    --name "$1" --test-dir "$CORPUS/test" --tune-dir "$CORPUS/validation" --bias-grid=-0.25,-0.5,-0.75
+}
+ship par-320 par-320
+ship par-compact-320 par-compact-320-v2
+ship par-compact-192 par-compact-192-v2
