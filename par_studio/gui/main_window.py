@@ -40,6 +40,7 @@ from . import theme
 from .editing import NoteEditor, VelocityLaneEditor
 from .mixer import MixController
 from .playback import Player, output_device_name
+from .speed import SpeedController
 from .session import EditSession
 from .synth import audition_clip
 from .views import TimelineWidget
@@ -142,6 +143,7 @@ class MainWindow(QMainWindow):
         self.session = EditSession(self, self.autosave_dir)
         self.recordings_dir = self.session.store.root.parent / "recordings"  #: live sessions, beside autosave
         self.mixer = MixController(self)
+        self.speed = SpeedController(self)
         lay.addWidget(self.session.bar)
         lay.addWidget(self.timeline, 1)
         self.setCentralWidget(central)
@@ -322,6 +324,12 @@ class MainWindow(QMainWindow):
         listen = tm.addMenu("&Listen to")
         for a in self.mixer.actions:
             listen.addAction(a)
+        speed_menu = tm.addMenu("Playback &speed")
+        for a in self.speed.actions:
+            speed_menu.addAction(a)
+        speed_menu.addSeparator()
+        speed_menu.addAction(self.speed.act_slower)
+        speed_menu.addAction(self.speed.act_faster)
         hm = mb.addMenu("&Help")
         hm.addAction(self.act_shortcuts)
         hm.addAction(self.act_about)
@@ -334,6 +342,7 @@ class MainWindow(QMainWindow):
         for a in (self.act_open, self.act_transcribe, self.act_play):
             tb.addAction(a)
         tb.addAction(self.act_loop)
+        tb.addWidget(self.speed.button)
         tb.addWidget(self.mixer.left_label)
         tb.addWidget(self.mixer.slider)
         tb.addWidget(self.mixer.right_label)
@@ -443,11 +452,14 @@ class MainWindow(QMainWindow):
             self.job[0].cancel()
         if self.mixer.job is not None:
             self.mixer.job[0].cancel()
+        if self.speed.job is not None:
+            self.speed.job[0].cancel()
         for job in list(self._side_jobs):
             job.cancel()
         if self.live is not None:
             self._teardown_live(wait=True)
         self.mixer.shutdown()
+        self.speed.shutdown()
         if self.job is not None:
             stop_job(*self.job)
             self.job = None
@@ -710,6 +722,7 @@ class MainWindow(QMainWindow):
         self.notes = Notes()
         self.editor.reset()
         self.mixer.reset()
+        self.speed.reset()
         self.timeline.set_notes(self.notes)
         self.timeline.set_provisional(Notes())
         self.timeline.set_lookahead(None)
@@ -976,7 +989,11 @@ class MainWindow(QMainWindow):
         if self.loaded is None or self.live is not None:
             return False
         try:
-            self.player.play(self.loaded.audio, start, notes_audio, gains, loop=self.loop_span())
+            audio = self.speed.source()
+            if audio is None:  # not slowed down yet: the mixer asks the speed controller first
+                return False
+            self.player.play(audio, start, notes_audio, gains, loop=self.loop_span(),
+                             speed=self.speed.speed)
         except ParStudioError as exc:
             self.statusBar().showMessage(str(exc), 10000)
             self.last_error = str(exc)
@@ -1175,6 +1192,7 @@ class MainWindow(QMainWindow):
         self.session.end()
         self.editor.reset()
         self.mixer.reset()
+        self.speed.reset()
         self.notes = Notes()
         self.timeline.set_notes(self.notes)
         self.timeline.set_provisional(Notes())

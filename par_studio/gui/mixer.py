@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QLabel, QSlider
 
+from ..audio.stretch import stretched_length
 from ..notes import Notes
 from .synth import NotesRenderer, balance_gains
 from .workers import Job, start_job, stop_job
@@ -22,12 +23,18 @@ NOTES_LEVEL = 0.7  #: the notes track is scaled to this fraction of the source's
 
 
 class SynthJob(Job):
-    def __init__(self, renderer: NotesRenderer, notes: Notes, n_samples: int):
+    """Render ``notes`` as heard at ``speed``: on the time axis of the stretched source (note
+    times / speed, ``n_samples`` long), so the notes keep their pitch and line up with it."""
+
+    def __init__(self, renderer: NotesRenderer, notes: Notes, n_samples: int, speed: float = 1.0):
         super().__init__()
-        self.renderer, self.notes, self.n_samples = renderer, notes, n_samples
+        self.renderer, self.notes, self.n_samples, self.speed = renderer, notes, n_samples, speed
 
     def work(self):
-        return self.notes, self.renderer.render(self.notes, self.n_samples)
+        n = self.notes
+        if self.speed != 1.0:
+            n = Notes(n.onset / self.speed, n.offset / self.speed, n.pitch, n.velocity)
+        return self.notes, self.speed, self.renderer.render(n, self.n_samples)
 
 
 class MixController(QObject):
@@ -39,6 +46,7 @@ class MixController(QObject):
         self.renderer = NotesRenderer()
         self.notes_audio: np.ndarray | None = None  #: rendering of ``rendered_for``, level-matched
         self.rendered_for: Notes | None = None
+        self.rendered_speed = 1.0  #: the playback speed ``notes_audio`` was rendered for
         self._raw_for: tuple | None = None
         self.job = None
         self._again = False
@@ -72,6 +80,10 @@ class MixController(QObject):
     def wants_notes(self) -> bool:
         return balance_gains(self.balance())[1] > 0 and len(self.win.notes) > 0
 
+    def stale(self) -> bool:
+        """The notes track does not match the notes or the playback speed (any more)."""
+        return self.rendered_for is not self.win.notes or self.rendered_speed != self.win.speed.speed
+
     def gains(self) -> tuple[float, float]:
         g_src, g_notes = balance_gains(self.balance())
         return g_src, (g_notes if self.notes_audio is not None else 0.0)
@@ -85,15 +97,20 @@ class MixController(QObject):
         self.win.settings.setValue("playback/balance", int(value))
         self._sync_actions()
         if self.win.player.playing:
-            if self.wants_notes() and self.rendered_for is not self.win.notes:
+            if self.wants_notes() and self.stale():
                 self.request_render()
-            self.win.player.set_mix(self.notes_audio, self.gains())
+            same_axis = self.rendered_speed == self.win.player.speed
+            self.win.player.set_mix(self.notes_audio if same_axis else None, self.gains())
 
     # ------------------------------------------------------------------ playing
     def play_from(self, start: float) -> None:
-        """Start playback at ``start`` with the current balance (rendering the notes first if
-        they are to be heard and the rendering is stale)."""
-        if self.wants_notes() and self.rendered_for is not self.win.notes:
+        """Start playback at ``start`` with the current balance and speed (slowing the source
+        down first, and rendering the notes, if they are to be heard and the rendering is
+        stale)."""
+        if self.win.loaded is not None and self.win.speed.source() is None:
+            self.win.speed.play_when_ready(start)
+            return
+        if self.wants_notes() and self.stale():
             self._play_after = start
             self.win.statusBar().showMessage("Rendering the notes for playback…")
             self.request_render()
@@ -112,22 +129,23 @@ class MixController(QObject):
             self._again = True
             return
         self._again = False
-        job = SynthJob(self.renderer, self.win.notes, len(self.win.loaded.audio))
+        speed = self.win.speed.speed
+        job = SynthJob(self.renderer, self.win.notes, stretched_length(len(self.win.loaded.audio), speed), speed)
         job.finished.connect(self._on_rendered)
         job.failed.connect(self._on_failed)
         job.done.connect(self._on_done)
         self.job = (job, start_job(job, self))
 
     def _on_rendered(self, result) -> None:
-        notes, raw = result
-        if self.win.loaded is None or len(raw) != len(self.win.loaded.audio):
+        notes, speed, raw = result
+        if self.win.loaded is None or len(raw) != stretched_length(len(self.win.loaded.audio), speed):
             return
         src_peak = float(np.abs(self.win.loaded.audio).max()) if len(self.win.loaded.audio) else 0.0
         peak = float(np.abs(raw).max()) if len(raw) else 0.0
         level = float(np.clip(NOTES_LEVEL * src_peak / peak, 0.1, 10.0)) if peak > 0 and src_peak > 0 else 1.0
         self.notes_audio = (raw * np.float32(level)).astype(np.float32, copy=False)
-        self.rendered_for = notes
-        if self.win.player.playing:
+        self.rendered_for, self.rendered_speed = notes, speed
+        if self.win.player.playing and speed == self.win.player.speed:
             self.win.player.set_mix(self.notes_audio, self.gains())
         self.sigRendered.emit(self.notes_audio)
 
@@ -137,19 +155,19 @@ class MixController(QObject):
 
     def _on_done(self) -> None:
         self.job = None
-        if self._again or (self.rendered_for is not self.win.notes and self.win.player.playing
-                           and self.wants_notes()):
+        if self._again or (self.stale() and self.win.player.playing and self.wants_notes()):
             self.request_render()
             return
         if self._play_after is not None:
             start, self._play_after = self._play_after, None
             self.win.statusBar().clearMessage()
-            self.win._start_player(start, self.notes_audio if self.wants_notes() else None, self.gains())
+            self.play_from(start)  # renders again if the notes or the speed changed meanwhile
 
     def reset(self) -> None:
         """A new file: forget the rendering."""
         self.renderer = NotesRenderer() if self.job is None else self.renderer
         self.notes_audio, self.rendered_for, self._play_after = None, None, None
+        self.rendered_speed = 1.0
 
     def shutdown(self) -> None:
         if self.job is not None:

@@ -55,14 +55,20 @@ def loop_position(t: float, loop: tuple[float, float] | None) -> float:
 
 class Player:
     """Play ``audio`` (float32 16 kHz mono) from a position, optionally looping a span;
-    ``position()`` follows the device clock."""
+    ``position()`` follows the device clock.
+
+    At a ``speed`` below 1 the caller passes the source already time-stretched (and the notes
+    track rendered on that time axis); positions in and out (``start_s``, ``loop``,
+    ``position()``) stay in *source* seconds, the player converts with ``t / speed``.
+    """
 
     def __init__(self):
         self.stream = None
         self.audio = np.zeros(0, np.float32)
-        self._start_sample = 0
+        self._start_sample = 0  #: in samples of the audio being played (stretched at speed < 1)
         self._t0 = 0.0
-        self.loop: tuple[float, float] | None = None  #: (start s, end s) while a loop plays
+        self.speed = 1.0  #: source seconds per second of playback
+        self.loop: tuple[float, float] | None = None  #: (start, end) playback s while a loop plays
         self._mix = (np.zeros(0, np.float32), None, 1.0, 0.0)  #: (audio, notes audio, g_audio, g_notes)
         self._overlay: tuple[np.ndarray, int] | None = None  #: (audition clip, serial) to mix in
         self._serial = 0
@@ -77,9 +83,13 @@ class Player:
         self._mix = (self.audio, notes_audio, float(gains[0]), float(gains[1]))
 
     def play(self, audio: np.ndarray, start_s: float, notes_audio: np.ndarray | None = None,
-             gains: tuple[float, float] = (1.0, 0.0), loop: tuple[float, float] | None = None) -> None:
+             gains: tuple[float, float] = (1.0, 0.0), loop: tuple[float, float] | None = None,
+             speed: float = 1.0) -> None:
         """Play from ``start_s``; with ``loop`` = (lo, hi) s, play ``lo``..``hi`` over and over
-        (starting at ``start_s`` when it lies inside, else at ``lo``) until :meth:`stop`."""
+        (starting at ``start_s`` when it lies inside, else at ``lo``) until :meth:`stop`.
+
+        ``speed`` < 1: ``audio`` and ``notes_audio`` are the stretched tracks; ``start_s`` and
+        ``loop`` are source seconds all the same."""
         import sounddevice as sd
 
         self.stop()
@@ -89,7 +99,11 @@ class Player:
             raise AudioDeviceError("No audio output device was found, so playback is unavailable. "
                                    "Connect headphones or speakers and try again.")
         self.audio = audio
+        self.speed = float(speed)
         self.set_mix(notes_audio, gains)
+        start_s = start_s / self.speed
+        if loop is not None:
+            loop = (loop[0] / self.speed, loop[1] / self.speed)
         loop_samples = None
         if loop is not None:
             lo = int(np.clip(loop[0], 0.0, len(audio) / SAMPLE_RATE) * SAMPLE_RATE)
@@ -166,18 +180,18 @@ class Player:
         self.audition_stream = None
 
     def position(self) -> float:
-        """Seconds into the audio being heard now."""
+        """Source seconds being heard now."""
         if self.stream is None:
-            return self._start_sample / SAMPLE_RATE
+            return self._start_sample / SAMPLE_RATE * self.speed
         elapsed = max(0.0, self.stream.time - self._t0)
         t = loop_position(self._start_sample / SAMPLE_RATE + elapsed, self.loop)
-        return min(t, len(self.audio) / SAMPLE_RATE)
+        return min(t, len(self.audio) / SAMPLE_RATE) * self.speed
 
     def stop(self) -> float:
         pos = self.position()
         _close(self.stream)
         self.stream = None
-        self._start_sample = int(pos * SAMPLE_RATE)
+        self._start_sample = int(round(pos / self.speed * SAMPLE_RATE))
         self.loop = None
         return pos
 
