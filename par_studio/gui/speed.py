@@ -77,7 +77,7 @@ class SpeedController(QObject):
         self._show()
 
     def _show(self) -> None:
-        self.button.setText(f"{round(self.speed * 100)} %")
+        self.button.setText(f"Speed {round(self.speed * 100)} %")
 
     @property
     def speed(self) -> float:

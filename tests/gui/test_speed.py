@@ -33,7 +33,7 @@ def test_half_speed_keeps_pitch_and_timing_and_the_setting(qtbot, make_window, s
     vp = win.timeline.viewport()
     qtbot.keyClick(vp, Qt.Key_BracketLeft)
     qtbot.keyClick(vp, Qt.Key_BracketLeft)
-    assert win.speed.speed == 0.5 and win.speed.button.text() == "50 %"
+    assert win.speed.speed == 0.5 and win.speed.button.text() == "Speed 50 %"
     assert float(win.settings.value("playback/speed")) == 0.5
     qtbot.keyClick(vp, Qt.Key_BracketLeft)  # no slower speed: stays
     assert win.speed.speed == 0.5
@@ -77,7 +77,7 @@ def test_speed_is_remembered_and_100_percent_plays_the_source_itself(qtbot, make
     win.speed.set_speed(0.75)
     win.close()
     win2 = make_window()
-    assert win2.speed.speed == 0.75 and win2.speed.button.text() == "75 %"
+    assert win2.speed.speed == 0.75 and win2.speed.button.text() == "Speed 75 %"
     with qtbot.waitSignal(win2.sigTranscribed, timeout=LONG):
         win2.open_file(str(short_audio))
     win2.speed.set_speed(1.0)
