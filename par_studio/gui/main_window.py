@@ -45,7 +45,7 @@ from .session import EditSession
 from .synth import audition_clip
 from .views import TimelineWidget
 from .workers import (
-    stop_job,
+    JobKeeper,
     LiveWorker,
     LoadedAudio,
     LoadJob,
@@ -54,6 +54,7 @@ from .workers import (
     PitchSpectrumJob,
     TranscribeJob,
     start_job,
+    stop_job,
 )
 
 ORGANIZATION = "PAR Studio"
@@ -1393,9 +1394,9 @@ class MainWindow(QMainWindow):
             if wait:
                 thread.wait()  # never leave it running: see shutdown()
             if thread.isRunning():
+                if worker is not None:  # let go of (and so delete) it only once the thread is gone
+                    JobKeeper.of(self).keep(thread, worker)
                 thread.finished.connect(thread.deleteLater)
-                if worker is not None:
-                    thread.finished.connect(worker.deleteLater)
             else:
                 thread.deleteLater()  # (the worker, parentless, goes with its Python reference)
             if worker is not None and not thread.isRunning():

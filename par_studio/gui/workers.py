@@ -82,18 +82,22 @@ class _CancelledError(Exception):
 
 
 class JobKeeper(QObject):
-    """Holds a reference to every running job until its thread has *finished*.
+    """Holds the only lasting reference to every running job until its thread has ended, and
+    is the one place a job is deleted.
 
-    The GUI drops its own reference when it handles the job's ``done`` signal, which can run
-    before the worker thread has left ``Job.run``; a job whose last Python reference went then
-    would be deleted under the running thread. The keeper lives in the owner's (GUI) thread,
-    so its slot runs queued, after the thread has ended."""
+    A job is a Python-owned QObject, so it is deleted when its last Python reference goes. The
+    GUI drops its own reference when it handles the job's ``done`` signal, which can run while
+    the worker thread is still leaving ``Job.run``; a ``deleteLater`` connected to the thread's
+    ``finished`` would delete it a second time, in the worker thread, racing the GUI thread.
+    Both were seen to crash the app (rarely, under load). The keeper lives in the owner's (GUI)
+    thread, so its slot runs queued after ``finished``; it waits for the thread to be gone and
+    then lets the job go, in the GUI thread."""
 
     def __init__(self, parent: QObject):
         super().__init__(parent)
-        self._jobs: dict[QThread, Job] = {}
+        self._jobs: dict[QThread, QObject] = {}  #: jobs, and live workers torn down running
 
-    def keep(self, thread: QThread, job: Job) -> None:
+    def keep(self, thread: QThread, job: QObject) -> None:
         self._jobs[thread] = job
         thread.finished.connect(self._forget)
 
@@ -102,7 +106,10 @@ class JobKeeper(QObject):
 
     @Slot()
     def _forget(self) -> None:
-        self._jobs.pop(self.sender(), None)
+        thread = self.sender()
+        if isinstance(thread, QThread):
+            thread.wait()  # returns at once: ``finished`` was its last act
+        self._jobs.pop(thread, None)
 
     @staticmethod
     def of(owner: QObject) -> "JobKeeper":
@@ -114,15 +121,14 @@ class JobKeeper(QObject):
 
 
 def start_job(job: Job, owner: QObject) -> QThread:
-    """Run ``job`` in a new QThread parented to ``owner``; both are deleted when it ends, and the
-    job is referenced (:class:`JobKeeper`) until then."""
+    """Run ``job`` in a new QThread parented to ``owner``; both are deleted when it ends (the job
+    by :class:`JobKeeper`, in the owner's thread)."""
     thread = QThread(owner)
     thread.setObjectName(f"par-{type(job).__name__}")
     job.moveToThread(thread)
     thread.started.connect(job.run)
     job.done.connect(thread.quit)
-    JobKeeper.of(owner).keep(thread, job)
-    thread.finished.connect(job.deleteLater)
+    JobKeeper.of(owner).keep(thread, job)  # deletes the job once the thread is gone
     thread.finished.connect(thread.deleteLater)
     thread.start()
     return thread
