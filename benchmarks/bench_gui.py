@@ -221,12 +221,29 @@ def bench_spectrograms(minutes: float = 10.0) -> dict:
     return {"minutes": minutes, "mel_s": t1 - t0, "pitch_s": t2 - t1}
 
 
+def bench_stretch(minutes: float = 10.0) -> dict:
+    """Seconds to prepare slowed-down playback (Playback speed 75 % and 50 %) of ``minutes``
+    of the example recording repeated: the time the user waits once per file and speed."""
+    from par_studio.audio.io import load_audio
+    from par_studio.audio.stretch import time_stretch
+    from par_studio.gui.main_window import EXAMPLE
+
+    y = load_audio(EXAMPLE)
+    y = np.tile(y, int(np.ceil(minutes * 60 * 16000 / len(y))))[: int(minutes * 60 * 16000)]
+    out = {"minutes": minutes}
+    for speed in (0.75, 0.5):
+        t0 = time.perf_counter()
+        time_stretch(y, speed)
+        out[speed] = time.perf_counter() - t0
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--live-seconds", type=float, default=10.0)
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--full", action="store_true", help="run the real engine over the whole file")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["launch", "live", "memory", "spectrograms"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["launch", "live", "memory", "spectrograms", "stretch"])
     args = ap.parse_args()
     from par_studio.gui.main_window import ensure_app
 
@@ -238,6 +255,10 @@ def main() -> int:
         r = bench_spectrograms()
         print(f"display spectrograms of {r['minutes']:.0f} min of audio: mel {r['mel_s']:.2f} s, "
               f"pitch (behind the notes) {r['pitch_s']:.2f} s")
+    if "stretch" not in args.skip:
+        r = bench_stretch()
+        print(f"slowed-down playback of {r['minutes']:.0f} min of audio prepared in: "
+              f"75 % {r[0.75]:.2f} s, 50 % {r[0.5]:.2f} s")
     app = ensure_app()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
