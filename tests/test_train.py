@@ -319,3 +319,25 @@ def test_validation_set_decodes_like_the_full_evaluator(tmp_path):
         full, fast = evaluate_pairs(pairs, model)["overall"], vs.evaluate()["overall"]
         for k in ("note", "note_offset", "note_offset_velocity"):
             assert fast[k] == pytest.approx(full[k])
+
+
+def test_figures_table_marks_fine_tuned_models(tmp_path):
+    """The card's table says when steps and CPU hours are those of a fine-tuning only."""
+    import json
+
+    from par_studio.train.ship import figures_table
+
+    def result(init):
+        f1 = {"f1": 0.5}
+        return {"model": {"preset": "par-compact", "latency_ms": 320, "parameters": 447140, "steps": 5000,
+                          "cpu_hours": 1.5, "initialised_from": init},
+                "overall": {k: f1 for k in ("note", "note_offset", "note_offset_velocity", "frame")},
+                "bands": {}, "real_time_factor": 0.04, "files": 30}
+
+    (tmp_path / "a-320.eval.json").write_text(json.dumps(result(None)))
+    table = figures_table(tmp_path)
+    assert "| 5000 |" in table and "¹" not in table
+    (tmp_path / "b-192.eval.json").write_text(json.dumps(result("runs/x/last.pt")))
+    table = figures_table(tmp_path)
+    assert "| 5000 ¹ |" in table and "| 5000 |" in table
+    assert "¹ fine-tuned from another checkpoint" in table

@@ -36,8 +36,9 @@ def figures_table(models_dir: Path) -> str:
         r = json.loads(js.read_text())
         o = r["overall"]
         m = r["model"]
+        steps = f"{m['steps']}" + (" ¹" if m.get("initialised_from") else "")
         rows.append(
-            f"| {m['preset']} | {m['latency_ms']} ms | {m['parameters']:,} | {m['steps']} | "
+            f"| {m['preset']} | {m['latency_ms']} ms | {m['parameters']:,} | {steps} | "
             f"{m['cpu_hours']:.2f} | {o['note']['f1']:.3f} | {o['note_offset']['f1']:.3f} | "
             f"{o['note_offset_velocity']['f1']:.3f} | {o['frame']['f1']:.3f} | {r['real_time_factor']:.3f} |")
         b = r["bands"]
@@ -54,6 +55,9 @@ def figures_table(models_dir: Path) -> str:
     bands += curves
     n = json.loads(next(iter(sorted(models_dir.glob("*.eval.json")))).read_text())["files"] if len(rows) > 2 else 0
     head = f"Held-out test set: {n} files (test pieces of the ASAP split, rendered with the unseen timbre).\n\n"
+    if any("¹" in r for r in rows):
+        rows.append("\n¹ fine-tuned from another checkpoint: steps and CPU hours of the fine-tuning "
+                    "only (the whole lineage is under *Training runs*).")
     return head + "\n".join(rows) + "\n" + "\n".join(bands) + "\n"
 
 
@@ -120,6 +124,7 @@ def main(argv=None) -> int:
     res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms,
                     "parameters": model.n_parameters(), "steps": meta.get("steps"),
                     "cpu_hours": meta.get("cpu_hours", 0.0), "source": str(chosen),
+                    "initialised_from": meta.get("initialised_from"),
                     "state_bias": list(model.cfg.state_bias)}
     if calibration:
         res["calibration"] = calibration
