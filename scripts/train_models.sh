@@ -24,6 +24,8 @@ PAR_STEPS=${PAR_STEPS:-8350}
 FT_STEPS=${FT_STEPS:-1500}
 V2_STEPS=${V2_STEPS:-5000}           # fine-tuning of both PARcompact models on the second corpus
 V2_COOL=${V2_COOL:-2700}
+PAR_V2_STEPS=${PAR_V2_STEPS:-1400}   # PAR's fine-tuning on the second corpus (two threads)
+PAR_V2_COOL=${PAR_V2_COOL:-600}
 COMMON=(--batch 8 --crop-frames 160 --lr 1e-3 --lr-decay 0.9 --lr-decay-every 1000
         --val-every 250 --val-files 8 --checkpoint-every 50 --threads 1)
 W0=1,1,1,1,1; W1=1,2,4,1,4; W2=1,6,4,1,4; SC=(--self-condition 0.5)
@@ -54,7 +56,8 @@ wait
 
 # Second corpus: the same validation and test items, training items also from the csound GM
 # bank and with release times 0.7-4x the SoundFonts' own; more ASAP performances. Both
-# PARcompact models go on from their weights above, side by side.
+# PARcompact models go on from their weights above, side by side, then PAR from the mean of its
+# last three snapshots (what shipping chose for it on the first corpus) on both cores.
 par-studio build-corpus --out "$CORPUS2" --procedural 400 --max-train-performances 600 \
   --segments-per-performance 2 --segment-seconds 30 --max-val 20 --max-test 30 \
   --limit-hours "${CORPUS2_HOURS:-5}" --seed 0 --timbre-variety
@@ -67,15 +70,25 @@ v2() {  # latency init
 v2 320 "$RUNS/par-compact-320/last.pt" &
 v2 192 "$RUNS/par-compact-192/last.pt" &
 wait
+average() {  # run: the mean of its last three snapshots → avg.pt
+  snaps=$(printf "%s\n" "$RUNS/$1"/snapshots/step_*.pt | sort -V | tail -3)
+  python -m par_studio.train.average $snaps -o "$RUNS/$1/avg.pt"
+}
+average par-320
+par-studio train --corpus "$CORPUS2" --preset par --latency 320 --init "$RUNS/par-320/avg.pt" \
+  --out "$RUNS/par-320-v2" --steps "$PAR_V2_STEPS" --class-weights $W2 "${SC[@]}" \
+  --batch 8 --crop-frames 160 --lr 3e-4 --warmup 50 --lr-decay 0.9 --lr-decay-every 1000 \
+  --val-every 400 --val-files 8 --checkpoint-every 50 --threads 2 \
+  --cooldown-start "$PAR_V2_COOL" --cooldown-steps $(( PAR_V2_STEPS - PAR_V2_COOL )) --keep-every 200
 
-# On the validation pieces: choose between each run's last.pt and the average of its last three
-# snapshots, and the decoder's onset and offset biases; then score the test set once.
-ship() {  # shipped-name run
-  snaps=$(printf "%s\n" "$RUNS/$2"/snapshots/step_*.pt | sort -V | tail -3)
-  python -m par_studio.train.average $snaps -o "$RUNS/$2/avg.pt"
-  python -m par_studio.train.ship "$RUNS/$2/last.pt" "$RUNS/$2/avg.pt" \
+# On the validation pieces: choose between each fine-tune's last.pt, the average of its last
+# three snapshots and the weights it started from, and the decoder's onset and offset biases;
+# then score the test set once.
+ship() {  # shipped-name run start-weights
+  average "$2"
+  python -m par_studio.train.ship "$RUNS/$2/last.pt" "$RUNS/$2/avg.pt" "$3" \
     --name "$1" --test-dir "$CORPUS/test" --tune-dir "$CORPUS/validation" --bias-grid=-0.25,-0.5,-0.75
 }
-ship par-320 par-320
-ship par-compact-320 par-compact-320-v2
-ship par-compact-192 par-compact-192-v2
+ship par-320 par-320-v2 "$RUNS/par-320/avg.pt"
+ship par-compact-320 par-compact-320-v2 "$RUNS/par-compact-320/last.pt"
+ship par-compact-192 par-compact-192-v2 "$RUNS/par-compact-192/last.pt"
