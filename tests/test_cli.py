@@ -147,3 +147,18 @@ def test_console_script_subprocess(tmp_path, compact_ckpt):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "s.mid").exists()
     assert read_midi(tmp_path / "s.mid").equals(_expected(wav, compact_ckpt), atol=HALF_TICK)
+
+
+def test_info_says_when_a_model_is_fine_tuned(tmp_path, capsys):
+    from par_studio.model.checkpoint import save_checkpoint
+
+    from conftest import build_model
+
+    plain = save_checkpoint(build_model("par-compact", 320), tmp_path / "plain.pt", metadata={"steps": 10})
+    tuned = save_checkpoint(build_model("par-compact", 320), tmp_path / "tuned.pt",
+                            metadata={"steps": 5, "initialised_from": "runs/base/last.pt"})
+    assert main(["info", "--model", str(plain)]) == 0
+    assert "fine-tuned" not in capsys.readouterr().out
+    assert main(["info", "--model", str(tuned)]) == 0
+    out = capsys.readouterr().out
+    assert "fine-tuned:   from runs/base/last.pt" in out and "steps:" in out
