@@ -203,15 +203,21 @@ def bench_memory(app, tmp: Path, minutes: float, full: bool) -> dict:
     return out
 
 
+def example_minutes(minutes: float) -> np.ndarray:
+    """``minutes`` of the bundled example recording, repeated (16 kHz float32)."""
+    from par_studio.audio.io import load_audio
+    from par_studio.gui.main_window import EXAMPLE
+
+    y = load_audio(EXAMPLE)
+    return np.tile(y, int(np.ceil(minutes * 60 * 16000 / len(y))))[: int(minutes * 60 * 16000)]
+
+
 def bench_spectrograms(minutes: float = 10.0) -> dict:
     """Seconds to compute the two display spectrograms (mel above, pitch behind the notes) of
     ``minutes`` of the example recording repeated, in the load job's code."""
-    from par_studio.audio.io import load_audio
-    from par_studio.gui.main_window import EXAMPLE
     from par_studio.gui.spectrum import display_spectrogram, pitch_spectrogram
 
-    y = load_audio(EXAMPLE)
-    y = np.tile(y, int(np.ceil(minutes * 60 * 16000 / len(y))))[: int(minutes * 60 * 16000)]
+    y = example_minutes(minutes)
     pitch_spectrogram(y[: 5 * 16000])  # librosa's one-off set-up (filters, resamplers)
     t0 = time.perf_counter()
     display_spectrogram(y)
@@ -224,12 +230,9 @@ def bench_spectrograms(minutes: float = 10.0) -> dict:
 def bench_stretch(minutes: float = 10.0) -> dict:
     """Seconds to prepare slowed-down playback (Playback speed 75 % and 50 %) of ``minutes``
     of the example recording repeated: the time the user waits once per file and speed."""
-    from par_studio.audio.io import load_audio
     from par_studio.audio.stretch import time_stretch
-    from par_studio.gui.main_window import EXAMPLE
 
-    y = load_audio(EXAMPLE)
-    y = np.tile(y, int(np.ceil(minutes * 60 * 16000 / len(y))))[: int(minutes * 60 * 16000)]
+    y = example_minutes(minutes)
     out = {"minutes": minutes}
     for speed in (0.75, 0.5):
         t0 = time.perf_counter()

@@ -102,10 +102,9 @@ class Player:
         self.speed = float(speed)
         self.set_mix(notes_audio, gains)
         start_s = start_s / self.speed
-        if loop is not None:
-            loop = (loop[0] / self.speed, loop[1] / self.speed)
         loop_samples = None
         if loop is not None:
+            loop = (loop[0] / self.speed, loop[1] / self.speed)
             lo = int(np.clip(loop[0], 0.0, len(audio) / SAMPLE_RATE) * SAMPLE_RATE)
             hi = int(np.clip(loop[1], 0.0, len(audio) / SAMPLE_RATE) * SAMPLE_RATE)
             if hi - lo >= SAMPLE_RATE // 10:  # at least 100 ms, else play straight on

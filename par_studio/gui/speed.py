@@ -10,12 +10,12 @@ positions in source seconds, so the playhead, the loop band and the roll stay wh
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QToolButton
 
 from ..audio.stretch import SPEEDS, StretchCancelled, time_stretch
-from .workers import Job, _CancelledError, start_job
+from .workers import Job, _CancelledError, start_job, stop_job
 
 
 class StretchJob(Job):
@@ -32,8 +32,6 @@ class StretchJob(Job):
 
 class SpeedController(QObject):
     """Owns the speed setting and the stretched source of the open file."""
-
-    sigReady = Signal()  #: the stretched source for the current file and speed is ready
 
     def __init__(self, window):
         super().__init__(window)
@@ -136,7 +134,7 @@ class SpeedController(QObject):
 
     def _on_stretched(self, result) -> None:
         speed, audio = result
-        if self.job is not None and self._job_for is self.win.loaded:
+        if self._job_for is self.win.loaded:
             self._stretched = (self._job_for, speed, audio)
 
     def _on_failed(self, message: str) -> None:
@@ -152,7 +150,6 @@ class SpeedController(QObject):
             return
         start, self._play_after = self._play_after, None
         self.win.statusBar().clearMessage()
-        self.sigReady.emit()
         self.win.mixer.play_from(start)
 
     def reset(self) -> None:
@@ -162,8 +159,6 @@ class SpeedController(QObject):
             self.job[0].cancel()
 
     def shutdown(self) -> None:
-        from .workers import stop_job
-
         if self.job is not None:
             stop_job(*self.job, timeout_ms=10000)
             self.job = None

@@ -176,7 +176,7 @@ def segment_bounds(total: float, segment_seconds: float) -> list[tuple[float, fl
     return bounds
 
 
-#: SoundFont 2.01 generator numbers that :func:`envelope_events` can offset (SF2 spec 8.1.2)
+#: SoundFont 2.01 generator that :func:`envelope_events` offsets (SF2 spec 8.1.2)
 GEN_VOLENVRELEASE = 38
 #: FluidSynth scales NRPN data of envelope-time generators by 2 (timecents per NRPN unit)
 NRPN_TIMECENT_SCALE = 2
@@ -191,18 +191,11 @@ def envelope_events(envelope: dict | None) -> list[pretty_midi.ControlChange]:
     the first 20 ms because MIDI writers reorder CCs that share a tick (5 ms > one tick of
     pretty_midi's 220 ticks per beat at 120 BPM). FluidSynth only.
     """
-    if not envelope:
+    if not envelope or not envelope.get("release_tc"):
         return []
-    events: list[pretty_midi.ControlChange] = []
-    t = 0.0
-    for gen, key in ((GEN_VOLENVRELEASE, "release_tc"),):
-        if not envelope.get(key):
-            continue
-        data = int(np.clip(8192 + round(envelope[key] / NRPN_TIMECENT_SCALE), 0, 16383))
-        for cc, value in ((99, 120), (98, gen), (38, data & 0x7F), (6, data >> 7)):
-            events.append(pretty_midi.ControlChange(cc, value, t))
-            t += 0.005
-    return events
+    data = int(np.clip(8192 + round(envelope["release_tc"] / NRPN_TIMECENT_SCALE), 0, 16383))
+    ccs = ((99, 120), (98, GEN_VOLENVRELEASE), (38, data & 0x7F), (6, data >> 7))
+    return [pretty_midi.ControlChange(cc, value, 0.005 * k) for k, (cc, value) in enumerate(ccs)]
 
 
 def to_pretty_midi(perf: Performance, program: int = 0, end_marker: float | None = None,
