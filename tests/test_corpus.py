@@ -262,6 +262,76 @@ def test_pick_envelope_only_for_training_items_with_variety():
     assert all(pick_envelope(on, "train", timid, "asap", f"s{i}", 0) is None for i in range(50))
 
 
+# --- sample-zone shift (--zone-shift) -------------------------------------------------
+
+
+def _fundamental_hz(audio: np.ndarray, start: float, seconds: float = 1.0) -> float:
+    seg = audio[int(start * SAMPLE_RATE): int((start + seconds) * SAMPLE_RATE)]
+    spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+    freqs = np.fft.rfftfreq(len(seg), 1 / SAMPLE_RATE)
+    spec[freqs < 80] = 0
+    return float(freqs[np.argmax(spec)])
+
+
+def test_zone_shift_moves_keys_and_retunes_before_the_first_note(tmp_path):
+    perf = Performance([pretty_midi.Note(80, 60, 0.0, 1.0)], [(0.0, 127), (0.5, 0)])
+    pm = to_pretty_midi(perf, 0, envelope={"release_tc": 1200, "zone_shift": -3})
+    pm.write(str(tmp_path / "z.mid"))
+    import mido
+
+    t = 0.0
+    events = []
+    mf = mido.MidiFile(str(tmp_path / "z.mid"))
+    for m in mido.merge_tracks(mf.tracks):
+        t += mido.tick2second(m.time, mf.ticks_per_beat, 500000)
+        if m.type in ("note_on", "control_change"):
+            events.append((round(t, 3), m.type, getattr(m, "note", getattr(m, "control", None))))
+    ccs = [e for e in events if e[1] == "control_change" and e[2] in (6, 38, 98, 99)]
+    assert [c[2] for c in ccs] == [99, 98, 38, 6] * 2
+    note_on = [e for e in events if e[1] == "note_on"][0]
+    assert note_on[2] == 57  # played three keys lower ...
+    assert note_on[0] >= max(c[0] for c in ccs)  # ... after the retuning has arrived
+    data = 8192 + 3  # coarse tune +3 semitones brings it back to MIDI 60
+    assert [(c.number, c.value) for c in envelope_events({"zone_shift": -3})] == \
+        [(99, 120), (98, 51), (38, data & 0x7F), (6, data >> 7)]
+
+
+@needs_fluidsynth
+def test_zone_shift_keeps_pitch_and_timing_but_changes_the_sound(tmp_path):
+    fluid = [t for t in discover_timbres() if t.renderer == "fluidsynth"][0]
+    perf = Performance([pretty_midi.Note(90, 60, 0.5, 2.0)], [])
+    plain = render(perf, fluid, 3.0, tmp_path, None)
+    shifted = render(perf, fluid, 3.0, tmp_path, {"zone_shift": 4})
+    assert len(shifted) == len(plain)
+    hz = 440.0 * 2 ** ((60 - 69) / 12)
+    for audio in (plain, shifted):
+        assert abs(_fundamental_hz(audio, 0.7) / hz - 1) < 0.02  # middle C in both
+        onset = np.flatnonzero(np.abs(audio) > 0.05 * np.abs(audio).max())[0] / SAMPLE_RATE
+        assert 0.49 <= onset <= 0.52  # the pre-roll is trimmed: the note starts on time
+    # other samples: the two renders are far from identical in their spectra
+    a = np.abs(np.fft.rfft(plain[8000:24000]))
+    b = np.abs(np.fft.rfft(shifted[8000:24000]))
+    corr = float(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b))
+    assert corr < 0.97
+
+
+def test_pick_envelope_zone_shift_keeps_the_release_draws():
+    fluid = Timbre("f", "fluidsynth", "x.sf2", 0, "train")
+    rel = BuildConfig("out", 0, 30.0, [], timbre_variety=True)
+    both = BuildConfig("out", 0, 30.0, [], timbre_variety=True, zone_shift=True)
+    only = BuildConfig("out", 0, 30.0, [], zone_shift=True)
+    a = [pick_envelope(rel, "train", fluid, "asap", f"s{i}", 0) or {} for i in range(300)]
+    b = [pick_envelope(both, "train", fluid, "asap", f"s{i}", 0) or {} for i in range(300)]
+    assert [x.get("release_tc") for x in a] == [x.get("release_tc") for x in b]
+    shifts = [x["zone_shift"] for x in b if "zone_shift" in x]
+    assert 0.55 < len(shifts) / len(b) < 0.85
+    assert set(shifts) == {s for s in range(-5, 6) if s}
+    picks = [pick_envelope(only, "train", fluid, "asap", f"s{i}", 0) for i in range(100)]
+    assert all(p is None or set(p) == {"zone_shift"} for p in picks)
+    for split in ("validation", "test"):
+        assert all(pick_envelope(both, split, fluid, "asap", f"s{i}", 0) is None for i in range(50))
+
+
 def test_extra_timbres_only_in_training_with_variety():
     from par_studio.train.corpus import _split_timbres
 

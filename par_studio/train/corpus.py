@@ -176,40 +176,67 @@ def segment_bounds(total: float, segment_seconds: float) -> list[tuple[float, fl
     return bounds
 
 
-#: SoundFont 2.01 generator that :func:`envelope_events` offsets (SF2 spec 8.1.2)
+#: SoundFont 2.01 generators that :func:`envelope_events` offsets (SF2 spec 8.1.2)
 GEN_VOLENVRELEASE = 38
-#: FluidSynth scales NRPN data of envelope-time generators by 2 (timecents per NRPN unit)
+GEN_COARSETUNE = 51
+#: FluidSynth scales NRPN data of envelope-time generators by 2 (timecents per NRPN unit);
+#: coarse tune is in semitones, unscaled
 NRPN_TIMECENT_SCALE = 2
+#: with a zone shift, the rendered MIDI starts this much later (the audio is trimmed back), so
+#: the retuning NRPNs reach the synthesizer before the first note
+ZONE_SHIFT_PREROLL_S = 0.04
+
+
+def _nrpn(generator: int, value: int, t0: float) -> list[pretty_midi.ControlChange]:
+    data = int(np.clip(8192 + value, 0, 16383))
+    ccs = ((99, 120), (98, generator), (38, data & 0x7F), (6, data >> 7))
+    return [pretty_midi.ControlChange(cc, v, t0 + 0.005 * k) for k, (cc, v) in enumerate(ccs)]
 
 
 def envelope_events(envelope: dict | None) -> list[pretty_midi.ControlChange]:
     """MIDI CCs that offset SoundFont generators on the channel (SF2.01 NRPN, section 9.6).
 
-    ``envelope``: ``{"release_tc": T}`` lengthens (T > 0) or shortens the volume-envelope
-    release of every voice by T timecents (1200 = twice as long). The sequence is NRPN MSB 120,
-    NRPN LSB = generator, data entry LSB then MSB of ``8192 + T / 2``; the CCs are spread over
-    the first 20 ms because MIDI writers reorder CCs that share a tick (5 ms > one tick of
+    ``envelope`` keys (each optional):
+
+    - ``release_tc``: T lengthens (T > 0) or shortens the volume-envelope release of every
+      voice by T timecents (1200 = twice as long);
+    - ``zone_shift``: S retunes every voice by -S semitones (coarse tune); :func:`to_pretty_midi`
+      then plays each note S keys higher, so the note sounds at its own pitch from the
+      SoundFont's samples for the key S away: another timbre from the same samples, like a
+      piano sampled at few keys.
+
+    Each NRPN is MSB 120, LSB = generator, data entry LSB then MSB of ``8192 + value``; the CCs
+    are 5 ms apart because MIDI writers reorder CCs that share a tick (5 ms > one tick of
     pretty_midi's 220 ticks per beat at 120 BPM). FluidSynth only.
     """
-    if not envelope or not envelope.get("release_tc"):
+    if not envelope:
         return []
-    data = int(np.clip(8192 + round(envelope["release_tc"] / NRPN_TIMECENT_SCALE), 0, 16383))
-    ccs = ((99, 120), (98, GEN_VOLENVRELEASE), (38, data & 0x7F), (6, data >> 7))
-    return [pretty_midi.ControlChange(cc, value, 0.005 * k) for k, (cc, value) in enumerate(ccs)]
+    out: list[pretty_midi.ControlChange] = []
+    if envelope.get("release_tc"):
+        out += _nrpn(GEN_VOLENVRELEASE, round(envelope["release_tc"] / NRPN_TIMECENT_SCALE), 0.0)
+    if envelope.get("zone_shift"):
+        out += _nrpn(GEN_COARSETUNE, -int(envelope["zone_shift"]), 0.005 * len(out))
+    return out
 
 
 def to_pretty_midi(perf: Performance, program: int = 0, end_marker: float | None = None,
                    envelope: dict | None = None) -> pretty_midi.PrettyMIDI:
     """One piano instrument (channel 0) with the notes and CC64; ``end_marker`` adds an
     all-sound-off (CC120) at that time so a renderer stops exactly there; ``envelope`` adds the
-    NRPNs of :func:`envelope_events` at the start (rendering only, never in a stored item)."""
+    NRPNs of :func:`envelope_events` at the start (rendering only, never in a stored item); with
+    a zone shift, every key is moved by it and every event starts :data:`ZONE_SHIFT_PREROLL_S`
+    later."""
     pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     inst = pretty_midi.Instrument(program=int(program), name="Piano")
-    inst.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in perf.notes]
+    shift = int((envelope or {}).get("zone_shift") or 0)
+    t0 = ZONE_SHIFT_PREROLL_S if shift else 0.0
+    inst.notes = [pretty_midi.Note(n.velocity, n.pitch + shift, n.start + t0, n.end + t0)
+                  for n in perf.notes]
     inst.control_changes = envelope_events(envelope)
-    inst.control_changes += [pretty_midi.ControlChange(SUSTAIN_CC, int(v), float(t)) for t, v in perf.pedal]
+    inst.control_changes += [pretty_midi.ControlChange(SUSTAIN_CC, int(v), float(t) + t0)
+                             for t, v in perf.pedal]
     if end_marker is not None:
-        inst.control_changes.append(pretty_midi.ControlChange(120, 0, float(end_marker)))
+        inst.control_changes.append(pretty_midi.ControlChange(120, 0, float(end_marker) + t0))
     pm.instruments.append(inst)
     return pm
 
@@ -221,7 +248,7 @@ def render(perf: Performance, timbre: Timbre, seconds: float, workdir: Path,
            envelope: dict | None = None) -> np.ndarray:
     """Render to mono float32 16 kHz audio of exactly ``round(seconds * SAMPLE_RATE)`` samples.
 
-    ``envelope`` (FluidSynth timbres only) varies the SoundFont's release, see
+    ``envelope`` (FluidSynth timbres only) varies the SoundFont's release and sample zones, see
     :func:`envelope_events`."""
     n_out = int(round(seconds * SAMPLE_RATE))
     mid = workdir / "render.mid"
@@ -247,6 +274,8 @@ def render(perf: Performance, timbre: Timbre, seconds: float, workdir: Path,
         raise CorpusError(f"{timbre.renderer} failed ({r.returncode}): {r.stderr[-500:]}")
     x, sr = sf.read(str(wav), dtype="float32", always_2d=True)
     x = x.mean(axis=1)
+    if envelope and envelope.get("zone_shift"):
+        x = x[int(round(ZONE_SHIFT_PREROLL_S * sr)):]
     if sr != SAMPLE_RATE:
         import librosa
 
@@ -331,25 +360,38 @@ class BuildConfig:
     timbres: list[dict]
     transpose: int = 3
     timbre_variety: bool = False  #: extra training timbres + random release times (train split)
+    zone_shift: bool = False  #: training items played from shifted sample zones (train split)
 
 
 #: with ``timbre_variety``: share of training items whose release time is varied, and the range
 #: of the offset in timecents (-600..+2400: 0.7x to 4x the SoundFont's own release)
 RELEASE_VARIATION_P = 0.8
 RELEASE_TC_RANGE = (-600.0, 2400.0)
+#: with ``zone_shift``: share of training items played from sample zones 1..ZONE_SHIFT_MAX keys
+#: away (either direction), retuned to the right pitch
+ZONE_SHIFT_P = 0.7
+ZONE_SHIFT_MAX = 5
 
 
 def pick_envelope(cfg: BuildConfig, split: str, timbre: Timbre, *keys) -> dict | None:
-    """The release offset of one training item (None: the SoundFont's own envelope).
+    """The release offset and sample-zone shift of one training item (None: the SoundFont as
+    it is); see :func:`envelope_events`.
 
-    Drawn from its own random stream, so the other choices of an item (timbre, transposition,
-    augmentation) are the same with and without variety."""
-    if not cfg.timbre_variety or split != "train" or timbre.renderer != "fluidsynth":
+    Each is drawn from its own random stream, so the other choices of an item (timbre,
+    transposition, augmentation, and the release when only the zone shift is added) are the
+    same with and without variety."""
+    if split != "train" or timbre.renderer != "fluidsynth":
         return None
-    rng = _rng(cfg.seed, "envelope", *keys)
-    if rng.random() >= RELEASE_VARIATION_P:
-        return None
-    return {"release_tc": int(round(rng.uniform(*RELEASE_TC_RANGE)))}
+    out = {}
+    if cfg.timbre_variety:
+        rng = _rng(cfg.seed, "envelope", *keys)
+        if rng.random() < RELEASE_VARIATION_P:
+            out["release_tc"] = int(round(rng.uniform(*RELEASE_TC_RANGE)))
+    if cfg.zone_shift:
+        rng = _rng(cfg.seed, "zone", *keys)
+        if rng.random() < ZONE_SHIFT_P:
+            out["zone_shift"] = int(rng.integers(1, ZONE_SHIFT_MAX + 1)) * int(rng.choice((-1, 1)))
+    return out or None
 
 
 def _rng(seed: int, *keys) -> np.random.Generator:
@@ -561,6 +603,7 @@ def build_corpus(
     use_asap: bool = True,
     progress: bool = True,
     timbre_variety: bool = False,
+    zone_shift: bool = False,
 ) -> dict:
     """Build (or resume) the corpus in ``out_dir``; returns a summary dict.
 
@@ -583,7 +626,7 @@ def build_corpus(
     if any(t.split == "test" for t in tasks) and not any(t["split"] == TEST for t in (x.to_dict() for x in timbres)):
         raise CorpusError("the held-out test timbre is not installed: sudo apt-get install timidity freepats")
     cfg = BuildConfig(str(out), seed, float(segment_seconds), [t.to_dict() for t in timbres],
-                      timbre_variety=timbre_variety)
+                      timbre_variety=timbre_variety, zone_shift=zone_shift)
     jobs = max(1, jobs or os.cpu_count() or 1)
     counts = {"ok": 0, "skipped": 0, "failed": 0, "empty": 0}
     failures: list[str] = []
@@ -715,6 +758,10 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                    help="training items also from the extra SoundFonts (csound GM bank) and, for "
                         f"{RELEASE_VARIATION_P:.0%} of them, a release time 0.7-4x the SoundFont's "
                         "own (validation and test items are unchanged)")
+    p.add_argument("--zone-shift", action="store_true",
+                   help=f"play {ZONE_SHIFT_P:.0%} of the training items from the SoundFont's samples "
+                        f"for keys 1-{ZONE_SHIFT_MAX} semitones away, retuned to the right pitch: "
+                        "new piano timbres from the same samples (validation and test unchanged)")
     p.add_argument("--jobs", type=int, default=os.cpu_count(), help="worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -729,7 +776,7 @@ def run_build_corpus(args: argparse.Namespace) -> int:
             segments_per_performance=args.segments_per_performance,
             seed=args.seed, jobs=args.jobs, limit_hours=args.limit_hours,
             use_asap=not args.no_asap, progress=not args.quiet,
-            timbre_variety=args.timbre_variety,
+            timbre_variety=args.timbre_variety, zone_shift=args.zone_shift,
         )
     except ParStudioError as e:
         print(f"error: {e}", file=sys.stderr)
