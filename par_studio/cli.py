@@ -192,6 +192,7 @@ def cmd_info(args) -> int:
     d = describe(model)
     d["metadata"] = meta
     d["state_bias"] = list(model.cfg.state_bias)
+    d["offset_shift_s"] = model.cfg.offset_shift_s
     if args.json:
         print(json.dumps(d, indent=2, default=str))
         return 0
@@ -202,8 +203,9 @@ def cmd_info(args) -> int:
     print(f"MACs/frame:   {m['total']:,}  (front end {m['frontend']:,}, CNN {m['cnn']:,}, "
           f"projection {m['projection']:,}, decoder {m['decoder']:,}); 31.25 frames/s")
     b = model.cfg.state_bias
-    print(f"decoding:     onset bias {b[2]:+g}, offset bias {b[1]:+g} (calibrated on validation; "
-          "--sensitivity adds to the onset bias)")
+    print(f"decoding:     onset bias {b[2]:+g}, offset bias {b[1]:+g}, note ends "
+          f"+{1000 * model.cfg.offset_shift_s:.0f} ms (calibrated on validation; --sensitivity adds "
+          "to the onset bias)")
     for key in ("training_data", "steps", "cpu_hours", "trained_at"):
         if key in meta:
             print(f"{key.replace('_', ' ') + ':':<13} {meta[key]}")

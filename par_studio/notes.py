@@ -258,14 +258,16 @@ def _with_context(state: np.ndarray, vel: np.ndarray) -> Labels:
 
 # --------------------------------------------------------------------------- decode
 def decode(states: np.ndarray, velocity: np.ndarray | None = None, frame_offset: int = 0,
-           include_open: bool = True) -> Notes:
+           include_open: bool = True, offset_shift: float = 0.0) -> Notes:
     """State roll → notes.
 
     states: (T, 88) ints in 0..4. velocity: (T, 88) velocity/128 (the value at a note's onset
     frame is its velocity); None gives velocity 64. A note starts at every onset or re-onset
     frame and lasts while the state is sustain; its offset is the first frame that is not.
     ``frame_offset`` shifts frame indices (streaming windows); notes still sounding at the
-    last frame end there when ``include_open``, else they are left out.
+    last frame end there when ``include_open``, else they are left out. ``offset_shift``
+    (seconds, the model's calibration ``offset_shift_s``) is added to the end of every note
+    that ends by release, i.e. not at a new onset of its key nor at the last frame.
     """
     states = np.asarray(states)
     T = states.shape[0]
@@ -292,9 +294,13 @@ def decode(states: np.ndarray, velocity: np.ndarray | None = None, frame_offset:
     else:
         v = np.asarray(velocity)[onsets_t, onsets_k] * VELOCITY_SCALE
         vel = np.clip(np.round(v), 1, 127).astype(np.int16)
+    offsets = (ends + frame_offset) * FRAME_SECONDS
+    if offset_shift:
+        at_end = np.minimum(ends, T - 1)
+        offsets = offsets + offset_shift * ((ends < T) & ~is_onset[at_end, onsets_k])
     return Notes(
         (onsets_t + frame_offset) * FRAME_SECONDS,
-        (ends + frame_offset) * FRAME_SECONDS,
+        offsets,
         onsets_k + MIN_MIDI,
         vel,
     ).sorted()

@@ -165,3 +165,19 @@ def test_state_bias_is_saved_and_steers_decoding(tmp_path):
     old, _ = load_checkpoint(tmp_path / "old.pt")
     assert old.cfg.state_bias == (0.0,) * 5
     assert transcribe(audio, old).notes.equals(plain.notes, atol=0)
+
+
+def test_note_end_shift_is_saved_and_checked(tmp_path):
+    from par_studio.model.config import ModelConfig
+
+    model = lively_model("par-compact", 320, seed=0)
+    model.set_offset_shift(0.016)
+    loaded, _ = load_checkpoint(save_checkpoint(model, tmp_path / "shifted.pt"))
+    assert loaded.cfg.offset_shift_s == 0.016
+    blob = torch.load(tmp_path / "shifted.pt", weights_only=False)
+    del blob["config"]["offset_shift_s"]  # written before the field existed
+    torch.save(blob, tmp_path / "old.pt")
+    assert load_checkpoint(tmp_path / "old.pt")[0].cfg.offset_shift_s == 0.0
+    for bad in (-0.01, 0.032, 0.5):  # a shift of a whole frame or more would be a label change
+        with pytest.raises(ValueError, match="offset_shift_s"):
+            ModelConfig(offset_shift_s=bad)

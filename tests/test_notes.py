@@ -70,6 +70,25 @@ def test_decode_open_notes_at_the_end():
     assert as_tuples(decode(s, include_open=False)) == [(0, 2, 27, 64)]
 
 
+def test_decode_offset_shift_moves_only_notes_ended_by_release():
+    s = roll(10, k0=[ON, SUS, OFS, OFF], k1=[ON, SUS, RE, SUS, OFF], k3=[ON, SUS, ON, OFF],
+             k2=[OFF, ON] + [SUS] * 8)
+    base, shifted = decode(s), decode(s, offset_shift=0.016)
+    assert np.array_equal(base.onset, shifted.onset) and np.array_equal(base.pitch, shifted.pitch)
+    moved = {(round(a / F), int(p)): round(b - c, 6)
+             for a, b, c, p in zip(shifted.onset, shifted.offset, base.offset, shifted.pitch)}
+    assert moved == {
+        (0, 21): 0.016,  # released (offset state)
+        (0, 22): 0.0, (2, 22): 0.016,  # the re-strike ends the first note where it starts
+        (0, 24): 0.0, (2, 24): 0.016,  # so does a new onset
+        (1, 23): 0.0,  # still sounding at the end of the roll
+    }
+    # frame_offset (streaming windows) and include_open keep their meaning
+    later = decode(s, offset_shift=0.016, frame_offset=5)
+    assert later.offset[later.pitch == 21][0] == pytest.approx(2 * F + 0.016 + 5 * F)
+    assert len(decode(s, offset_shift=0.016, include_open=False)) == len(shifted) - 1
+
+
 def test_decode_velocity_rounding_clipping_and_frame_offset():
     s = roll(4, k1=[ON, OFS], k2=[ON, OFS], k3=[OFF, ON, OFS])
     v = np.zeros((4, N_KEYS), np.float32)

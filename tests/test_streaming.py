@@ -95,6 +95,19 @@ def test_streaming_equals_offline(preset, latency):
         assert tr.latency_ms == off.latency_ms == latency
 
 
+def test_streaming_applies_the_models_note_end_shift_like_offline():
+    model = confident_model("par-compact", 320, AUDIO)
+    plain = transcribe(AUDIO, model).notes
+    model.set_offset_shift(0.016)
+    off = transcribe(AUDIO, model)
+    assert off.offset_shift_s == 0.016 and off.redecode().equals(off.notes)
+    later = off.notes.offset - plain.offset
+    assert np.allclose(later[later > 0], 0.016) and (later > 0).sum() > 5  # some notes end later
+    eng = stream(model, AUDIO, 3000)
+    assert eng.notes().equals(off.notes) and eng.result().notes.equals(off.notes)
+    assert eng._found.equals(decode(off.states, off.velocity, include_open=False, offset_shift=0.016))
+
+
 def test_block_size_one_other_preset():
     # block size 1 for the PAR preset at a low latency too (shorter audio: it is slow in Python)
     audio = AUDIO[: int(1.6 * SR)]

@@ -226,7 +226,8 @@ def test_ship_tunes_the_onset_bias_and_picks_the_best_checkpoint_on_validation(t
     models.mkdir()
     assert ship_main([str(c) for c in cks] + ["--name", "m", "--test-dir", str(tmp_path / "test"),
                       "--tune-dir", str(tmp_path / "val"), "--bias-grid", "0,-30", "--bias-refine", "10",
-                      "--offset-grid", "0,-3", "--offset-refine", "0", "--models-dir", str(models)]) == 0
+                      "--offset-grid", "0,-3", "--offset-refine", "0", "--shift-grid", "0,0.016",
+                      "--models-dir", str(models)]) == 0
     res = json.loads((models / "m.eval.json").read_text())
     cal = res["calibration"]
     assert [c["checkpoint"] for c in cal["candidates"]] == [str(c) for c in cks]
@@ -235,12 +236,16 @@ def test_ship_tunes_the_onset_bias_and_picks_the_best_checkpoint_on_validation(t
     tried = [r["bias"] for r in cal["sweep"]]
     assert tried[:2] == [0.0, -30.0] and set(tried[2:4]) <= {10.0, -10.0, -20.0, -40.0}
     onset = max(cal["sweep"][:4], key=lambda r: r["score"])["bias"]
-    assert [(r["bias"], r["offset_bias"]) for r in cal["sweep"][4:]] == [(onset, -3.0)]
-    best_row = max(cal["sweep"], key=lambda r: r["score"])
+    assert [(r["bias"], r["offset_bias"]) for r in cal["sweep"][4:5]] == [(onset, -3.0)]
+    best_row = max(cal["sweep"][:5], key=lambda r: r["score"])
     best, off = best_row["bias"], best_row["offset_bias"]
+    shifts = cal["sweep"][5:]  # then the note-end shifts, at the chosen bias
+    assert [(r["bias"], r["offset_bias"], r["offset_shift_s"]) for r in shifts] == [(best, off, 0.0), (best, off, 0.016)]
+    shift = max(shifts, key=lambda r: r["score"])["offset_shift_s"]
     model, meta = load_checkpoint(models / "m.pt")
     assert meta["steps"] == winner["steps"]
     assert model.cfg.state_bias == (0.0, off, best, 0.0, best) == tuple(res["model"]["state_bias"])
+    assert model.cfg.offset_shift_s == shift == res["model"]["offset_shift_s"] == cal["offset_shift_s"]
     with pytest.raises(SystemExit):  # several checkpoints but nothing to choose with
         ship_main([str(c) for c in cks] + ["--name", "m", "--test-dir", str(tmp_path / "test"),
                                            "--models-dir", str(models)])
@@ -302,6 +307,26 @@ def test_bias_sweep_refines_onset_then_offset_around_the_best_grid_point():
     assert [(r["bias"], r["offset_bias"]) for r in rows[6:]] == [(-0.625, -0.5), (-0.625, -1.0), (-0.625, -0.75),
                                                                   (-0.625, -0.25)]
     assert bias == (0.0, -0.75, -0.625, 0.0, -0.625) == model.cfg.state_bias
+
+
+def test_offset_shift_sweep_keeps_the_best_shift_on_the_model():
+    from conftest import build_model
+    from par_studio.train import calibrate
+
+    model = build_model("par-compact", 320)
+    model.set_state_bias((0.0, -0.5, -0.25, 0.0, -0.25))
+
+    def fake_eval():
+        f = 0.7 - abs(model.cfg.offset_shift_s - 0.016)
+        return {"overall": {"note": {"f1": 0.9}, "note_offset": {"f1": f}}}
+
+    shift, rows = calibrate.tune_offset_shift(model, fake_eval, (0.024, 0.0, 0.016, 0.008))
+    assert [r["offset_shift_s"] for r in rows] == [0.0, 0.008, 0.016, 0.024]
+    assert shift == 0.016 == model.cfg.offset_shift_s
+    assert all((r["bias"], r["offset_bias"]) == (-0.25, -0.5) for r in rows)
+    model.set_offset_shift(0.0)
+    assert calibrate.tune_offset_shift(model, lambda: {"overall": {"note": {"f1": 0.9}, "note_offset": {"f1": 0.5}}},
+                                       (0.0, 0.016))[0] == 0.0  # a tie keeps the note ends as they are
 
 
 def test_validation_set_decodes_like_the_full_evaluator(tmp_path):

@@ -62,6 +62,7 @@ class Transcription:
     latency_ms: int = 0
     duration: float = 0.0  #: seconds of audio
     info: dict = field(default_factory=dict)
+    offset_shift_s: float = 0.0  #: the model's note-end calibration (see ModelConfig)
 
     @property
     def n_frames(self) -> int:
@@ -72,7 +73,7 @@ class Transcription:
 
     def redecode(self) -> Notes:
         """Notes from the stored states and velocities (the single shared decoder)."""
-        return decode(self.states, self.velocity)
+        return decode(self.states, self.velocity, offset_shift=self.offset_shift_s)
 
 
 def acoustic_chunks(model: PARModel, audio: torch.Tensor, chunk_frames: int = DEFAULT_CHUNK_FRAMES):
@@ -158,8 +159,10 @@ def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress
         states[a:b], probs[a:b], vels[a:b] = s.numpy(), p.numpy(), v.numpy()
         if progress is not None:
             progress(b / T)
-    return Transcription(decode(states, vels), states, probs, vels, model=model.cfg.preset,
-                         latency_ms=model.latency_ms, duration=duration)
+    shift = model.cfg.offset_shift_s
+    return Transcription(decode(states, vels, offset_shift=shift), states, probs, vels,
+                         model=model.cfg.preset, latency_ms=model.latency_ms, duration=duration,
+                         offset_shift_s=shift)
 
 
 def transcribe_file(path, model: PARModel, **kwargs) -> Transcription:

@@ -235,23 +235,25 @@ class _History:
 class _NoteTracker:
     """Incremental :func:`decode`: same onsets, offsets and velocities, frame by frame."""
 
-    def __init__(self):
+    def __init__(self, offset_shift: float = 0.0):
         self.onset = np.full(N_KEYS, -1, np.int64)  # open note's onset frame, -1 if none
         self.vel = np.zeros(N_KEYS, np.int16)
+        self.offset_shift = float(offset_shift)  #: seconds added to notes ended by release
 
     def feed(self, t0: int, states: np.ndarray, velocity: np.ndarray) -> Notes:
         on_l, off_l, p_l, v_l = [], [], [], []
         for i in range(states.shape[0]):
             s, t = states[i], t0 + i
             open_ = self.onset >= 0
+            starts = (s == STATE_ONSET) | (s == STATE_REONSET)
             if open_.any():
                 ends = open_ & (s != STATE_SUSTAIN)
                 if ends.any():
                     k = np.flatnonzero(ends)
-                    on_l.append(self.onset[k]); off_l.append(np.full(len(k), t))
+                    on_l.append(self.onset[k] * FRAME_SECONDS)
+                    off_l.append(t * FRAME_SECONDS + self.offset_shift * ~starts[k])
                     p_l.append(k); v_l.append(self.vel[k])
                     self.onset[k] = -1
-            starts = (s == STATE_ONSET) | (s == STATE_REONSET)
             if starts.any():
                 k = np.flatnonzero(starts)
                 v = velocity[i, k] * VELOCITY_SCALE  # float32, as decode computes it
@@ -259,7 +261,7 @@ class _NoteTracker:
                 self.vel[k] = np.clip(np.round(v), 1, 127).astype(np.int16)
         if not on_l:
             return Notes()
-        return Notes(np.concatenate(on_l) * FRAME_SECONDS, np.concatenate(off_l) * FRAME_SECONDS,
+        return Notes(np.concatenate(on_l), np.concatenate(off_l),
                      np.concatenate(p_l) + MIN_MIDI, np.concatenate(v_l)).sorted()
 
     def sounding(self, end_frame: int) -> Notes:
@@ -318,7 +320,7 @@ class StreamingEngine:
         self._recent: list[tuple[ARState, tuple]] = []  # (AR state after, outputs) of silent steps
         self._cycle: list[tuple[ARState, tuple]] = []
         self._cycle_pos = 0
-        self._tracker = _NoteTracker()
+        self._tracker = _NoteTracker(self.model.cfg.offset_shift_s)
         self._notes: list[Notes] = []
         self._states = _History((N_KEYS,), np.uint8)
         self._vel = _History((N_KEYS,), np.float32)
@@ -513,7 +515,8 @@ class StreamingEngine:
             raise RuntimeError("result() needs keep_history=True")
         states, vels = self._states.array(), self._vel.array()
         probs = self._probs.array() if self.keep_probabilities else np.zeros((0, N_KEYS, N_STATES), np.float16)
-        return Transcription(decode(states, vels), states, probs, vels, model=self.model.cfg.preset,
+        return Transcription(decode(states, vels, offset_shift=self.model.cfg.offset_shift_s), states,
+                             probs, vels, model=self.model.cfg.preset, offset_shift_s=self.model.cfg.offset_shift_s,
                              latency_ms=self.model.latency_ms, duration=self.samples_pushed / SAMPLE_RATE,
                              info={"streaming": True, **self.stats})
 

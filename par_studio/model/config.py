@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from ..constants import LATENCY_CONV_WIDTHS, DEFAULT_LATENCY_MS, latency_ms_for_widths
+from ..constants import FRAME_SECONDS, LATENCY_CONV_WIDTHS, DEFAULT_LATENCY_MS, latency_ms_for_widths
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,16 @@ class ModelConfig:
     #: re-onset). A loss with class weights w trains logits biased by log w; a bias of −log w
     #: (the prior correction) undoes that. Set by `ship` from a sweep on the validation set.
     state_bias: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
+    #: seconds added to the end of every decoded note that ends by release (not by a new strike
+    #: of its key, nor by the end of the audio). The decoder's note ends sit on the 32 ms frame
+    #: grid, and the trained models place them about half a frame early on average; `ship`
+    #: sets this from a sweep on the validation set (0 = the frame grid as it is).
+    offset_shift_s: float = 0.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "offset_shift_s", float(self.offset_shift_s))
+        if not 0.0 <= self.offset_shift_s < FRAME_SECONDS:
+            raise ValueError(f"offset_shift_s must be in [0, {FRAME_SECONDS}) s, got {self.offset_shift_s}")
         object.__setattr__(self, "conv_widths", tuple(int(w) for w in self.conv_widths))
         object.__setattr__(self, "state_bias", tuple(float(b) for b in self.state_bias))
         if len(self.state_bias) != 5:

@@ -58,6 +58,10 @@ class PARModel(nn.Module):
         self._state_bias = torch.tensor(self.cfg.state_bias, dtype=torch.float32)
         self._biases = {0.0: self._state_bias}  #: sensitivity → total bias, built once per value
 
+    def set_offset_shift(self, seconds: float) -> None:
+        """Seconds added to note ends that the decoder ends by release (see ModelConfig)."""
+        self.cfg = replace(self.cfg, offset_shift_s=float(seconds))
+
     def decoding_bias(self, sensitivity: float = 0.0) -> torch.Tensor:
         """(5,) bias added to the state logits: the calibration plus ``sensitivity`` on the
         onset states (built once per sensitivity, not per frame)."""

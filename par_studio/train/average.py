@@ -31,10 +31,12 @@ def average_checkpoints(paths: list) -> tuple:
     model, meta = models[-1]
     ref = model.cfg.to_dict()
     ref.pop("state_bias", None)
+    ref.pop("offset_shift_s", None)
     states = []
     for (m, _), p in zip(models, paths):
         c = m.cfg.to_dict()
         c.pop("state_bias", None)
+        c.pop("offset_shift_s", None)
         if c != ref:
             raise CheckpointError(f"{p} is a different model ({m.cfg.preset}, {m.latency_ms} ms) "
                                   f"from {paths[-1]}; only checkpoints of one run can be averaged.")

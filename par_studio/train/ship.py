@@ -20,7 +20,8 @@ from pathlib import Path
 
 from ..midi_io import atomic_write_bytes
 from ..model.checkpoint import MODELS_DIR, load_checkpoint, save_checkpoint
-from .calibrate import DEFAULT_GRID, DEFAULT_REFINE, OFFSET_GRID, OFFSET_REFINE, tune_onset_bias
+from .calibrate import (DEFAULT_GRID, DEFAULT_REFINE, OFFSET_GRID, OFFSET_REFINE, SHIFT_GRID,
+                        ValidationSet, tune_offset_shift, tune_onset_bias)
 from .dataset import dir_pairs
 from .evaluate import evaluate_pairs, format_report
 
@@ -89,6 +90,8 @@ def main(argv=None) -> int:
                    help="offset-state biases tried after the onset bias (comma-separated; '' skips)")
     p.add_argument("--offset-refine", type=float, default=OFFSET_REFINE,
                    help="then also try the best offset bias ± this (0: grid only)")
+    p.add_argument("--shift-grid", default=",".join(str(s) for s in SHIFT_GRID),
+                   help="note-end shifts in seconds tried last on --tune-dir (empty: none)")
     p.add_argument("--models-dir", default=str(MODELS_DIR))
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for the AR loop)")
     args = p.parse_args(argv)
@@ -104,28 +107,37 @@ def main(argv=None) -> int:
     else:
         grid = [float(x) for x in args.bias_grid.split(",") if x.strip()]
         offset_grid = [float(x) for x in args.offset_grid.split(",") if x.strip()]
+        shift_grid = [float(x) for x in args.shift_grid.split(",") if x.strip()]
         val = dir_pairs(args.tune_dir)
         best_score, candidates = None, []
         for ck in args.checkpoint:
             m, mt = load_checkpoint(ck)
             print(f"{ck} (step {mt.get('steps')}):")
+            m.set_offset_shift(0.0)
+            vs = ValidationSet(val, m)
             _, rows = tune_onset_bias(m, val, grid, log=lambda s: print("  " + s), refine=args.bias_refine,
-                                      offset_grid=offset_grid, offset_refine=args.offset_refine)
+                                      offset_grid=offset_grid, offset_refine=args.offset_refine,
+                                      evaluate=vs.evaluate)
+            if shift_grid:
+                rows += tune_offset_shift(m, vs.evaluate, shift_grid, log=lambda s: print("  " + s))[1]
             top = max(r["score"] for r in rows)
             candidates.append({"checkpoint": str(ck), "steps": mt.get("steps"), "best_score": top, "sweep": rows})
             if best_score is None or top > best_score:
                 best_score, chosen, model, meta = top, ck, m, mt
         calibration = {"tune_dir": str(args.tune_dir), "state_bias": list(model.cfg.state_bias),
+                       "offset_shift_s": model.cfg.offset_shift_s,
                        "chosen": str(chosen), "sweep": next(c["sweep"] for c in candidates if c["checkpoint"] == str(chosen)),
                        "candidates": candidates}
-        print(f"shipping {chosen}; decoder state bias: {model.cfg.state_bias}")
+        print(f"shipping {chosen}; decoder state bias: {model.cfg.state_bias}, note ends "
+              f"+{1000 * model.cfg.offset_shift_s:.0f} ms")
     pairs = dir_pairs(args.test_dir)[: args.limit]
     res = evaluate_pairs(pairs, model, progress=lambda i, n: print(f"  {i}/{n}", end="\r", file=sys.stderr))
     res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms,
                     "parameters": model.n_parameters(), "steps": meta.get("steps"),
                     "cpu_hours": meta.get("cpu_hours", 0.0), "source": str(chosen),
                     "initialised_from": meta.get("initialised_from"),
-                    "state_bias": list(model.cfg.state_bias)}
+                    "state_bias": list(model.cfg.state_bias),
+                    "offset_shift_s": model.cfg.offset_shift_s}
     if calibration:
         res["calibration"] = calibration
     print(format_report(res))
