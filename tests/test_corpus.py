@@ -72,6 +72,16 @@ def test_procedural_is_deterministic_and_varied():
     assert biggest >= 5
 
 
+def test_procedural_pieces_with_a_very_short_last_section():
+    """Seed 37 ends with a section shorter than the pedal's random delay; it used to fail with
+    an inverted pedal range. Every pedal press must come before its release."""
+    pm = generate_piece(37)
+    ped = sorted((c.time, c.value >= 64) for c in pm.instruments[0].control_changes if c.number == SUSTAIN_CC)
+    assert ped and ped[0][1]
+    downs = [t for t, d in ped if d]
+    ups = [t for t, d in ped if not d]
+    assert len(downs) == len(ups) and all(u > d for d, u in zip(downs, ups))
+
 # --- augmentation -------------------------------------------------------------------
 
 

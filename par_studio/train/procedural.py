@@ -171,7 +171,7 @@ def generate_piece(seed: int, duration: float | None = None) -> pretty_midi.Pret
         _section(p, kind, start, max(length, 0.5), 60.0 / tempo, level)
         # pedal: long passages, sometimes with re-pedalling inside
         if rng.random() < 0.5:
-            down = start + rng.uniform(0, 0.3)
+            down = start + rng.uniform(0, min(0.3, length))  # the same draw; no inverted pedal in a short section
             up = start + length
             if rng.random() < 0.5:
                 pts = np.sort(rng.uniform(down, up, size=int(rng.integers(1, 4))))
