@@ -2,8 +2,10 @@
 # Reproduces the shipped weights in models/ from scratch: renders the corpus, trains PARcompact
 # and PAR at 320 ms side by side, fine-tunes PARcompact to 192 ms from the 320 ms weights,
 # then renders a second corpus with more timbre and release variety (--timbre-variety) and
-# fine-tunes both PARcompact models on it, evaluates each on the held-out test set and ships it
-# (models/*.pt, *.eval.json and the figures in models/MODEL_CARD.md).
+# fine-tunes all three models on it, then a third corpus (--zone-shift: new timbres from shifted
+# sample zones, the whole ASAP train split) on which PARcompact 320 ms and PAR go on; evaluates
+# each on the held-out test set and ships it (models/*.pt, *.eval.json and the figures in
+# models/MODEL_CARD.md).
 #   bash scripts/train_models.sh                  # the recipe and step counts of this release
 #   COMPACT_STEPS=20000 PAR_STEPS=20000 bash scripts/train_models.sh   # train further
 # Every stage resumes where it stopped: run it again to continue. Work folder: $WORK.
@@ -26,6 +28,11 @@ V2_STEPS=${V2_STEPS:-5000}           # fine-tuning of both PARcompact models on 
 V2_COOL=${V2_COOL:-2700}
 PAR_V2_STEPS=${PAR_V2_STEPS:-1400}   # PAR's fine-tuning on the second corpus (two threads)
 PAR_V2_COOL=${PAR_V2_COOL:-600}
+CORPUS3=${CORPUS3:-$WORK/corpus3}
+V3_STEPS=${V3_STEPS:-6500}           # fifth session: PARcompact 320 ms on the third corpus ...
+V3_COOL=${V3_COOL:-3500}
+PAR_V3_STEPS=${PAR_V3_STEPS:-5000}   # ... and PAR beside it (one thread each)
+PAR_V3_COOL=${PAR_V3_COOL:-2400}
 COMMON=(--batch 8 --crop-frames 160 --lr 1e-3 --lr-decay 0.9 --lr-decay-every 1000
         --val-every 250 --val-files 8 --checkpoint-every 50 --threads 1)
 W0=1,1,1,1,1; W1=1,2,4,1,4; W2=1,6,4,1,4; SC=(--self-condition 0.5)
@@ -92,3 +99,28 @@ ship() {  # shipped-name run start-weights
 ship par-320 par-320-v2 "$RUNS/par-320/avg.pt"
 ship par-compact-320 par-compact-320-v2 "$RUNS/par-compact-320/last.pt"
 ship par-compact-192 par-compact-192-v2 "$RUNS/par-compact-192/last.pt"
+
+# Third corpus: the same validation and test items; training items from the whole ASAP train
+# split (up to 6 h) and 70 % of them played from SoundFont sample zones 1-5 keys away, retuned
+# to pitch (--zone-shift: new piano timbres from the same samples). PARcompact 320 ms and PAR go
+# on from the weights shipped above, side by side with one thread each; then each ships (the
+# calibration now also sets the note-end shift) and PARcompact 192 ms is re-calibrated.
+par-studio build-corpus --out "$CORPUS3" --procedural 400 --max-train-performances 1000 \
+  --segments-per-performance 2 --segment-seconds 30 --max-val 20 --max-test 30 \
+  --limit-hours "${CORPUS3_HOURS:-6}" --seed 0 --timbre-variety --zone-shift
+mkdir -p "$RUNS/shipped-v2"
+cp -n models/par-320.pt models/par-compact-320.pt models/par-compact-192.pt "$RUNS/shipped-v2/"
+v3() {  # preset steps cool lr val-every keep-every
+  par-studio train --corpus "$CORPUS3" --preset "$1" --latency 320 --init "$RUNS/shipped-v2/$1-320.pt" \
+    --out "$RUNS/$1-320-v3" --steps "$2" --class-weights $W2 "${SC[@]}" \
+    --batch 8 --crop-frames 160 --lr "$4" --warmup 50 --lr-decay 0.9 --lr-decay-every 1000 \
+    --val-every "$5" --val-files 8 --checkpoint-every 50 --threads 1 \
+    --cooldown-start "$3" --cooldown-steps $(( $2 - $3 )) --keep-every 250
+}
+v3 par-compact "$V3_STEPS" "$V3_COOL" 3e-4 500 &
+v3 par "$PAR_V3_STEPS" "$PAR_V3_COOL" 2e-4 700 &
+wait
+ship par-compact-320 par-compact-320-v3 "$RUNS/shipped-v2/par-compact-320.pt"
+ship par-320 par-320-v3 "$RUNS/shipped-v2/par-320.pt"
+python -m par_studio.train.ship "$RUNS/shipped-v2/par-compact-192.pt" --name par-compact-192 \
+  --test-dir "$CORPUS/test" --tune-dir "$CORPUS/validation" --bias-grid=-0.25,-0.5,-0.75
