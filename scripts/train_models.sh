@@ -104,7 +104,9 @@ ship par-compact-192 par-compact-192-v2 "$RUNS/par-compact-192/last.pt"
 # split (up to 6 h) and 70 % of them played from SoundFont sample zones 1-5 keys away, retuned
 # to pitch (--zone-shift: new piano timbres from the same samples). PARcompact 320 ms and PAR go
 # on from the weights shipped above, side by side with one thread each; then each ships (the
-# calibration now also sets the note-end shift) and PARcompact 192 ms is re-calibrated.
+# calibration now also sets the note-end shift) and PARcompact 192 ms, whose shipped weights are
+# still the second corpus's (a 900-step fine-tune from the new 320 ms weights lost on
+# validation), is re-calibrated.
 par-studio build-corpus --out "$CORPUS3" --procedural 400 --max-train-performances 1000 \
   --segments-per-performance 2 --segment-seconds 30 --max-val 20 --max-test 30 \
   --limit-hours "${CORPUS3_HOURS:-6}" --seed 0 --timbre-variety --zone-shift
@@ -122,5 +124,5 @@ v3 par "$PAR_V3_STEPS" "$PAR_V3_COOL" 2e-4 700 &
 wait
 ship par-compact-320 par-compact-320-v3 "$RUNS/shipped-v2/par-compact-320.pt"
 ship par-320 par-320-v3 "$RUNS/shipped-v2/par-320.pt"
-python -m par_studio.train.ship "$RUNS/shipped-v2/par-compact-192.pt" --name par-compact-192 \
+python -m par_studio.train.ship "$RUNS/par-compact-192-v2/avg.pt" --name par-compact-192 \
   --test-dir "$CORPUS/test" --tune-dir "$CORPUS/validation" --bias-grid=-0.25,-0.5,-0.75
