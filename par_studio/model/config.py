@@ -36,7 +36,7 @@ class ModelConfig:
     state_bias: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
     #: seconds added to the end of every decoded note that ends by release (not by a new strike
     #: of its key, nor by the end of the audio). The decoder's note ends sit on the 32 ms frame
-    #: grid, and the trained models place them about half a frame early on average; `ship`
+    #: grid, and the trained models place them 10-20 ms early in the median; `ship`
     #: sets this from a sweep on the validation set (0 = the frame grid as it is).
     offset_shift_s: float = 0.0
 
