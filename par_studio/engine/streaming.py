@@ -515,8 +515,9 @@ class StreamingEngine:
             raise RuntimeError("result() needs keep_history=True")
         states, vels = self._states.array(), self._vel.array()
         probs = self._probs.array() if self.keep_probabilities else np.zeros((0, N_KEYS, N_STATES), np.float16)
-        return Transcription(decode(states, vels, offset_shift=self.model.cfg.offset_shift_s), states,
-                             probs, vels, model=self.model.cfg.preset, offset_shift_s=self.model.cfg.offset_shift_s,
+        shift = self.model.cfg.offset_shift_s
+        return Transcription(decode(states, vels, offset_shift=shift), states, probs, vels,
+                             model=self.model.cfg.preset, offset_shift_s=shift,
                              latency_ms=self.model.latency_ms, duration=self.samples_pushed / SAMPLE_RATE,
                              info={"streaming": True, **self.stats})
 

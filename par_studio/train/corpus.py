@@ -187,6 +187,11 @@ NRPN_TIMECENT_SCALE = 2
 ZONE_SHIFT_PREROLL_S = 0.04
 
 
+def preroll_seconds(envelope: dict | None) -> float:
+    """Silence rendered before the first event (and trimmed from the audio) for ``envelope``."""
+    return ZONE_SHIFT_PREROLL_S if envelope and envelope.get("zone_shift") else 0.0
+
+
 def _nrpn(generator: int, value: int, t0: float) -> list[pretty_midi.ControlChange]:
     data = int(np.clip(8192 + value, 0, 16383))
     ccs = ((99, 120), (98, generator), (38, data & 0x7F), (6, data >> 7))
@@ -229,7 +234,7 @@ def to_pretty_midi(perf: Performance, program: int = 0, end_marker: float | None
     pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     inst = pretty_midi.Instrument(program=int(program), name="Piano")
     shift = int((envelope or {}).get("zone_shift") or 0)
-    t0 = ZONE_SHIFT_PREROLL_S if shift else 0.0
+    t0 = preroll_seconds(envelope)
     inst.notes = [pretty_midi.Note(n.velocity, n.pitch + shift, n.start + t0, n.end + t0)
                   for n in perf.notes]
     inst.control_changes = envelope_events(envelope)
@@ -274,8 +279,7 @@ def render(perf: Performance, timbre: Timbre, seconds: float, workdir: Path,
         raise CorpusError(f"{timbre.renderer} failed ({r.returncode}): {r.stderr[-500:]}")
     x, sr = sf.read(str(wav), dtype="float32", always_2d=True)
     x = x.mean(axis=1)
-    if envelope and envelope.get("zone_shift"):
-        x = x[int(round(ZONE_SHIFT_PREROLL_S * sr)):]
+    x = x[int(round(preroll_seconds(envelope) * sr)):]
     if sr != SAMPLE_RATE:
         import librosa
 
