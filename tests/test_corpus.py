@@ -13,6 +13,9 @@ import pytest
 from par_studio.constants import MAX_MIDI, MIN_MIDI, SAMPLE_RATE, SUSTAIN_CC
 from par_studio.train import augment as aug
 from par_studio.train.corpus import (
+    GEN_COARSETUNE,
+    GEN_VOLENVRELEASE,
+    ZONE_SHIFT_PREROLL_S,
     BuildConfig,
     Performance,
     build_corpus,
@@ -20,6 +23,7 @@ from par_studio.train.corpus import (
     default_asap_dir,
     envelope_events,
     pick_envelope,
+    preroll_seconds,
     render,
     segment_bounds,
     to_pretty_midi,
@@ -354,3 +358,80 @@ def test_extra_timbres_only_in_training_with_variety():
     assert names(on, "train") == ["a", "x"]
     assert names(off, "train") == names(on, "validation") == names(off, "validation") == ["a"]
     assert names(on, "test") == ["t"]
+
+
+# --- per-register sample zones (--register-zones) -------------------------------------
+
+
+def _channel_notes(pm):
+    return [sorted(n.pitch for n in inst.notes) for inst in pm.instruments]
+
+
+def test_register_zones_put_each_register_on_its_own_channel(tmp_path):
+    perf = Performance([pretty_midi.Note(80, p, 0.1 * i, 0.1 * i + 0.5)
+                        for i, p in enumerate((30, 50, 70, 90))], [(0.0, 127), (1.0, 0)])
+    env = {"registers": [{"low": 0, "high": 47, "zone_shift": 3, "release_tc": 600},
+                         {"low": 48, "high": 79, "zone_shift": 0},
+                         {"low": 80, "high": 127, "zone_shift": -6}]}
+    pm = to_pretty_midi(perf, 0, end_marker=2.0, envelope=env)
+    assert _channel_notes(pm) == [[33], [50, 70], [84]]  # moved by each register's own shift
+    pm.write(str(tmp_path / "r.mid"))
+    import mido
+
+    mf = mido.MidiFile(str(tmp_path / "r.mid"))
+    t, first_note, nrpn = 0.0, {}, {}
+    for m in mido.merge_tracks(mf.tracks):
+        t += mido.tick2second(m.time, mf.ticks_per_beat, 500000)
+        if m.type == "note_on" and m.velocity:
+            first_note.setdefault(m.channel, t)
+        if m.type == "control_change":
+            nrpn.setdefault(m.channel, []).append((m.control, m.value, t))
+    assert sorted(first_note) == [0, 1, 2]
+    for ch, ccs in nrpn.items():
+        assert [c for c, v, _ in ccs if c == 64] == [64, 64]  # the pedal on every channel
+        retune = [tt for c, v, tt in ccs if c == 6]
+        assert all(tt <= first_note[ch] for tt in retune)  # NRPNs arrive before the notes
+    lsb = [v for c, v, _ in nrpn[0] if c == 98]
+    assert lsb == [GEN_VOLENVRELEASE, GEN_COARSETUNE]  # channel 0: release and shift
+    assert [v for c, v, _ in nrpn[1] if c == 98] == []  # channel 1: the SoundFont as it is
+    assert preroll_seconds(env) == ZONE_SHIFT_PREROLL_S
+    assert preroll_seconds({"registers": [{"low": 0, "high": 127, "release_tc": 600}]}) == 0.0
+
+
+@needs_fluidsynth
+def test_register_zones_keep_every_pitch(tmp_path):
+    fluid = [t for t in discover_timbres() if t.renderer == "fluidsynth"][0]
+    perf = Performance([pretty_midi.Note(90, 48, 0.5, 1.6), pretty_midi.Note(90, 72, 2.0, 3.1)], [])
+    env = {"registers": [{"low": 0, "high": 59, "zone_shift": 6},
+                         {"low": 60, "high": 127, "zone_shift": -5}]}
+    audio = render(perf, fluid, 4.0, tmp_path, env)
+    assert len(audio) == 4 * SAMPLE_RATE
+    for pitch, start in ((48, 0.5), (72, 2.0)):
+        hz = 440.0 * 2 ** ((pitch - 69) / 12)
+        assert abs(_fundamental_hz(audio, start + 0.2, 0.8) / hz - 1) < 0.02
+    onset = np.flatnonzero(np.abs(audio) > 0.05 * np.abs(audio).max())[0] / SAMPLE_RATE
+    assert 0.49 <= onset <= 0.52
+
+
+def test_pick_envelope_register_zones():
+    fluid = Timbre("f", "fluidsynth", "x.sf2", 0, "train")
+    cfg = BuildConfig("out", 0, 30.0, [], timbre_variety=True, zone_shift=True, register_zones=True)
+    picks = [pick_envelope(cfg, "train", fluid, "asap", f"s{i}", 0) for i in range(400)]
+    regs = [p["registers"] for p in picks if p and "registers" in p]
+    assert 0.6 < len(regs) / len(picks) < 0.8
+    assert {len(r) for r in regs} == {2, 3, 4}
+    shifts = set()
+    for r in regs:
+        assert r[0]["low"] == 0 and r[-1]["high"] == 127
+        assert all(a["high"] + 1 == b["low"] for a, b in zip(r, r[1:]))  # no gap, no overlap
+        assert all(36 <= b["low"] <= 84 for b in r[1:])
+        shifts |= {x["zone_shift"] for x in r}
+    assert shifts == set(range(-7, 8))
+    assert any("release_tc" in x for r in regs for x in r)
+    # the other items keep their item-wide draws
+    plain = BuildConfig("out", 0, 30.0, [], timbre_variety=True, zone_shift=True)
+    for i, p in enumerate(picks):
+        if not (p and "registers" in p):
+            assert p == pick_envelope(plain, "train", fluid, "asap", f"s{i}", 0)
+    for split in ("validation", "test"):
+        assert all(pick_envelope(cfg, split, fluid, "asap", f"s{i}", 0) is None for i in range(50))

@@ -187,9 +187,16 @@ NRPN_TIMECENT_SCALE = 2
 ZONE_SHIFT_PREROLL_S = 0.04
 
 
+def _parts(envelope: dict | None) -> list[dict]:
+    """The per-channel envelopes of ``envelope``: its registers, or the envelope itself."""
+    if not envelope:
+        return []
+    return list(envelope.get("registers") or [envelope])
+
+
 def preroll_seconds(envelope: dict | None) -> float:
     """Silence rendered before the first event (and trimmed from the audio) for ``envelope``."""
-    return ZONE_SHIFT_PREROLL_S if envelope and envelope.get("zone_shift") else 0.0
+    return ZONE_SHIFT_PREROLL_S if any(e.get("zone_shift") for e in _parts(envelope)) else 0.0
 
 
 def _nrpn(generator: int, value: int, t0: float) -> list[pretty_midi.ControlChange]:
@@ -209,6 +216,9 @@ def envelope_events(envelope: dict | None) -> list[pretty_midi.ControlChange]:
       then plays each note S keys higher, so the note sounds at its own pitch from the
       SoundFont's samples for the key S away: another timbre from the same samples, like a
       piano sampled at few keys.
+
+    A ``registers`` envelope (see :func:`pick_envelope`) gives each register of the keyboard
+    its own channel and its own ``release_tc``/``zone_shift``; pass one register here.
 
     Each NRPN is MSB 120, LSB = generator, data entry LSB then MSB of ``8192 + value``; the CCs
     are 5 ms apart because MIDI writers reorder CCs that share a tick (5 ms > one tick of
@@ -230,19 +240,24 @@ def to_pretty_midi(perf: Performance, program: int = 0, end_marker: float | None
     all-sound-off (CC120) at that time so a renderer stops exactly there; ``envelope`` adds the
     NRPNs of :func:`envelope_events` at the start (rendering only, never in a stored item); with
     a zone shift, every key is moved by it and every event starts :data:`ZONE_SHIFT_PREROLL_S`
-    later."""
+    later. A ``registers`` envelope makes one instrument (MIDI channel) per register, holding
+    the notes of its keys ``low..high`` (MIDI pitch) with its own NRPNs, and the pedal on
+    every channel."""
     pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
-    inst = pretty_midi.Instrument(program=int(program), name="Piano")
-    shift = int((envelope or {}).get("zone_shift") or 0)
     t0 = preroll_seconds(envelope)
-    inst.notes = [pretty_midi.Note(n.velocity, n.pitch + shift, n.start + t0, n.end + t0)
-                  for n in perf.notes]
-    inst.control_changes = envelope_events(envelope)
-    inst.control_changes += [pretty_midi.ControlChange(SUSTAIN_CC, int(v), float(t) + t0)
-                             for t, v in perf.pedal]
-    if end_marker is not None:
-        inst.control_changes.append(pretty_midi.ControlChange(120, 0, float(end_marker) + t0))
-    pm.instruments.append(inst)
+    parts = _parts(envelope) or [{}]
+    for part in parts:
+        low, high = int(part.get("low", 0)), int(part.get("high", 127))
+        inst = pretty_midi.Instrument(program=int(program), name="Piano")
+        shift = int(part.get("zone_shift") or 0)
+        inst.notes = [pretty_midi.Note(n.velocity, n.pitch + shift, n.start + t0, n.end + t0)
+                      for n in perf.notes if low <= n.pitch <= high]
+        inst.control_changes = envelope_events(part)
+        inst.control_changes += [pretty_midi.ControlChange(SUSTAIN_CC, int(v), float(t) + t0)
+                                 for t, v in perf.pedal]
+        if end_marker is not None:
+            inst.control_changes.append(pretty_midi.ControlChange(120, 0, float(end_marker) + t0))
+        pm.instruments.append(inst)
     return pm
 
 
@@ -365,6 +380,7 @@ class BuildConfig:
     transpose: int = 3
     timbre_variety: bool = False  #: extra training timbres + random release times (train split)
     zone_shift: bool = False  #: training items played from shifted sample zones (train split)
+    register_zones: bool = False  #: training items with a zone shift and release per register
 
 
 #: with ``timbre_variety``: share of training items whose release time is varied, and the range
@@ -375,11 +391,20 @@ RELEASE_TC_RANGE = (-600.0, 2400.0)
 #: away (either direction), retuned to the right pitch
 ZONE_SHIFT_P = 0.7
 ZONE_SHIFT_MAX = 5
+#: with ``register_zones``: share of training items whose keyboard is cut into 2-4 registers
+#: (cuts between MIDI 36 and 84), each on its own channel with a zone shift of
+#: -REGISTER_SHIFT_MAX..+REGISTER_SHIFT_MAX keys (0 included) and, with ``timbre_variety``, its
+#: own release: a patchwork piano, as if every register had been sampled from another instrument
+REGISTER_ZONES_P = 0.7
+REGISTER_SHIFT_MAX = 7
+REGISTER_CUT_RANGE = (36, 84)
 
 
 def pick_envelope(cfg: BuildConfig, split: str, timbre: Timbre, *keys) -> dict | None:
     """The release offset and sample-zone shift of one training item (None: the SoundFont as
-    it is); see :func:`envelope_events`.
+    it is); see :func:`envelope_events`. With ``register_zones``, some items get instead
+    ``{"registers": [{"low", "high", "zone_shift"[, "release_tc"]}, ...]}``: contiguous key
+    ranges (MIDI pitch of the labels, together 0..127), one MIDI channel each.
 
     Each is drawn from its own random stream, so the other choices of an item (timbre,
     transposition, augmentation, and the release when only the zone shift is added) are the
@@ -395,6 +420,21 @@ def pick_envelope(cfg: BuildConfig, split: str, timbre: Timbre, *keys) -> dict |
         rng = _rng(cfg.seed, "zone", *keys)
         if rng.random() < ZONE_SHIFT_P:
             out["zone_shift"] = int(rng.integers(1, ZONE_SHIFT_MAX + 1)) * int(rng.choice((-1, 1)))
+    if cfg.register_zones:
+        rng = _rng(cfg.seed, "registers", *keys)
+        if rng.random() < REGISTER_ZONES_P:
+            n_cuts = int(rng.integers(1, 4))
+            cuts = sorted({int(c) for c in rng.integers(REGISTER_CUT_RANGE[0],
+                                                        REGISTER_CUT_RANGE[1] + 1, n_cuts)})
+            bounds = [0] + cuts + [128]  # register i holds keys bounds[i] .. bounds[i+1]-1
+            regs = []
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                reg = {"low": lo, "high": hi - 1,
+                       "zone_shift": int(rng.integers(-REGISTER_SHIFT_MAX, REGISTER_SHIFT_MAX + 1))}
+                if cfg.timbre_variety and rng.random() < RELEASE_VARIATION_P:
+                    reg["release_tc"] = int(round(rng.uniform(*RELEASE_TC_RANGE)))
+                regs.append(reg)
+            out = {"registers": regs}  # replaces the item-wide release and shift
     return out or None
 
 
@@ -608,6 +648,7 @@ def build_corpus(
     progress: bool = True,
     timbre_variety: bool = False,
     zone_shift: bool = False,
+    register_zones: bool = False,
 ) -> dict:
     """Build (or resume) the corpus in ``out_dir``; returns a summary dict.
 
@@ -630,7 +671,8 @@ def build_corpus(
     if any(t.split == "test" for t in tasks) and not any(t["split"] == TEST for t in (x.to_dict() for x in timbres)):
         raise CorpusError("the held-out test timbre is not installed: sudo apt-get install timidity freepats")
     cfg = BuildConfig(str(out), seed, float(segment_seconds), [t.to_dict() for t in timbres],
-                      timbre_variety=timbre_variety, zone_shift=zone_shift)
+                      timbre_variety=timbre_variety, zone_shift=zone_shift,
+                      register_zones=register_zones)
     jobs = max(1, jobs or os.cpu_count() or 1)
     counts = {"ok": 0, "skipped": 0, "failed": 0, "empty": 0}
     failures: list[str] = []
@@ -766,6 +808,11 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"play {ZONE_SHIFT_P:.0%} of the training items from the SoundFont's samples "
                         f"for keys 1-{ZONE_SHIFT_MAX} semitones away, retuned to the right pitch: "
                         "new piano timbres from the same samples (validation and test unchanged)")
+    p.add_argument("--register-zones", action="store_true",
+                   help=f"cut the keyboard of {REGISTER_ZONES_P:.0%} of the training items into 2-4 "
+                        "registers, each on its own MIDI channel with its own sample-zone shift "
+                        f"(up to {REGISTER_SHIFT_MAX} keys) and release: a patchwork piano "
+                        "(validation and test unchanged)")
     p.add_argument("--jobs", type=int, default=os.cpu_count(), help="worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -781,6 +828,7 @@ def run_build_corpus(args: argparse.Namespace) -> int:
             seed=args.seed, jobs=args.jobs, limit_hours=args.limit_hours,
             use_asap=not args.no_asap, progress=not args.quiet,
             timbre_variety=args.timbre_variety, zone_shift=args.zone_shift,
+            register_zones=args.register_zones,
         )
     except ParStudioError as e:
         print(f"error: {e}", file=sys.stderr)
