@@ -435,3 +435,25 @@ def test_pick_envelope_register_zones():
             assert p == pick_envelope(plain, "train", fluid, "asap", f"s{i}", 0)
     for split in ("validation", "test"):
         assert all(pick_envelope(cfg, split, fluid, "asap", f"s{i}", 0) is None for i in range(50))
+
+
+def test_zone_shift_never_moves_a_note_off_the_keyboard():
+    perf = Performance([pretty_midi.Note(80, p, 0.0, 0.5) for p in (22, 60, 104, 108)], [])
+    pm = to_pretty_midi(perf, 0, envelope={"zone_shift": 5, "release_tc": 600})
+    assert _channel_notes(pm) == [[27, 65], [104, 108]]  # 109 and 113 would be silent
+    lsb = [[c.value for c in inst.control_changes if c.number == 98] for inst in pm.instruments]
+    assert lsb == [[GEN_VOLENVRELEASE, GEN_COARSETUNE], [GEN_VOLENVRELEASE]]  # no retuning
+    pm = to_pretty_midi(perf, 0, envelope={"registers": [{"low": 0, "high": 40, "zone_shift": -3},
+                                                         {"low": 41, "high": 127, "zone_shift": -7}]})
+    # 22 - 3 = 19 is below the keyboard: unshifted, on a channel of its own
+    assert _channel_notes(pm) == [[], [22], [53, 97, 101]]
+
+
+@needs_fluidsynth
+def test_zone_shift_at_the_top_key_still_sounds(tmp_path):
+    fluid = [t for t in discover_timbres() if t.renderer == "fluidsynth"][0]
+    perf = Performance([pretty_midi.Note(100, 106, 0.5, 1.0)], [])
+    audio = render(perf, fluid, 1.5, tmp_path, {"zone_shift": 5})
+    plain = render(perf, fluid, 1.5, tmp_path, None)
+    level = lambda x: float(np.sqrt(np.mean(x[8000:14000] ** 2)))  # noqa: E731
+    assert level(audio) > 0.5 * level(plain) > 0

@@ -242,22 +242,33 @@ def to_pretty_midi(perf: Performance, program: int = 0, end_marker: float | None
     a zone shift, every key is moved by it and every event starts :data:`ZONE_SHIFT_PREROLL_S`
     later. A ``registers`` envelope makes one instrument (MIDI channel) per register, holding
     the notes of its keys ``low..high`` (MIDI pitch) with its own NRPNs, and the pedal on
-    every channel."""
+    every channel. Notes that a zone shift would move off the 88 keys (where piano presets are
+    silent) keep their key, on an extra channel without the shift."""
     pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     t0 = preroll_seconds(envelope)
-    parts = _parts(envelope) or [{}]
-    for part in parts:
-        low, high = int(part.get("low", 0)), int(part.get("high", 127))
+
+    def add(notes: list, shift: int, part: dict) -> None:
         inst = pretty_midi.Instrument(program=int(program), name="Piano")
-        shift = int(part.get("zone_shift") or 0)
         inst.notes = [pretty_midi.Note(n.velocity, n.pitch + shift, n.start + t0, n.end + t0)
-                      for n in perf.notes if low <= n.pitch <= high]
+                      for n in notes]
         inst.control_changes = envelope_events(part)
         inst.control_changes += [pretty_midi.ControlChange(SUSTAIN_CC, int(v), float(t) + t0)
                                  for t, v in perf.pedal]
         if end_marker is not None:
             inst.control_changes.append(pretty_midi.ControlChange(120, 0, float(end_marker) + t0))
         pm.instruments.append(inst)
+
+    for part in _parts(envelope) or [{}]:
+        low, high = int(part.get("low", 0)), int(part.get("high", 127))
+        shift = int(part.get("zone_shift") or 0)
+        mine = [n for n in perf.notes if low <= n.pitch <= high]
+        # piano presets have no sample zone outside the 88 keys (the keys above are silent):
+        # a note whose shifted key would leave them is played unshifted on a channel of its own
+        outside = [shift and not MIN_MIDI <= n.pitch + shift <= MAX_MIDI for n in mine]
+        add([n for n, o in zip(mine, outside) if not o], shift, part)
+        if any(outside):
+            plain = {k: v for k, v in part.items() if k == "release_tc"}
+            add([n for n, o in zip(mine, outside) if o], 0, plain)
     return pm
 
 
