@@ -457,3 +457,21 @@ def test_zone_shift_at_the_top_key_still_sounds(tmp_path):
     plain = render(perf, fluid, 1.5, tmp_path, None)
     level = lambda x: float(np.sqrt(np.mean(x[8000:14000] ** 2)))  # noqa: E731
     assert level(audio) > 0.5 * level(plain) > 0
+
+
+def test_items_whose_names_hold_dots_do_not_collide(tmp_path):
+    """ASAP has pieces like ``Impromptu_op.90_D.899``: their segments are separate items."""
+    from par_studio.train.corpus import item_exists, rebuild_manifest, write_item
+
+    perf = Performance([pretty_midi.Note(80, 60, 0.1, 0.5)], [])
+    audio = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    bases = [tmp_path / "train" / f"asap_Schubert-Impromptu_op.90_D.899-{k}-Lou01M_000_fluidr3"
+             for k in (1, 2)]
+    bases[0].parent.mkdir()
+    assert not item_exists(bases[0])
+    write_item(bases[0], audio, perf, {"split": "train", "duration_s": 1.0, "n": 1})
+    assert item_exists(bases[0]) and not item_exists(bases[1])
+    write_item(bases[1], audio, perf, {"split": "train", "duration_s": 1.0, "n": 2})
+    assert sorted(p.name for p in (tmp_path / "train").iterdir()) == sorted(
+        b.name + ext for b in bases for ext in (".flac", ".json", ".mid"))
+    assert rebuild_manifest(tmp_path)["train"]["items"] == 2

@@ -346,24 +346,30 @@ def _atomic_write_bytes(path: Path, write) -> None:
         raise
 
 
+def item_file(base: Path, ext: str) -> Path:
+    """``base`` + ``ext``: item names may hold dots (``Impromptu_op.90_D.899``), so never
+    ``with_suffix``, which would cut the name at its last dot."""
+    return base.with_name(base.name + ext)
+
+
 def write_item(base: Path, audio: np.ndarray, perf: Performance, meta: dict) -> None:
     """``base``.mid, ``base``.json, then ``base``.flac (last, so a .flac means a complete item)."""
     pm = to_pretty_midi(perf, 0)
-    _atomic_write_bytes(base.with_suffix(".mid"), lambda p: pm.write(p))
+    _atomic_write_bytes(item_file(base, ".mid"), lambda p: pm.write(p))
 
     def wjson(p):
         with open(p, "w") as f:
             json.dump(meta, f)
 
-    _atomic_write_bytes(base.with_suffix(".json"), wjson)
+    _atomic_write_bytes(item_file(base, ".json"), wjson)
     _atomic_write_bytes(
-        base.with_suffix(".flac"),
+        item_file(base, ".flac"),
         lambda p: sf.write(p, audio, SAMPLE_RATE, subtype="PCM_16", format="FLAC"),
     )
 
 
 def item_exists(base: Path) -> bool:
-    return all(base.with_suffix(s).exists() for s in (".flac", ".mid", ".json"))
+    return all(item_file(base, s).exists() for s in (".flac", ".mid", ".json"))
 
 
 # --- tasks --------------------------------------------------------------------------
@@ -627,7 +633,7 @@ def rebuild_manifest(out_dir: Path) -> dict[str, dict]:
             continue
         for js in sorted(d.glob("*.json")):
             base = js.with_suffix("")
-            if not (base.with_suffix(".flac").exists() and base.with_suffix(".mid").exists()):
+            if not (item_file(base, ".flac").exists() and item_file(base, ".mid").exists()):
                 continue
             try:
                 meta = json.loads(js.read_text())
