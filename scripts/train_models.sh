@@ -149,3 +149,11 @@ go_on "$CORPUS4" shipped-v3 v5 par "$PAR_V4_STEPS" "$PAR_V4_COOL" 2e-4 700 &
 wait
 ship par-compact-320 par-compact-320-v5 "$RUNS/shipped-v3/par-compact-320.pt"
 ship par-320 par-320-v5 "$RUNS/shipped-v3/par-320.pt"
+# PARcompact 192 ms: 1,500 steps from the PARcompact 320 ms weights just shipped, on both cores
+cp models/par-compact-320.pt "$RUNS/shipped-v3/par-compact-320-s6.pt"
+par-studio train --corpus "$CORPUS4" --preset par-compact --latency 192 \
+  --init "$RUNS/shipped-v3/par-compact-320-s6.pt" --out "$RUNS/par-compact-192-v5" \
+  --steps "${FT4_STEPS:-1500}" --class-weights $W2 "${SC[@]}" --batch 8 --crop-frames 160 --lr 3e-4 \
+  --warmup 20 --lr-decay 0.9 --lr-decay-every 1000 --val-every 500 --val-files 8 \
+  --checkpoint-every 50 --threads 2 $(cool 500 "${FT4_STEPS:-1500}")
+ship par-compact-192 par-compact-192-v5 "$RUNS/shipped-v3/par-compact-192.pt"
