@@ -4,8 +4,9 @@
 # then renders a second corpus with more timbre and release variety (--timbre-variety) and
 # fine-tunes all three models on it, then a third corpus (--zone-shift: new timbres from shifted
 # sample zones, the whole ASAP train split) and a fourth (--register-zones: a zone shift and a
-# release per register) on which PARcompact 320 ms and PAR go on; evaluates each on the held-out
-# test set and ships it (models/*.pt, *.eval.json and the figures in
+# release per register) on which PARcompact 320 ms and PAR go on (and PARcompact 192 ms is
+# fine-tuned anew from the new 320 ms weights); evaluates each on the held-out test set and
+# ships it (models/*.pt, *.eval.json and the figures in
 # models/MODEL_CARD.md).
 #   bash scripts/train_models.sh                  # the recipe and step counts of this release
 #   COMPACT_STEPS=20000 PAR_STEPS=20000 bash scripts/train_models.sh   # train further
