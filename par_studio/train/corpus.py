@@ -45,6 +45,7 @@ import soundfile as sf
 from par_studio.constants import MAX_MIDI, MIN_MIDI, SAMPLE_RATE, SUSTAIN_CC, SUSTAIN_THRESHOLD
 from par_studio.errors import ParStudioError
 from par_studio.train import augment as aug
+from par_studio.train.held_ramps import held_ramp_channels
 from par_studio.train.procedural import generate_piece
 from par_studio.train.soundfonts import TEST, TRAIN, Timbre, discover_timbres
 
@@ -258,6 +259,15 @@ def to_pretty_midi(perf: Performance, program: int = 0, end_marker: float | None
             inst.control_changes.append(pretty_midi.ControlChange(120, 0, float(end_marker) + t0))
         pm.instruments.append(inst)
 
+    if envelope and envelope.get("held_ramp"):
+        if envelope.get("registers") or envelope.get("zone_shift"):
+            raise CorpusError("a held ramp cannot be combined with registers or a zone shift")
+        plain = {k: v for k, v in envelope.items() if k == "release_tc"}
+        for notes, ramp_ccs in held_ramp_channels(perf.notes, perf.pedal, envelope["held_ramp"],
+                                                  release_tc=plain.get("release_tc")):
+            add(notes, 0, plain)
+            pm.instruments[-1].control_changes += ramp_ccs
+        return pm
     for part in _parts(envelope) or [{}]:
         low, high = int(part.get("low", 0)), int(part.get("high", 127))
         shift = int(part.get("zone_shift") or 0)
@@ -398,6 +408,7 @@ class BuildConfig:
     timbre_variety: bool = False  #: extra training timbres + random release times (train split)
     zone_shift: bool = False  #: training items played from shifted sample zones (train split)
     register_zones: bool = False  #: training items with a zone shift and release per register
+    held_ramps: bool = False  #: training items whose held notes decay more slowly
 
 
 #: with ``timbre_variety``: share of training items whose release time is varied, and the range
@@ -415,6 +426,12 @@ ZONE_SHIFT_MAX = 5
 REGISTER_ZONES_P = 0.7
 REGISTER_SHIFT_MAX = 7
 REGISTER_CUT_RANGE = (36, 84)
+#: with ``held_ramps``: share of training items whose held notes decay more slowly or settle on
+#: a plateau (:mod:`par_studio.train.held_ramps`): each note starts RAMP_ATTEN_DB down and
+#: rises by RAMP_RATE_DB_S per second while held; replaces registers and zone shift
+HELD_RAMP_P = 0.5
+RAMP_ATTEN_DB = (10.0, 24.0)
+RAMP_RATE_DB_S = (4.0, 14.0)
 
 
 def pick_envelope(cfg: BuildConfig, split: str, timbre: Timbre, *keys) -> dict | None:
@@ -433,6 +450,7 @@ def pick_envelope(cfg: BuildConfig, split: str, timbre: Timbre, *keys) -> dict |
         rng = _rng(cfg.seed, "envelope", *keys)
         if rng.random() < RELEASE_VARIATION_P:
             out["release_tc"] = int(round(rng.uniform(*RELEASE_TC_RANGE)))
+    release = out.get("release_tc")
     if cfg.zone_shift:
         rng = _rng(cfg.seed, "zone", *keys)
         if rng.random() < ZONE_SHIFT_P:
@@ -452,6 +470,13 @@ def pick_envelope(cfg: BuildConfig, split: str, timbre: Timbre, *keys) -> dict |
                     reg["release_tc"] = int(round(rng.uniform(*RELEASE_TC_RANGE)))
                 regs.append(reg)
             out = {"registers": regs}  # replaces the item-wide release and shift
+    if cfg.held_ramps:
+        rng = _rng(cfg.seed, "ramps", *keys)
+        if rng.random() < HELD_RAMP_P:
+            ramp = {"atten_db": round(float(rng.uniform(*RAMP_ATTEN_DB)), 1),
+                    "rate_db_s": round(float(rng.uniform(*RAMP_RATE_DB_S)), 1)}
+            out = {"release_tc": release} if release else {}  # one channel envelope for all
+            out["held_ramp"] = ramp
     return out or None
 
 
@@ -666,6 +691,7 @@ def build_corpus(
     timbre_variety: bool = False,
     zone_shift: bool = False,
     register_zones: bool = False,
+    held_ramps: bool = False,
 ) -> dict:
     """Build (or resume) the corpus in ``out_dir``; returns a summary dict.
 
@@ -689,7 +715,7 @@ def build_corpus(
         raise CorpusError("the held-out test timbre is not installed: sudo apt-get install timidity freepats")
     cfg = BuildConfig(str(out), seed, float(segment_seconds), [t.to_dict() for t in timbres],
                       timbre_variety=timbre_variety, zone_shift=zone_shift,
-                      register_zones=register_zones)
+                      register_zones=register_zones, held_ramps=held_ramps)
     jobs = max(1, jobs or os.cpu_count() or 1)
     counts = {"ok": 0, "skipped": 0, "failed": 0, "empty": 0}
     failures: list[str] = []
@@ -830,6 +856,10 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                         "registers, each on its own MIDI channel with its own sample-zone shift "
                         f"(up to {REGISTER_SHIFT_MAX} keys) and release: a patchwork piano "
                         "(validation and test unchanged)")
+    p.add_argument("--held-ramps", action="store_true",
+                   help=f"let the held notes of {HELD_RAMP_P:.0%} of the training items decay more "
+                        "slowly or settle on a plateau (a rising expression per note while it is "
+                        "held), as some pianos do (validation and test unchanged)")
     p.add_argument("--jobs", type=int, default=os.cpu_count(), help="worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -845,7 +875,7 @@ def run_build_corpus(args: argparse.Namespace) -> int:
             seed=args.seed, jobs=args.jobs, limit_hours=args.limit_hours,
             use_asap=not args.no_asap, progress=not args.quiet,
             timbre_variety=args.timbre_variety, zone_shift=args.zone_shift,
-            register_zones=args.register_zones,
+            register_zones=args.register_zones, held_ramps=args.held_ramps,
         )
     except ParStudioError as e:
         print(f"error: {e}", file=sys.stderr)
