@@ -5,7 +5,8 @@
 # fine-tunes all three models on it, then a third corpus (--zone-shift: new timbres from shifted
 # sample zones, the whole ASAP train split) and a fourth (--register-zones: a zone shift and a
 # release per register) on which PARcompact 320 ms and PAR go on (and PARcompact 192 ms is
-# fine-tuned anew from the new 320 ms weights); evaluates each on the held-out test set and
+# fine-tuned anew from the new 320 ms weights), and a fifth (--held-ramps: held notes that decay
+# more slowly or settle on a plateau) for the 320 ms models; evaluates each on the held-out test set and
 # ships it (models/*.pt, *.eval.json and the figures in
 # models/MODEL_CARD.md).
 #   bash scripts/train_models.sh                  # the recipe and step counts of this release
@@ -36,6 +37,11 @@ V3_COOL=${V3_COOL:-3500}
 PAR_V3_STEPS=${PAR_V3_STEPS:-5000}   # ... and PAR beside it (one thread each)
 PAR_V3_COOL=${PAR_V3_COOL:-2400}
 CORPUS4=${CORPUS4:-$WORK/corpus4}
+CORPUS5=${CORPUS5:-$WORK/corpus5}
+V5_STEPS=${V5_STEPS:-4000}           # seventh session: PARcompact 320 ms on the fifth corpus ...
+V5_COOL=${V5_COOL:-2400}
+PAR_V5_STEPS=${PAR_V5_STEPS:-3000}   # ... and PAR beside it
+PAR_V5_COOL=${PAR_V5_COOL:-1600}
 V4_STEPS=${V4_STEPS:-5000}           # sixth session: PARcompact 320 ms on the fourth corpus ...
 V4_COOL=${V4_COOL:-2800}
 PAR_V4_STEPS=${PAR_V4_STEPS:-3800}   # ... and PAR beside it
@@ -158,3 +164,20 @@ par-studio train --corpus "$CORPUS4" --preset par-compact --latency 192 \
   --warmup 20 --lr-decay 0.9 --lr-decay-every 1000 --val-every 500 --val-files 8 \
   --checkpoint-every 50 --threads 2 $(cool 500 "${FT4_STEPS:-1500}")
 ship par-compact-192 par-compact-192-v5 "$RUNS/shipped-v3/par-compact-192.pt"
+
+# Fifth corpus: as the fourth, plus --held-ramps: half the training items hold every note on a
+# rising expression (CC11, a MIDI channel per sounding note), so held notes decay more slowly or
+# settle on a plateau, as some pianos (the held-out freepats one among them) do, instead of
+# always fading as the training SoundFonts' samples do. PARcompact 320 ms and PAR go on from the
+# weights shipped above; each ships by validation as before.
+par-studio build-corpus --out "$CORPUS5" --procedural 400 --max-train-performances 1000 \
+  --segments-per-performance 2 --segment-seconds 30 --max-val 20 --max-test 0 \
+  --limit-hours "${CORPUS5_HOURS:-6}" --seed 0 --timbre-variety --zone-shift --register-zones \
+  --held-ramps
+mkdir -p "$RUNS/shipped-v5"
+cp -n models/par-320.pt models/par-compact-320.pt models/par-compact-192.pt "$RUNS/shipped-v5/"
+go_on "$CORPUS5" shipped-v5 v6 par-compact "$V5_STEPS" "$V5_COOL" 3e-4 500 &
+go_on "$CORPUS5" shipped-v5 v6 par "$PAR_V5_STEPS" "$PAR_V5_COOL" 2e-4 500 &
+wait
+ship par-compact-320 par-compact-320-v6 "$RUNS/shipped-v5/par-compact-320.pt"
+ship par-320 par-320-v6 "$RUNS/shipped-v5/par-320.pt"
