@@ -6,7 +6,7 @@
 # sample zones, the whole ASAP train split) and a fourth (--register-zones: a zone shift and a
 # release per register) on which PARcompact 320 ms and PAR go on (and PARcompact 192 ms is
 # fine-tuned anew from the new 320 ms weights), and a fifth (--held-ramps: held notes that decay
-# more slowly or settle on a plateau) for the 320 ms models; evaluates each on the held-out test set and
+# more slowly or settle on a plateau) for all three models; evaluates each on the held-out test set and
 # ships it (models/*.pt, *.eval.json and the figures in
 # models/MODEL_CARD.md).
 #   bash scripts/train_models.sh                  # the recipe and step counts of this release
@@ -181,3 +181,11 @@ go_on "$CORPUS5" shipped-v5 v6 par "$PAR_V5_STEPS" "$PAR_V5_COOL" 2e-4 500 &
 wait
 ship par-compact-320 par-compact-320-v6 "$RUNS/shipped-v5/par-compact-320.pt"
 ship par-320 par-320-v6 "$RUNS/shipped-v5/par-320.pt"
+# PARcompact 192 ms: 1,500 steps from the PARcompact 320 ms weights just shipped, on both cores
+cp models/par-compact-320.pt "$RUNS/shipped-v5/par-compact-320-s7.pt"
+par-studio train --corpus "$CORPUS5" --preset par-compact --latency 192 \
+  --init "$RUNS/shipped-v5/par-compact-320-s7.pt" --out "$RUNS/par-compact-192-v6" \
+  --steps "${FT5_STEPS:-1500}" --class-weights $W2 "${SC[@]}" --batch 8 --crop-frames 160 --lr 3e-4 \
+  --warmup 20 --lr-decay 0.9 --lr-decay-every 1000 --val-every 500 --val-files 8 \
+  --checkpoint-every 50 --threads 2 $(cool 500 "${FT5_STEPS:-1500}")
+ship par-compact-192 par-compact-192-v6 "$RUNS/shipped-v5/par-compact-192.pt"
