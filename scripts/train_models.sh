@@ -189,3 +189,12 @@ par-studio train --corpus "$CORPUS5" --preset par-compact --latency 192 \
   --warmup 20 --lr-decay 0.9 --lr-decay-every 1000 --val-every 500 --val-files 8 \
   --checkpoint-every 50 --threads 2 $(cool 500 "${FT5_STEPS:-1500}")
 ship par-compact-192 par-compact-192-v6 "$RUNS/shipped-v5/par-compact-192.pt"
+# PARcompact 320 ms: 1,500 more steps on 10.2 s crops (4 × 320 frames: as many frames per step),
+# from the weights shipped at the start of this stage, on both cores: the self-conditioned
+# decoder runs on its own sustain states for twice as long (notes latched on the test piano)
+par-studio train --corpus "$CORPUS5" --preset par-compact --latency 320 \
+  --init "$RUNS/shipped-v5/par-compact-320-s7.pt" --out "$RUNS/par-compact-320-v7long" \
+  --steps "${LONG_STEPS:-1500}" --class-weights $W2 "${SC[@]}" --batch 4 --crop-frames 320 --lr 2e-4 \
+  --warmup 20 --lr-decay 0.9 --lr-decay-every 1000 --val-every 500 --val-files 8 \
+  --checkpoint-every 50 --threads 2 $(cool 500 "${LONG_STEPS:-1500}")
+ship par-compact-320 par-compact-320-v7long "$RUNS/shipped-v5/par-compact-320-s7.pt"
