@@ -37,15 +37,15 @@ V3_COOL=${V3_COOL:-3500}
 PAR_V3_STEPS=${PAR_V3_STEPS:-5000}   # ... and PAR beside it (one thread each)
 PAR_V3_COOL=${PAR_V3_COOL:-2400}
 CORPUS4=${CORPUS4:-$WORK/corpus4}
+V4_STEPS=${V4_STEPS:-5000}           # sixth session: PARcompact 320 ms on the fourth corpus ...
+V4_COOL=${V4_COOL:-2800}
+PAR_V4_STEPS=${PAR_V4_STEPS:-3800}   # ... and PAR beside it
+PAR_V4_COOL=${PAR_V4_COOL:-2000}
 CORPUS5=${CORPUS5:-$WORK/corpus5}
 V5_STEPS=${V5_STEPS:-4000}           # seventh session: PARcompact 320 ms on the fifth corpus ...
 V5_COOL=${V5_COOL:-2400}
 PAR_V5_STEPS=${PAR_V5_STEPS:-3000}   # ... and PAR beside it
 PAR_V5_COOL=${PAR_V5_COOL:-1600}
-V4_STEPS=${V4_STEPS:-5000}           # sixth session: PARcompact 320 ms on the fourth corpus ...
-V4_COOL=${V4_COOL:-2800}
-PAR_V4_STEPS=${PAR_V4_STEPS:-3800}   # ... and PAR beside it
-PAR_V4_COOL=${PAR_V4_COOL:-2000}
 COMMON=(--batch 8 --crop-frames 160 --lr 1e-3 --lr-decay 0.9 --lr-decay-every 1000
         --val-every 250 --val-files 8 --checkpoint-every 50 --threads 1)
 W0=1,1,1,1,1; W1=1,2,4,1,4; W2=1,6,4,1,4; SC=(--self-condition 0.5)
@@ -132,6 +132,12 @@ go_on() {  # corpus from-dir run-suffix preset steps cool lr val-every: one thre
     --val-every "$8" --val-files 8 --checkpoint-every 50 --threads 1 \
     --cooldown-start "$6" --cooldown-steps $(( $5 - $6 )) --keep-every 250
 }
+on_both() {  # corpus preset latency init out steps batch crop lr: one fine-tune on both cores
+  par-studio train --corpus "$1" --preset "$2" --latency "$3" --init "$4" --out "$5" \
+    --steps "$6" --class-weights $W2 "${SC[@]}" --batch "$7" --crop-frames "$8" --lr "$9" \
+    --warmup 20 --lr-decay 0.9 --lr-decay-every 1000 --val-every 500 --val-files 8 \
+    --checkpoint-every 50 --threads 2 $(cool 500 "$6")
+}
 go_on "$CORPUS3" shipped-v2 v3 par-compact "$V3_STEPS" "$V3_COOL" 3e-4 500 &
 go_on "$CORPUS3" shipped-v2 v3 par "$PAR_V3_STEPS" "$PAR_V3_COOL" 2e-4 700 &
 wait
@@ -158,11 +164,8 @@ ship par-compact-320 par-compact-320-v5 "$RUNS/shipped-v3/par-compact-320.pt"
 ship par-320 par-320-v5 "$RUNS/shipped-v3/par-320.pt"
 # PARcompact 192 ms: 1,500 steps from the PARcompact 320 ms weights just shipped, on both cores
 cp models/par-compact-320.pt "$RUNS/shipped-v3/par-compact-320-s6.pt"
-par-studio train --corpus "$CORPUS4" --preset par-compact --latency 192 \
-  --init "$RUNS/shipped-v3/par-compact-320-s6.pt" --out "$RUNS/par-compact-192-v5" \
-  --steps "${FT4_STEPS:-1500}" --class-weights $W2 "${SC[@]}" --batch 8 --crop-frames 160 --lr 3e-4 \
-  --warmup 20 --lr-decay 0.9 --lr-decay-every 1000 --val-every 500 --val-files 8 \
-  --checkpoint-every 50 --threads 2 $(cool 500 "${FT4_STEPS:-1500}")
+on_both "$CORPUS4" par-compact 192 "$RUNS/shipped-v3/par-compact-320-s6.pt" \
+  "$RUNS/par-compact-192-v5" "${FT4_STEPS:-1500}" 8 160 3e-4
 ship par-compact-192 par-compact-192-v5 "$RUNS/shipped-v3/par-compact-192.pt"
 
 # Fifth corpus: as the fourth, plus --held-ramps: half the training items hold every note on a
@@ -183,18 +186,13 @@ ship par-compact-320 par-compact-320-v6 "$RUNS/shipped-v5/par-compact-320.pt"
 ship par-320 par-320-v6 "$RUNS/shipped-v5/par-320.pt"
 # PARcompact 192 ms: 1,500 steps from the PARcompact 320 ms weights just shipped, on both cores
 cp models/par-compact-320.pt "$RUNS/shipped-v5/par-compact-320-s7.pt"
-par-studio train --corpus "$CORPUS5" --preset par-compact --latency 192 \
-  --init "$RUNS/shipped-v5/par-compact-320-s7.pt" --out "$RUNS/par-compact-192-v6" \
-  --steps "${FT5_STEPS:-1500}" --class-weights $W2 "${SC[@]}" --batch 8 --crop-frames 160 --lr 3e-4 \
-  --warmup 20 --lr-decay 0.9 --lr-decay-every 1000 --val-every 500 --val-files 8 \
-  --checkpoint-every 50 --threads 2 $(cool 500 "${FT5_STEPS:-1500}")
+on_both "$CORPUS5" par-compact 192 "$RUNS/shipped-v5/par-compact-320-s7.pt" \
+  "$RUNS/par-compact-192-v6" "${FT5_STEPS:-1500}" 8 160 3e-4
 ship par-compact-192 par-compact-192-v6 "$RUNS/shipped-v5/par-compact-192.pt"
 # PARcompact 320 ms: 1,500 more steps on 10.2 s crops (4 × 320 frames: as many frames per step),
-# from the weights shipped at the start of this stage, on both cores: the self-conditioned
-# decoder runs on its own sustain states for twice as long (notes latched on the test piano)
-par-studio train --corpus "$CORPUS5" --preset par-compact --latency 320 \
-  --init "$RUNS/shipped-v5/par-compact-320-s7.pt" --out "$RUNS/par-compact-320-v7long" \
-  --steps "${LONG_STEPS:-1500}" --class-weights $W2 "${SC[@]}" --batch 4 --crop-frames 320 --lr 2e-4 \
-  --warmup 20 --lr-decay 0.9 --lr-decay-every 1000 --val-every 500 --val-files 8 \
-  --checkpoint-every 50 --threads 2 $(cool 500 "${LONG_STEPS:-1500}")
+# from the PARcompact 320 ms weights shipped above (par-compact-320-s7.pt), on both cores: the
+# self-conditioned decoder runs on its own sustain states for twice as long (notes latched on
+# the test piano)
+on_both "$CORPUS5" par-compact 320 "$RUNS/shipped-v5/par-compact-320-s7.pt" \
+  "$RUNS/par-compact-320-v7long" "${LONG_STEPS:-1500}" 4 320 2e-4
 ship par-compact-320 par-compact-320-v7long "$RUNS/shipped-v5/par-compact-320-s7.pt"

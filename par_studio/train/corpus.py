@@ -195,6 +195,11 @@ def _parts(envelope: dict | None) -> list[dict]:
     return list(envelope.get("registers") or [envelope])
 
 
+def _release_only(part: dict) -> dict:
+    """``part`` without its zone shift and registers: the channel envelope of unshifted notes."""
+    return {k: v for k, v in part.items() if k == "release_tc"}
+
+
 def preroll_seconds(envelope: dict | None) -> float:
     """Silence rendered before the first event (and trimmed from the audio) for ``envelope``."""
     return ZONE_SHIFT_PREROLL_S if any(e.get("zone_shift") for e in _parts(envelope)) else 0.0
@@ -262,7 +267,7 @@ def to_pretty_midi(perf: Performance, program: int = 0, end_marker: float | None
     if envelope and envelope.get("held_ramp"):
         if envelope.get("registers") or envelope.get("zone_shift"):
             raise CorpusError("a held ramp cannot be combined with registers or a zone shift")
-        plain = {k: v for k, v in envelope.items() if k == "release_tc"}
+        plain = _release_only(envelope)
         for notes, ramp_ccs in held_ramp_channels(perf.notes, perf.pedal, envelope["held_ramp"],
                                                   release_tc=plain.get("release_tc")):
             add(notes, 0, plain)
@@ -277,7 +282,7 @@ def to_pretty_midi(perf: Performance, program: int = 0, end_marker: float | None
         outside = [shift and not MIN_MIDI <= n.pitch + shift <= MAX_MIDI for n in mine]
         add([n for n, o in zip(mine, outside) if not o], shift, part)
         if any(outside):
-            plain = {k: v for k, v in part.items() if k == "release_tc"}
+            plain = _release_only(part)
             add([n for n, o in zip(mine, outside) if o], 0, plain)
     return pm
 
