@@ -145,12 +145,13 @@ def test_tiny_training_run_resumes(tmp_path, capsys):
     first = load_checkpoint(out / "last.pt")[1]
     assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["step_1.pt", "step_2.pt"]
     assert first["steps"] == 2
-    assert train_main(args + ["--steps", "3", "--self-condition", "0.5"]) == 0  # resumes with it on
+    assert train_main(args + ["--steps", "3", "--self-condition", "0.5", "--latch", "0.5"]) == 0
     log = capsys.readouterr().out
     assert "resumed from" in log and "at step 2" in log
     model, meta = load_checkpoint(out / "last.pt")
     assert meta["steps"] == 3 and meta["cpu_seconds"] > first["cpu_seconds"]
     assert first["self_condition"] == 0.0 and meta["self_condition"] == 0.5
+    assert "latch" not in first and meta["latch"] == {"p": 0.5, "max_frames": 62}
     best, bmeta = load_checkpoint(out / "best.pt")
     assert "validation_note_f1" in bmeta["metrics"]
     lines = (out / "train_log.csv").read_text().strip().splitlines()
@@ -366,3 +367,39 @@ def test_figures_table_marks_fine_tuned_models(tmp_path):
     table = figures_table(tmp_path)
     assert "| 5000 ¹ |" in table and "| 5000 |" in table
     assert "¹ fine-tuned from another checkpoint" in table
+
+
+def _one_key_labels(T: int = 24):
+    """(1, T, 88) labels of key 0: a note on frames 2-5 (offset at 6), the next at 15-17
+    (offset at 18); the reference context is the labels shifted by one frame."""
+    state = torch.zeros(1, T, 88, dtype=torch.long)
+    state[0, 2, 0], state[0, 3:6, 0], state[0, 6, 0] = 2, 3, 1
+    state[0, 15, 0], state[0, 16:18, 0], state[0, 18, 0] = 2, 3, 1
+    prev_state = torch.zeros_like(state)
+    prev_state[:, 1:] = state[:, :-1]
+    prev_time = torch.zeros(1, T, 88)
+    prev_vel = torch.zeros(1, T, 88)
+    for t, k in zip(range(3, 7), range(1, 5)):
+        prev_time[0, t, 0], prev_vel[0, t, 0] = k / 313, 0.5
+    return state, prev_state, prev_time, prev_vel
+
+
+def test_latched_context_sustains_after_a_note_end_until_the_next_note():
+    from par_studio.train.perturb import latch_note_ends
+    state, ps, pt, pv = _one_key_labels()
+    g = torch.Generator().manual_seed(0)
+    s, t, v = latch_note_ends(ps, pt, pv, state, generator=g, p=1.0, max_frames=100)
+    # the first note's end (context frame 7 would say offset) latches until its label turns
+    # onset at frame 15; time since onset keeps counting from the note's last frame (4 at 6)
+    assert s[0, :, 0].tolist()[:16] == [0, 0, 0, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0]
+    assert (t[0, 7:15, 0] * 313).round().tolist() == list(range(5, 13))
+    assert torch.allclose(v[0, 7:15, 0], torch.full((8,), 0.5))
+    assert s[0, 19, 0] == 3 and s[0, 20:, 0].eq(3).all()  # the second note's end, to crop end
+    # other keys and the labels themselves are untouched; the inputs are not modified
+    assert torch.equal(s[..., 1:], ps[..., 1:]) and ps[0, 7, 0] == 1
+    # p = 0 changes nothing; a latch of at most 3 frames ends after 3 frames
+    s0, t0, v0 = latch_note_ends(ps, pt, pv, state, generator=g, p=0.0)
+    assert torch.equal(s0, ps) and torch.equal(t0, pt) and torch.equal(v0, pv)
+    s3, _, _ = latch_note_ends(ps, pt, pv, state, generator=g, p=1.0, max_frames=3)
+    latched = (s3[0, 7:15, 0] == 3).sum().item()
+    assert 1 <= latched <= 3 and s3[0, 7 + latched:15, 0].eq(0).all()

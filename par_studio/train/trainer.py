@@ -27,7 +27,7 @@ from ..model import PARModel, preset_config
 from ..model.checkpoint import read_checkpoint, save_checkpoint
 from .dataset import CropDataset, corpus_pairs, maestro_pairs
 from .losses import focal_loss, onset_velocity_loss
-from .perturb import perturb_context
+from .perturb import latch_note_ends, perturb_context
 
 
 def adapt_state_dict(state: dict, model: PARModel) -> dict:
@@ -49,16 +49,20 @@ def adapt_state_dict(state: dict, model: PARModel) -> dict:
 
 
 def train_step(net, model: PARModel, opt, b: dict, class_weights: torch.Tensor, gen: torch.Generator,
-               device, bf16: bool = True, clip: float = 3.0, self_condition: float = 0.0):
+               device, bf16: bool = True, clip: float = 3.0, self_condition: float = 0.0,
+               latch: float = 0.0, latch_frames: int = 62):
     """One optimiser step on batch ``b`` (a :meth:`CropDataset.batch`): log-mel front end,
-    perturbed (and optionally self-conditioned) context, teacher-forced pass under bf16
-    autocast, focal state loss + onset velocity loss, clipping. ``net`` is ``model`` or its DDP
+    perturbed (optionally latched, see :func:`latch_note_ends`, and self-conditioned) context,
+    teacher-forced pass under bf16 autocast, focal state loss + onset velocity loss, clipping. ``net`` is ``model`` or its DDP
     wrapper. Returns (loss, state loss, velocity loss, gradient norm) as tensors."""
     b = {k: v.to(device) for k, v in b.items()}
     with torch.no_grad():
         mel = model.frontend(b["frames"])
     ps, pt, pv = perturb_context(b["prev_state"].cpu(), b["prev_time"].cpu(), b["prev_velocity"].cpu(),
                                  b["state"].cpu(), generator=gen)
+    if latch > 0:
+        ps, pt, pv = latch_note_ends(ps, pt, pv, b["state"].cpu(), generator=gen, p=latch,
+                                     max_frames=latch_frames)
     use_own = None
     if self_condition > 0:
         use_own = (torch.rand(ps.shape[0], ps.shape[2], generator=gen) < self_condition).to(device)
@@ -178,6 +182,8 @@ def train(args) -> int:
              "recipe": "focal(γ=2)+onset velocity MSE, perturbed teacher forcing, AdamW",
              "precision": args.precision, "class_weights": args.class_weights,
              "self_condition": args.self_condition}
+        if args.latch > 0:
+            m["latch"] = {"p": args.latch, "max_frames": args.latch_frames}
         if args.init:
             m["initialised_from"] = str(args.init)
         if extra:
@@ -200,7 +206,8 @@ def train(args) -> int:
             g["lr"] = lr_at(step)
         loss, l_state, l_vel, gn = train_step(net, model, opt, b, class_weights, gen, device,
                                               bf16=args.precision == "bf16", clip=args.clip,
-                                              self_condition=args.self_condition)
+                                              self_condition=args.self_condition,
+                                              latch=args.latch, latch_frames=args.latch_frames)
         step += 1
         cpu_seconds += (time.process_time() - c0) if device.type == "cpu" else (time.perf_counter() - w0)
         window.append((loss.item(), l_state.item(), l_vel.item(), time.perf_counter() - w0))
@@ -293,6 +300,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--self-condition", type=float, default=0.0, metavar="P",
                    help="share of key sequences whose context is the model's own greedy states from a "
                         "first teacher-forced pass (0 = off; reduces exposure bias)")
+    p.add_argument("--latch", type=float, default=0.0, metavar="P",
+                   help="share of note ends after which the context goes on saying sustain for "
+                        "1..--latch-frames frames, labels unchanged (teaches the decoder to leave a "
+                        "latched note; 0 = off)")
+    p.add_argument("--latch-frames", type=int, default=62, metavar="N",
+                   help="longest latch in frames (62 ≈ 2 s)")
     p.add_argument("--class-weights", default="1,1,1,1,1", metavar="W0,..,W4",
                    help="focal-loss weight of each state: off,offset,onset,sustain,re-onset (default 1s)")
     p.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
