@@ -151,3 +151,22 @@ def test_pick_envelope_held_ramps():
     assert all(pick_envelope(cfg, "train", timid, *k) is None for k in keys[:50])
     for split in ("validation", "test"):
         assert all(pick_envelope(cfg, split, fluid, *k) is None for k in keys[:50])
+
+
+def test_validation_ramps_give_every_validation_item_a_ramp_and_nothing_else():
+    fluid = Timbre("f", "fluidsynth", "x.sf2", 0, "train")
+    timid = Timbre("t", "timidity", "x.cfg", 0, "test")
+    base = dict(timbre_variety=True, zone_shift=True, register_zones=True, held_ramps=True)
+    cfg = BuildConfig("out", 0, 30.0, [], validation_ramps=True, **base)
+    plain = BuildConfig("out", 0, 30.0, [], **base)
+    keys = [("asap", f"s{i}", 0) for i in range(100)]
+    picks = [pick_envelope(cfg, "validation", fluid, *k) for k in keys]
+    assert all(set(p) == {"held_ramp"} for p in picks)
+    assert all(10.0 <= p["held_ramp"]["atten_db"] <= 24.0 and 4.0 <= p["held_ramp"]["rate_db_s"] <= 14.0
+               for p in picks)
+    assert len({p["held_ramp"]["atten_db"] for p in picks}) > 50  # drawn per item
+    assert all(pick_envelope(plain, "validation", fluid, *k) is None for k in keys)
+    # training and test items are drawn as without the option
+    for k in keys:
+        assert pick_envelope(cfg, "train", fluid, *k) == pick_envelope(plain, "train", fluid, *k)
+        assert pick_envelope(cfg, "test", timid, *k) is None

@@ -414,6 +414,7 @@ class BuildConfig:
     zone_shift: bool = False  #: training items played from shifted sample zones (train split)
     register_zones: bool = False  #: training items with a zone shift and release per register
     held_ramps: bool = False  #: training items whose held notes decay more slowly
+    validation_ramps: bool = False  #: every validation item's held notes decay more slowly
 
 
 #: with ``timbre_variety``: share of training items whose release time is varied, and the range
@@ -447,7 +448,12 @@ def pick_envelope(cfg: BuildConfig, split: str, timbre: Timbre, *keys) -> dict |
 
     Each is drawn from its own random stream, so the other choices of an item (timbre,
     transposition, augmentation, and the release when only the zone shift is added) are the
-    same with and without variety."""
+    same with and without variety.
+
+    With ``validation_ramps``, every validation item (and no other) gets a held ramp: a second
+    validation set whose held notes settle on a plateau, as the unseen test piano's do."""
+    if split == "validation" and cfg.validation_ramps and timbre.renderer == "fluidsynth":
+        return {"held_ramp": _draw_ramp(_rng(cfg.seed, "ramps", *keys))}
     if split != "train" or timbre.renderer != "fluidsynth":
         return None
     out = {}
@@ -478,11 +484,15 @@ def pick_envelope(cfg: BuildConfig, split: str, timbre: Timbre, *keys) -> dict |
     if cfg.held_ramps:
         rng = _rng(cfg.seed, "ramps", *keys)
         if rng.random() < HELD_RAMP_P:
-            ramp = {"atten_db": round(float(rng.uniform(*RAMP_ATTEN_DB)), 1),
-                    "rate_db_s": round(float(rng.uniform(*RAMP_RATE_DB_S)), 1)}
             out = {"release_tc": release} if release else {}  # one channel envelope for all
-            out["held_ramp"] = ramp
+            out["held_ramp"] = _draw_ramp(rng)
     return out or None
+
+
+def _draw_ramp(rng: np.random.Generator) -> dict:
+    """A held ramp's start attenuation (dB) and rise (dB per second held)."""
+    return {"atten_db": round(float(rng.uniform(*RAMP_ATTEN_DB)), 1),
+            "rate_db_s": round(float(rng.uniform(*RAMP_RATE_DB_S)), 1)}
 
 
 def _rng(seed: int, *keys) -> np.random.Generator:
@@ -697,6 +707,7 @@ def build_corpus(
     zone_shift: bool = False,
     register_zones: bool = False,
     held_ramps: bool = False,
+    validation_ramps: bool = False,
 ) -> dict:
     """Build (or resume) the corpus in ``out_dir``; returns a summary dict.
 
@@ -720,7 +731,8 @@ def build_corpus(
         raise CorpusError("the held-out test timbre is not installed: sudo apt-get install timidity freepats")
     cfg = BuildConfig(str(out), seed, float(segment_seconds), [t.to_dict() for t in timbres],
                       timbre_variety=timbre_variety, zone_shift=zone_shift,
-                      register_zones=register_zones, held_ramps=held_ramps)
+                      register_zones=register_zones, held_ramps=held_ramps,
+                      validation_ramps=validation_ramps)
     jobs = max(1, jobs or os.cpu_count() or 1)
     counts = {"ok": 0, "skipped": 0, "failed": 0, "empty": 0}
     failures: list[str] = []
@@ -865,6 +877,10 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"let the held notes of {HELD_RAMP_P:.0%} of the training items decay more "
                         "slowly or settle on a plateau (a rising expression per note while it is "
                         "held), as some pianos do (validation and test unchanged)")
+    p.add_argument("--validation-ramps", action="store_true",
+                   help="render every validation item with held ramps: a second validation set "
+                        "(build it in its own folder, e.g. with --max-train-performances 0 "
+                        "--procedural 0 --max-test 0) whose held notes settle on a plateau")
     p.add_argument("--jobs", type=int, default=os.cpu_count(), help="worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -881,6 +897,7 @@ def run_build_corpus(args: argparse.Namespace) -> int:
             use_asap=not args.no_asap, progress=not args.quiet,
             timbre_variety=args.timbre_variety, zone_shift=args.zone_shift,
             register_zones=args.register_zones, held_ramps=args.held_ramps,
+            validation_ramps=args.validation_ramps,
         )
     except ParStudioError as e:
         print(f"error: {e}", file=sys.stderr)
