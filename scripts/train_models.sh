@@ -6,9 +6,9 @@
 # sample zones, the whole ASAP train split) and a fourth (--register-zones: a zone shift and a
 # release per register) on which PARcompact 320 ms and PAR go on (and PARcompact 192 ms is
 # fine-tuned anew from the new 320 ms weights), and a fifth (--held-ramps: held notes that decay
-# more slowly or settle on a plateau) for all three models; evaluates each on the held-out test set and
-# ships it (models/*.pt, *.eval.json and the figures in
-# models/MODEL_CARD.md).
+# more slowly or settle on a plateau) for all three models, then a second validation set with held
+# ramps and PARcompact trained against latched notes (--latch); evaluates each on the held-out
+# test set and ships it (models/*.pt, *.eval.json and the figures in models/MODEL_CARD.md).
 #   bash scripts/train_models.sh                  # the recipe and step counts of this release
 #   COMPACT_STEPS=20000 PAR_STEPS=20000 bash scripts/train_models.sh   # train further
 # Every stage resumes where it stopped: run it again to continue. Work folder: $WORK.
@@ -196,3 +196,40 @@ ship par-compact-192 par-compact-192-v6 "$RUNS/shipped-v5/par-compact-192.pt"
 on_both "$CORPUS5" par-compact 320 "$RUNS/shipped-v5/par-compact-320-s7.pt" \
   "$RUNS/par-compact-320-v7long" "${LONG_STEPS:-1500}" 4 320 2e-4
 ship par-compact-320 par-compact-320-v7long "$RUNS/shipped-v5/par-compact-320-s7.pt"
+
+# Sixth stage (session 8). A second validation set: the same 20 validation items rendered with
+# held ramps (--validation-ramps), so that selection can see notes latched on a plateau; from
+# here on every model is chosen on both sets (40 items, a folder of links). Then PARcompact
+# 320 ms goes on from its long-crop weights for 2,000 steps in which 30 % of the note ends are
+# followed by 1-62 frames of latched context (--latch 0.3: previous state sustain, time since
+# onset counting on, labels unchanged), so the decoder learns to leave a note whose sound is gone.
+VALRAMPS=${VALRAMPS:-$WORK/val-ramps}
+VALBOTH=${VALBOTH:-$WORK/val-both}
+par-studio build-corpus --out "$VALRAMPS" --procedural 0 --max-train-performances 0 \
+  --segments-per-performance 2 --segment-seconds 30 --max-val 20 --max-test 0 --seed 0 \
+  --validation-ramps
+mkdir -p "$VALBOTH"
+for f in "$CORPUS/validation"/*.flac "$CORPUS/validation"/*.mid; do
+  ln -sfn "$(realpath "$f")" "$VALBOTH/plain_${f##*/}"
+done
+for f in "$VALRAMPS/validation"/*.flac "$VALRAMPS/validation"/*.mid; do
+  ln -sfn "$(realpath "$f")" "$VALBOTH/ramp_${f##*/}"
+done
+ship_both() {  # shipped-name run start-weights: as ship(), chosen on both validation sets
+  average "$2"
+  python -m par_studio.train.ship "$RUNS/$2/last.pt" "$RUNS/$2/avg.pt" "$3" \
+    --name "$1" --test-dir "$CORPUS/test" --tune-dir "$VALBOTH" --bias-grid=-0.25,-0.5,-0.75
+}
+latched() {  # preset latency init out steps batch crop lr cool-start [extra...]: one thread
+  local preset=$1 latency=$2 init=$3 out=$4 steps=$5 batch=$6 crop=$7 lr=$8 cool_at=$9
+  shift 9
+  par-studio train --corpus "$CORPUS5" --preset "$preset" --latency "$latency" --init "$init" \
+    --out "$out" --steps "$steps" --class-weights $W2 "${SC[@]}" --batch "$batch" \
+    --crop-frames "$crop" --lr "$lr" --warmup 20 --lr-decay 0.9 --lr-decay-every 1000 \
+    --val-every 500 --val-files 8 --checkpoint-every 50 --threads 1 $(cool "$cool_at" "$steps") "$@"
+}
+mkdir -p "$RUNS/shipped-v6"
+cp -n models/par-compact-320.pt "$RUNS/shipped-v5/par-compact-320-s7long.pt"
+latched par-compact 320 "$RUNS/shipped-v5/par-compact-320-s7long.pt" \
+  "$RUNS/par-compact-320-v8latch" "${LATCH_STEPS:-2000}" 4 320 2e-4 1000 --latch 0.3
+ship_both par-compact-320 par-compact-320-v8latch "$RUNS/shipped-v5/par-compact-320-s7long.pt"
