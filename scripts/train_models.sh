@@ -233,3 +233,10 @@ cp -n models/par-compact-320.pt "$RUNS/shipped-v5/par-compact-320-s7long.pt"
 latched par-compact 320 "$RUNS/shipped-v5/par-compact-320-s7long.pt" \
   "$RUNS/par-compact-320-v8latch" "${LATCH_STEPS:-2000}" 4 320 2e-4 1000 --latch 0.3
 ship_both par-compact-320 par-compact-320-v8latch "$RUNS/shipped-v5/par-compact-320-s7long.pt"
+# PARcompact 192 ms: 1,500 steps with latched contexts from the PARcompact 320 ms weights just
+# shipped, chosen on both validation sets against its session-7 weights
+cp models/par-compact-320.pt "$RUNS/shipped-v6/par-compact-320-s8latch.pt"
+cp -n models/par-compact-192.pt "$RUNS/shipped-v6/par-compact-192-s7.pt"
+latched par-compact 192 "$RUNS/shipped-v6/par-compact-320-s8latch.pt" \
+  "$RUNS/par-compact-192-v8latch" "${LATCH192_STEPS:-1500}" 4 320 3e-4 500 --latch 0.3
+ship_both par-compact-192 par-compact-192-v8latch "$RUNS/shipped-v6/par-compact-192-s7.pt"
