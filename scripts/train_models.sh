@@ -240,3 +240,9 @@ cp -n models/par-compact-192.pt "$RUNS/shipped-v6/par-compact-192-s7.pt"
 latched par-compact 192 "$RUNS/shipped-v6/par-compact-320-s8latch.pt" \
   "$RUNS/par-compact-192-v8latch" "${LATCH192_STEPS:-1500}" 4 320 3e-4 500 --latch 0.3
 ship_both par-compact-192 par-compact-192-v8latch "$RUNS/shipped-v6/par-compact-192-s7.pt"
+# PARcompact 320 ms: 2,000 more steps with longer latches (half the note ends, up to 3 s) on
+# 15.4 s crops, from the latched weights shipped above
+latched par-compact 320 "$RUNS/shipped-v6/par-compact-320-s8latch.pt" \
+  "$RUNS/par-compact-320-v9latch" "${LATCH2_STEPS:-2000}" 3 480 1.5e-4 1000 \
+  --latch 0.5 --latch-frames 94
+ship_both par-compact-320 par-compact-320-v9latch "$RUNS/shipped-v6/par-compact-320-s8latch.pt"
