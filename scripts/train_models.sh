@@ -246,3 +246,11 @@ latched par-compact 320 "$RUNS/shipped-v6/par-compact-320-s8latch.pt" \
   "$RUNS/par-compact-320-v9latch" "${LATCH2_STEPS:-2000}" 3 480 1.5e-4 1000 \
   --latch 0.5 --latch-frames 94
 ship_both par-compact-320 par-compact-320-v9latch "$RUNS/shipped-v6/par-compact-320-s8latch.pt"
+# ... and 1,000 more from the mean just shipped (the same latches, lr 1e-4, both cores)
+cp models/par-compact-320.pt "$RUNS/shipped-v6/par-compact-320-s8latch2.pt"
+par-studio train --corpus "$CORPUS5" --preset par-compact --latency 320 \
+  --init "$RUNS/shipped-v6/par-compact-320-s8latch2.pt" --out "$RUNS/par-compact-320-v10latch" \
+  --steps "${LATCH3_STEPS:-1000}" --class-weights $W2 "${SC[@]}" --latch 0.5 --latch-frames 94 \
+  --batch 3 --crop-frames 480 --lr 1e-4 --warmup 20 --lr-decay 0.9 --lr-decay-every 1000 \
+  --val-every 500 --val-files 8 --checkpoint-every 50 --threads 2 $(cool 500 "${LATCH3_STEPS:-1000}")
+ship_both par-compact-320 par-compact-320-v10latch "$RUNS/shipped-v6/par-compact-320-s8latch2.pt"
