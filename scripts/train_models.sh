@@ -104,10 +104,11 @@ par-studio train --corpus "$CORPUS2" --preset par --latency 320 --init "$RUNS/pa
 # On the validation pieces: choose between each fine-tune's last.pt, the average of its last
 # three snapshots and the weights it started from, and the decoder's onset and offset biases;
 # then score the test set once.
-ship() {  # shipped-name run start-weights
+ship() {  # shipped-name run start-weights [validation folder, default $CORPUS/validation]
   average "$2"
   python -m par_studio.train.ship "$RUNS/$2/last.pt" "$RUNS/$2/avg.pt" "$3" \
-    --name "$1" --test-dir "$CORPUS/test" --tune-dir "$CORPUS/validation" --bias-grid=-0.25,-0.5,-0.75
+    --name "$1" --test-dir "$CORPUS/test" --tune-dir "${4:-$CORPUS/validation}" \
+    --bias-grid=-0.25,-0.5,-0.75
 }
 ship par-320 par-320-v2 "$RUNS/par-320/avg.pt"
 ship par-compact-320 par-compact-320-v2 "$RUNS/par-compact-320/last.pt"
@@ -132,11 +133,11 @@ go_on() {  # corpus from-dir run-suffix preset steps cool lr val-every: one thre
     --val-every "$8" --val-files 8 --checkpoint-every 50 --threads 1 \
     --cooldown-start "$6" --cooldown-steps $(( $5 - $6 )) --keep-every 250
 }
-on_both() {  # corpus preset latency init out steps batch crop lr: one fine-tune on both cores
+on_both() {  # corpus preset latency init out steps batch crop lr [extra...]: on both cores
   par-studio train --corpus "$1" --preset "$2" --latency "$3" --init "$4" --out "$5" \
     --steps "$6" --class-weights $W2 "${SC[@]}" --batch "$7" --crop-frames "$8" --lr "$9" \
     --warmup 20 --lr-decay 0.9 --lr-decay-every 1000 --val-every 500 --val-files 8 \
-    --checkpoint-every 50 --threads 2 $(cool 500 "$6")
+    --checkpoint-every 50 --threads 2 $(cool 500 "$6") "${@:10}"
 }
 go_on "$CORPUS3" shipped-v2 v3 par-compact "$V3_STEPS" "$V3_COOL" 3e-4 500 &
 go_on "$CORPUS3" shipped-v2 v3 par "$PAR_V3_STEPS" "$PAR_V3_COOL" 2e-4 700 &
@@ -216,9 +217,7 @@ for f in "$VALRAMPS/validation"/*.flac "$VALRAMPS/validation"/*.mid; do
   ln -sfn "$(realpath "$f")" "$VALBOTH/ramp_${f##*/}"
 done
 ship_both() {  # shipped-name run start-weights: as ship(), chosen on both validation sets
-  average "$2"
-  python -m par_studio.train.ship "$RUNS/$2/last.pt" "$RUNS/$2/avg.pt" "$3" \
-    --name "$1" --test-dir "$CORPUS/test" --tune-dir "$VALBOTH" --bias-grid=-0.25,-0.5,-0.75
+  ship "$1" "$2" "$3" "$VALBOTH"
 }
 latched() {  # preset latency init out steps batch crop lr cool-start [extra...]: one thread
   local preset=$1 latency=$2 init=$3 out=$4 steps=$5 batch=$6 crop=$7 lr=$8 cool_at=$9
@@ -248,9 +247,6 @@ latched par-compact 320 "$RUNS/shipped-v6/par-compact-320-s8latch.pt" \
 ship_both par-compact-320 par-compact-320-v9latch "$RUNS/shipped-v6/par-compact-320-s8latch.pt"
 # ... and 1,000 more from the mean just shipped (the same latches, lr 1e-4, both cores)
 cp models/par-compact-320.pt "$RUNS/shipped-v6/par-compact-320-s8latch2.pt"
-par-studio train --corpus "$CORPUS5" --preset par-compact --latency 320 \
-  --init "$RUNS/shipped-v6/par-compact-320-s8latch2.pt" --out "$RUNS/par-compact-320-v10latch" \
-  --steps "${LATCH3_STEPS:-1000}" --class-weights $W2 "${SC[@]}" --latch 0.5 --latch-frames 94 \
-  --batch 3 --crop-frames 480 --lr 1e-4 --warmup 20 --lr-decay 0.9 --lr-decay-every 1000 \
-  --val-every 500 --val-files 8 --checkpoint-every 50 --threads 2 $(cool 500 "${LATCH3_STEPS:-1000}")
+on_both "$CORPUS5" par-compact 320 "$RUNS/shipped-v6/par-compact-320-s8latch2.pt" \
+  "$RUNS/par-compact-320-v10latch" "${LATCH3_STEPS:-1000}" 3 480 1e-4 --latch 0.5 --latch-frames 94
 ship_both par-compact-320 par-compact-320-v10latch "$RUNS/shipped-v6/par-compact-320-s8latch2.pt"
