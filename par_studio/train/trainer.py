@@ -54,7 +54,8 @@ def train_step(net, model: PARModel, opt, b: dict, class_weights: torch.Tensor, 
     """One optimiser step on batch ``b`` (a :meth:`CropDataset.batch`): log-mel front end,
     perturbed (optionally latched, see :func:`latch_note_ends`, and self-conditioned) context,
     teacher-forced pass under bf16 autocast, focal state loss + onset velocity loss, clipping.
-    ``net`` is ``model`` or its DDP wrapper. Returns (loss, state loss, velocity loss, gradient norm) as tensors."""
+    ``net`` is ``model`` or its DDP wrapper. Returns (loss, state loss, velocity loss, gradient
+    norm) as tensors."""
     b = {k: v.to(device) for k, v in b.items()}
     with torch.no_grad():
         mel = model.frontend(b["frames"])
