@@ -250,3 +250,20 @@ cp models/par-compact-320.pt "$RUNS/shipped-v6/par-compact-320-s8latch2.pt"
 on_both "$CORPUS5" par-compact 320 "$RUNS/shipped-v6/par-compact-320-s8latch2.pt" \
   "$RUNS/par-compact-320-v10latch" "${LATCH3_STEPS:-1000}" 3 480 1e-4 --latch 0.5 --latch-frames 94
 ship_both par-compact-320 par-compact-320-v10latch "$RUNS/shipped-v6/par-compact-320-s8latch2.pt"
+
+# Seventh stage (session 9), side by side with one thread each: PARcompact 320 ms goes on from
+# the weights just shipped with more and longer latches (60 % of the note ends, up to 4 s), and
+# PAR gets its first latched fine-tune (half the note ends, up to 3 s); each is chosen on both
+# validation sets against the weights it started from.
+mkdir -p "$RUNS/shipped-v7"
+cp -n models/par-compact-320.pt "$RUNS/shipped-v7/par-compact-320-s8latch3.pt"
+cp -n models/par-320.pt "$RUNS/shipped-v7/par-320-s7.pt"
+latched par-compact 320 "$RUNS/shipped-v7/par-compact-320-s8latch3.pt" \
+  "$RUNS/par-compact-320-v11latch" "${LATCH4_STEPS:-2000}" 3 480 1e-4 1000 \
+  --latch 0.6 --latch-frames 125 &
+latched par 320 "$RUNS/shipped-v7/par-320-s7.pt" \
+  "$RUNS/par-320-v7latch" "${PAR_LATCH_STEPS:-1500}" 3 480 1e-4 750 \
+  --latch 0.5 --latch-frames 94 &
+wait
+ship_both par-compact-320 par-compact-320-v11latch "$RUNS/shipped-v7/par-compact-320-s8latch3.pt"
+ship_both par-320 par-320-v7latch "$RUNS/shipped-v7/par-320-s7.pt"
