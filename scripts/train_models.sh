@@ -258,6 +258,7 @@ ship_both par-compact-320 par-compact-320-v10latch "$RUNS/shipped-v6/par-compact
 mkdir -p "$RUNS/shipped-v7"
 cp -n models/par-compact-320.pt "$RUNS/shipped-v7/par-compact-320-s8latch3.pt"
 cp -n models/par-320.pt "$RUNS/shipped-v7/par-320-s7.pt"
+cp -n models/par-compact-192.pt "$RUNS/shipped-v7/par-compact-192-s8latch.pt"
 latched par-compact 320 "$RUNS/shipped-v7/par-compact-320-s8latch3.pt" \
   "$RUNS/par-compact-320-v11latch" "${LATCH4_STEPS:-2000}" 3 480 1e-4 1000 \
   --latch 0.6 --latch-frames 125 &
@@ -267,3 +268,15 @@ latched par 320 "$RUNS/shipped-v7/par-320-s7.pt" \
 wait
 ship_both par-compact-320 par-compact-320-v11latch "$RUNS/shipped-v7/par-compact-320-s8latch3.pt"
 ship_both par-320 par-320-v7latch "$RUNS/shipped-v7/par-320-s7.pt"
+# Then, side by side again: PARcompact 192 ms from the PARcompact 320 ms weights just shipped, with
+# the longer latches, and PAR on 10.2 s crops (no latches; PARcompact's long-crop leg had helped
+# it in session 7), each chosen on both validation sets against its start weights.
+cp -n models/par-compact-320.pt "$RUNS/shipped-v7/par-compact-320-s9latch.pt"
+latched par-compact 192 "$RUNS/shipped-v7/par-compact-320-s9latch.pt" \
+  "$RUNS/par-compact-192-v9latch" "${LATCH192B_STEPS:-1500}" 4 320 3e-4 500 \
+  --latch 0.5 --latch-frames 94 &
+latched par 320 "$RUNS/shipped-v7/par-320-s7.pt" \
+  "$RUNS/par-320-v8long" "${PAR_LONG_STEPS:-1500}" 4 320 1.5e-4 750 &
+wait
+ship_both par-compact-192 par-compact-192-v9latch "$RUNS/shipped-v7/par-compact-192-s8latch.pt"
+ship_both par-320 par-320-v8long "$RUNS/shipped-v7/par-320-s7.pt"
