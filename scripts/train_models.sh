@@ -280,3 +280,10 @@ latched par 320 "$RUNS/shipped-v7/par-320-s7.pt" \
 wait
 ship_both par-compact-192 par-compact-192-v9latch "$RUNS/shipped-v7/par-compact-192-s8latch.pt"
 ship_both par-320 par-320-v8long "$RUNS/shipped-v7/par-320-s7.pt"
+# PARcompact 192 ms: 1,500 more steps from the weights just shipped with PARcompact 320 ms's
+# latches (60 % of note ends, up to 4 s) on 15.4 s crops, chosen on both validation sets
+cp -n models/par-compact-192.pt "$RUNS/shipped-v7/par-compact-192-s9latch.pt"
+latched par-compact 192 "$RUNS/shipped-v7/par-compact-192-s9latch.pt" \
+  "$RUNS/par-compact-192-v10latch" "${LATCH192C_STEPS:-1500}" 3 480 1.5e-4 750 \
+  --latch 0.6 --latch-frames 125
+ship_both par-compact-192 par-compact-192-v10latch "$RUNS/shipped-v7/par-compact-192-s9latch.pt"
