@@ -7,8 +7,9 @@
 # release per register) on which PARcompact 320 ms and PAR go on (and PARcompact 192 ms is
 # fine-tuned anew from the new 320 ms weights), and a fifth (--held-ramps: held notes that decay
 # more slowly or settle on a plateau) for all three models, then a second validation set with held
-# ramps and PARcompact trained against latched notes (--latch); evaluates each on the held-out
-# test set and ships it (models/*.pt, *.eval.json and the figures in models/MODEL_CARD.md).
+# ramps, both PARcompact models trained against latched notes (--latch) and PAR on longer crops;
+# evaluates each on the held-out test set and ships it (models/*.pt, *.eval.json and the figures
+# in models/MODEL_CARD.md).
 #   bash scripts/train_models.sh                  # the recipe and step counts of this release
 #   COMPACT_STEPS=20000 PAR_STEPS=20000 bash scripts/train_models.sh   # train further
 # Every stage resumes where it stopped: run it again to continue. Work folder: $WORK.
@@ -219,7 +220,7 @@ done
 ship_both() {  # shipped-name run start-weights: as ship(), chosen on both validation sets
   ship "$1" "$2" "$3" "$VALBOTH"
 }
-latched() {  # preset latency init out steps batch crop lr cool-start [extra...]: one thread
+on_one() {  # preset latency init out steps batch crop lr cool-start [extra, e.g. --latch]: fifth corpus, one thread
   local preset=$1 latency=$2 init=$3 out=$4 steps=$5 batch=$6 crop=$7 lr=$8 cool_at=$9
   shift 9
   par-studio train --corpus "$CORPUS5" --preset "$preset" --latency "$latency" --init "$init" \
@@ -229,19 +230,19 @@ latched() {  # preset latency init out steps batch crop lr cool-start [extra...]
 }
 mkdir -p "$RUNS/shipped-v6"
 cp -n models/par-compact-320.pt "$RUNS/shipped-v5/par-compact-320-s7long.pt"
-latched par-compact 320 "$RUNS/shipped-v5/par-compact-320-s7long.pt" \
+on_one par-compact 320 "$RUNS/shipped-v5/par-compact-320-s7long.pt" \
   "$RUNS/par-compact-320-v8latch" "${LATCH_STEPS:-2000}" 4 320 2e-4 1000 --latch 0.3
 ship_both par-compact-320 par-compact-320-v8latch "$RUNS/shipped-v5/par-compact-320-s7long.pt"
 # PARcompact 192 ms: 1,500 steps with latched contexts from the PARcompact 320 ms weights just
 # shipped, chosen on both validation sets against its session-7 weights
 cp models/par-compact-320.pt "$RUNS/shipped-v6/par-compact-320-s8latch.pt"
 cp -n models/par-compact-192.pt "$RUNS/shipped-v6/par-compact-192-s7.pt"
-latched par-compact 192 "$RUNS/shipped-v6/par-compact-320-s8latch.pt" \
+on_one par-compact 192 "$RUNS/shipped-v6/par-compact-320-s8latch.pt" \
   "$RUNS/par-compact-192-v8latch" "${LATCH192_STEPS:-1500}" 4 320 3e-4 500 --latch 0.3
 ship_both par-compact-192 par-compact-192-v8latch "$RUNS/shipped-v6/par-compact-192-s7.pt"
 # PARcompact 320 ms: 2,000 more steps with longer latches (half the note ends, up to 3 s) on
 # 15.4 s crops, from the latched weights shipped above
-latched par-compact 320 "$RUNS/shipped-v6/par-compact-320-s8latch.pt" \
+on_one par-compact 320 "$RUNS/shipped-v6/par-compact-320-s8latch.pt" \
   "$RUNS/par-compact-320-v9latch" "${LATCH2_STEPS:-2000}" 3 480 1.5e-4 1000 \
   --latch 0.5 --latch-frames 94
 ship_both par-compact-320 par-compact-320-v9latch "$RUNS/shipped-v6/par-compact-320-s8latch.pt"
@@ -259,10 +260,10 @@ mkdir -p "$RUNS/shipped-v7"
 cp -n models/par-compact-320.pt "$RUNS/shipped-v7/par-compact-320-s8latch3.pt"
 cp -n models/par-320.pt "$RUNS/shipped-v7/par-320-s7.pt"
 cp -n models/par-compact-192.pt "$RUNS/shipped-v7/par-compact-192-s8latch.pt"
-latched par-compact 320 "$RUNS/shipped-v7/par-compact-320-s8latch3.pt" \
+on_one par-compact 320 "$RUNS/shipped-v7/par-compact-320-s8latch3.pt" \
   "$RUNS/par-compact-320-v11latch" "${LATCH4_STEPS:-2000}" 3 480 1e-4 1000 \
   --latch 0.6 --latch-frames 125 &
-latched par 320 "$RUNS/shipped-v7/par-320-s7.pt" \
+on_one par 320 "$RUNS/shipped-v7/par-320-s7.pt" \
   "$RUNS/par-320-v7latch" "${PAR_LATCH_STEPS:-1500}" 3 480 1e-4 750 \
   --latch 0.5 --latch-frames 94 &
 wait
@@ -272,10 +273,10 @@ ship_both par-320 par-320-v7latch "$RUNS/shipped-v7/par-320-s7.pt"
 # the longer latches, and PAR on 10.2 s crops (no latches; PARcompact's long-crop leg had helped
 # it in session 7), each chosen on both validation sets against its start weights.
 cp -n models/par-compact-320.pt "$RUNS/shipped-v7/par-compact-320-s9latch.pt"
-latched par-compact 192 "$RUNS/shipped-v7/par-compact-320-s9latch.pt" \
+on_one par-compact 192 "$RUNS/shipped-v7/par-compact-320-s9latch.pt" \
   "$RUNS/par-compact-192-v9latch" "${LATCH192B_STEPS:-1500}" 4 320 3e-4 500 \
   --latch 0.5 --latch-frames 94 &
-latched par 320 "$RUNS/shipped-v7/par-320-s7.pt" \
+on_one par 320 "$RUNS/shipped-v7/par-320-s7.pt" \
   "$RUNS/par-320-v8long" "${PAR_LONG_STEPS:-1500}" 4 320 1.5e-4 750 &
 wait
 ship_both par-compact-192 par-compact-192-v9latch "$RUNS/shipped-v7/par-compact-192-s8latch.pt"
@@ -283,7 +284,7 @@ ship_both par-320 par-320-v8long "$RUNS/shipped-v7/par-320-s7.pt"
 # PARcompact 192 ms: 1,500 more steps from the weights just shipped with PARcompact 320 ms's
 # latches (60 % of note ends, up to 4 s) on 15.4 s crops, chosen on both validation sets
 cp -n models/par-compact-192.pt "$RUNS/shipped-v7/par-compact-192-s9latch.pt"
-latched par-compact 192 "$RUNS/shipped-v7/par-compact-192-s9latch.pt" \
+on_one par-compact 192 "$RUNS/shipped-v7/par-compact-192-s9latch.pt" \
   "$RUNS/par-compact-192-v10latch" "${LATCH192C_STEPS:-1500}" 3 480 1.5e-4 750 \
   --latch 0.6 --latch-frames 125
 ship_both par-compact-192 par-compact-192-v10latch "$RUNS/shipped-v7/par-compact-192-s9latch.pt"
