@@ -3,11 +3,13 @@
 soundfile (libsndfile: WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF, ...) is read block by block,
 down-mixed and resampled with soxr's streaming resampler, so a long file never needs its
 full native-rate, multichannel copy in memory. Formats libsndfile cannot read (AAC/M4A, ...)
-fall back to librosa's audioread/ffmpeg path.
+fall back to ffmpeg, streamed through a pipe. Headers are checked first (:mod:`.probe`).
 """
 
 from __future__ import annotations
 
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +17,15 @@ import numpy as np
 
 from ..constants import SAMPLE_RATE
 from ..errors import AudioLoadError
+from .probe import MAX_SECONDS, check_source, check_stream, ogg_truncated, shown, wav_problem
 
 BLOCK_SECONDS = 30.0
+#: at most this many samples (all channels) are decoded per block: 32 MB of float32
+BLOCK_SAMPLES = 1 << 23
+
+
+class TruncatedAudioWarning(UserWarning):
+    """The file ends early (cut short); what is there was decoded."""
 
 
 @dataclass
@@ -31,54 +40,18 @@ class AudioInfo:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
 
 
-def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise AudioLoadError(f"{path}: file not found.")
-    if path.is_dir():
-        raise AudioLoadError(f"{path}: is a folder, not an audio file.")
-    if path.stat().st_size == 0:
-        raise AudioLoadError(f"{path}: file is empty (0 bytes).")
-
-
-def _wav_truncation(path: Path) -> str | None:
-    """A message if ``path`` is a RIFF/WAVE file whose data chunk is shorter than its header
-    says (libsndfile silently reads what is there), else None."""
-    import struct
-
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
-            head = fh.read(12)
-            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return None
-            pos = 12
-            while pos + 8 <= size:
-                fh.seek(pos)
-                cid, n = struct.unpack("<4sI", fh.read(8))
-                if cid == b"data":
-                    have = size - pos - 8
-                    if n not in (0, 0xFFFFFFFF) and n > have:
-                        return (f"{path}: the file is truncated (its header promises {n} bytes of "
-                                f"audio, only {have} are there).")
-                    return None
-                pos += 8 + n + (n & 1)
-    except OSError:
-        return None
-    return None
-
-
 def audio_info(path) -> AudioInfo:
     """Sample rate, channels and length of an audio file without decoding it all."""
     import soundfile as sf
 
     path = Path(path)
-    _check_path(path)
+    check_source(path)
     try:
-        i = sf.info(str(path))
-        return AudioInfo(str(path), int(i.samplerate), int(i.channels), int(i.frames))
+        i = sf.info(os.fsencode(path))
+        return AudioInfo(shown(path), int(i.samplerate), int(i.channels), int(i.frames))
     except Exception:
         y = load_audio(path)
-        return AudioInfo(str(path), SAMPLE_RATE, 1, len(y))
+        return AudioInfo(shown(path), SAMPLE_RATE, 1, len(y))
 
 
 def _resampler(sr: int):
@@ -91,31 +64,35 @@ def load_audio(path, max_seconds: float | None = None) -> np.ndarray:
     """Decode ``path`` to (n_samples,) float32 mono at 16 kHz.
 
     Raises :class:`AudioLoadError` with the file name and the reason for missing, empty,
-    truncated, corrupt or non-audio files, and for files with no samples.
+    unreadable, special (pipe, device, /proc), truncated, corrupt or non-audio files, for
+    impossible headers (see :mod:`par_studio.audio.probe`) and for files with no samples.
+    A compressed file that ends early (MP3, Ogg) is decoded as far as it goes and a
+    :class:`TruncatedAudioWarning` naming it is issued. Memory: one block of at most
+    :data:`BLOCK_SAMPLES` native samples at a time, plus the 16 kHz result.
     """
     import soundfile as sf
 
     path = Path(path)
-    _check_path(path)
+    check_source(path)
+    name = shown(path)
+    problem = wav_problem(path)
+    if problem:
+        raise AudioLoadError(problem)
     try:
-        f = sf.SoundFile(str(path))
+        f = sf.SoundFile(os.fsencode(path))
     except Exception as exc:
         return _load_fallback(path, exc, max_seconds)
     try:
         with f:
-            problem = _wav_truncation(path) if f.format == "WAV" else None
-            if problem:
-                raise AudioLoadError(problem)
-            sr = int(f.samplerate)
-            if sr <= 0:
-                raise AudioLoadError(f"{path}: invalid sample rate {sr}.")
-            block = int(BLOCK_SECONDS * sr)
-            limit = None if max_seconds is None else int(max_seconds * sr)
+            sr, ch = int(f.samplerate), int(f.channels)
+            check_stream(name, sr, ch, int(f.frames) if f.seekable() else None)
+            block = max(1, min(int(BLOCK_SECONDS * sr), BLOCK_SAMPLES // ch))
+            limit = int(MAX_SECONDS * sr) + 1 if max_seconds is None else int(max_seconds * sr)
             rs = None if sr == SAMPLE_RATE else _resampler(sr)
             parts: list[np.ndarray] = []
             read = 0
             while True:
-                n = block if limit is None else min(block, limit - read)
+                n = min(block, limit - read)
                 if n <= 0:
                     break
                 x = f.read(n, dtype="float32", always_2d=True)
@@ -123,38 +100,80 @@ def load_audio(path, max_seconds: float | None = None) -> np.ndarray:
                     break
                 read += len(x)
                 mono = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
+                del x
                 parts.append(rs.resample_chunk(mono) if rs else mono.copy())
+            if max_seconds is None:
+                check_stream(name, sr, ch, read)
             if rs is not None:
                 parts.append(rs.resample_chunk(np.zeros(0, np.float32), last=True))
+            declared = int(f.frames)
+            fmt = f.format
     except AudioLoadError:
         raise
+    except MemoryError:
+        raise
     except Exception as exc:
-        raise AudioLoadError(f"{path}: the file is truncated or corrupt ({exc}).") from exc
+        raise AudioLoadError(f"{name}: the file is truncated or corrupt ({exc}).") from exc
+    if max_seconds is None and (fmt == "MP3" and read < 0.99 * declared or fmt == "OGG" and ogg_truncated(path)):
+        warnings.warn(TruncatedAudioWarning(
+            f"{name}: the file is truncated (it ends early); only the first "
+            f"{read / sr:.1f} s could be decoded."), stacklevel=2)
     y = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    return _finish(path, y)
+    return _finish(name, y)
 
 
 def _load_fallback(path: Path, first_exc: Exception, max_seconds: float | None) -> np.ndarray:
-    import warnings
+    """Formats libsndfile cannot read (AAC/M4A, WMA, ...): ffmpeg decodes and resamples to
+    16 kHz mono float32, streamed through a pipe in bounded blocks."""
+    import shutil
+    import subprocess
 
+    name = shown(path)
+    ffmpeg = shutil.which("ffmpeg")
+    not_audio = (f"{name}: not an audio file PAR Studio can read (its contents are not a known "
+                 "audio format). Use WAV, FLAC, OGG or MP3.")
+    if ffmpeg is None:
+        raise AudioLoadError(not_audio[:-1] + " (ffmpeg, which reads further formats, is not "
+                             "installed).") from first_exc
+    seconds = MAX_SECONDS if max_seconds is None else max_seconds
+    cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", os.fsencode(path), "-t", f"{seconds + 1:.3f}",
+           "-map", "0:a:0", "-f", "f32le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-"]
+    chunk = 4 * SAMPLE_RATE * 30
+    parts: list[np.ndarray] = []
+    total = 0
     try:
-        import librosa
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            while True:
+                buf = proc.stdout.read(chunk)
+                if not buf:
+                    break
+                buf = buf[: len(buf) // 4 * 4]
+                parts.append(np.frombuffer(buf, np.float32).copy())
+                total += len(parts[-1])
+                if max_seconds is None and total > MAX_SECONDS * SAMPLE_RATE:
+                    proc.kill()
+                    check_stream(name, SAMPLE_RATE, 1, total)
+            err = proc.stderr.read().decode("utf-8", "replace").strip()
+            code = proc.wait()
+    except OSError as exc:
+        raise AudioLoadError(f"{name}: ffmpeg could not be run ({exc.strerror or exc}).") from exc
+    if code != 0 and not parts:
+        raise AudioLoadError(not_audio) from first_exc
+    y = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    if max_seconds is not None:
+        y = y[: int(max_seconds * SAMPLE_RATE)]
+    if code != 0 and err:
+        warnings.warn(TruncatedAudioWarning(
+            f"{name}: the file is damaged or truncated; only the first {len(y) / SAMPLE_RATE:.1f} s "
+            "could be decoded."), stacklevel=3)
+    return _finish(name, y)
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            y, _ = librosa.load(str(path), sr=SAMPLE_RATE, mono=True, duration=max_seconds)
-    except Exception as exc:
-        raise AudioLoadError(
-            f"{path}: not a readable audio file ({first_exc}). Use WAV, FLAC, OGG or MP3."
-        ) from exc
-    return _finish(path, np.asarray(y, np.float32))
 
-
-def _finish(path: Path, y: np.ndarray) -> np.ndarray:
+def _finish(name: str, y: np.ndarray) -> np.ndarray:
     if y.size == 0:
-        raise AudioLoadError(f"{path}: the file holds no audio samples.")
+        raise AudioLoadError(f"{name}: the file holds no audio samples.")
     if not np.all(np.isfinite(y)):
-        raise AudioLoadError(f"{path}: the file holds invalid (NaN or infinite) samples.")
+        raise AudioLoadError(f"{name}: the file holds invalid (NaN or infinite) samples.")
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
