@@ -225,16 +225,30 @@ def add_info_parser(sub) -> None:
 
 
 # --------------------------------------------------------------------------- main
-def _optional_parsers(sub) -> None:
-    """Subcommands that live in their own modules (training, streaming)."""
+#: Subcommands that live in their own modules: name → (module, add-parser function, one-line
+#: help). Only the module of the subcommand being run is imported (they import torch, scipy,
+#: librosa), so ``par-studio --help`` and argument errors answer at once.
+OPTIONAL_COMMANDS = {
+    "build-corpus": ("par_studio.train.corpus", "add_build_corpus_parser",
+                     "render the synthetic training corpus (ASAP MIDI + procedural pieces)"),
+    "train": ("par_studio.train.trainer", "add_train_parser",
+              "train a PAR / PARcompact model (resumable)"),
+    "evaluate": ("par_studio.train.evaluate", "add_evaluate_parser",
+                 "score a model on audio + MIDI pairs with mir_eval"),
+    "live": ("par_studio.live_cli", "add_live_parser",
+             "transcribe a microphone or a file as it plays"),
+}
+
+
+def _optional_parsers(sub, command: str | None = None) -> None:
+    """Subcommands that live in their own modules (training, streaming): the real parser of
+    ``command`` (imported now), a light entry with its help line for the others."""
     import importlib
 
-    for module, fn in (
-        ("par_studio.train.corpus", "add_build_corpus_parser"),
-        ("par_studio.train.trainer", "add_train_parser"),
-        ("par_studio.train.evaluate", "add_evaluate_parser"),
-        ("par_studio.live_cli", "add_live_parser"),
-    ):
+    for name, (module, fn, help_line) in OPTIONAL_COMMANDS.items():
+        if name != command:
+            sub.add_parser(name, help=help_line)
+            continue
         try:
             mod = importlib.import_module(module)
         except ImportError as exc:
@@ -244,7 +258,9 @@ def _optional_parsers(sub) -> None:
         getattr(mod, fn)(sub)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; only ``command``'s own module is imported (see
+    :data:`OPTIONAL_COMMANDS`)."""
     parser = argparse.ArgumentParser(
         prog="par-studio",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -259,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_transcribe_parser(sub)
     add_info_parser(sub)
-    _optional_parsers(sub)
+    _optional_parsers(sub, command)
     return parser
 
 
@@ -268,7 +284,7 @@ SUBCOMMANDS = ("transcribe", "info", "build-corpus", "train", "evaluate", "live"
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv else None)
     if argv and argv[0] in SUBCOMMANDS or any(a in ("-h", "--help", "--version") for a in argv[:1]):
         args = parser.parse_args(argv)
     else:
