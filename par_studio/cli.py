@@ -231,6 +231,8 @@ def add_info_parser(sub) -> None:
 OPTIONAL_COMMANDS = {
     "build-corpus": ("par_studio.train.corpus", "add_build_corpus_parser",
                      "render the synthetic training corpus (ASAP MIDI + procedural pieces)"),
+    "build-corpus-v2": ("par_studio.train.corpus_v2", "add_build_corpus_v2_parser",
+                        "render corpus v2: sampled pianos in rooms, tunings, noise and codecs"),
     "train": ("par_studio.train.trainer", "add_train_parser",
               "train a PAR / PARcompact model (resumable)"),
     "evaluate": ("par_studio.train.evaluate", "add_evaluate_parser",
@@ -279,7 +281,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-SUBCOMMANDS = ("transcribe", "info", "build-corpus", "train", "evaluate", "live")
+SUBCOMMANDS = ("transcribe", "info", "build-corpus", "build-corpus-v2", "train", "evaluate", "live")
 
 
 def main(argv: list[str] | None = None) -> int:

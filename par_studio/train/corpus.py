@@ -290,18 +290,33 @@ def to_pretty_midi(perf: Performance, program: int = 0, end_marker: float | None
 # --- rendering ----------------------------------------------------------------------
 
 
+#: GM default pitch-bend range (both fluidsynth and TiMidity): +-2 semitones
+PITCH_BEND_RANGE_CENTS = 200.0
+
+
+def tune_pretty_midi(pm: pretty_midi.PrettyMIDI, cents: float) -> None:
+    """Retune every instrument of ``pm`` by ``cents`` (|cents| < 200) with a pitch bend at t=0:
+    the whole piano detuned, timing untouched (rendering only, never in a stored item)."""
+    value = int(np.clip(round(cents / PITCH_BEND_RANGE_CENTS * 8192), -8192, 8191))
+    for inst in pm.instruments:
+        inst.pitch_bends.append(pretty_midi.PitchBend(value, 0.0))
+
+
 def render(perf: Performance, timbre: Timbre, seconds: float, workdir: Path,
-           envelope: dict | None = None) -> np.ndarray:
+           envelope: dict | None = None, tuning_cents: float = 0.0) -> np.ndarray:
     """Render to mono float32 16 kHz audio of exactly ``round(seconds * SAMPLE_RATE)`` samples.
 
     ``envelope`` (FluidSynth timbres only) varies the SoundFont's release and sample zones, see
-    :func:`envelope_events`."""
+    :func:`envelope_events`; ``tuning_cents`` detunes the whole instrument (a pitch bend)."""
     n_out = int(round(seconds * SAMPLE_RATE))
     mid = workdir / "render.mid"
     wav = workdir / "render.wav"
     if envelope and timbre.renderer != "fluidsynth":
         raise CorpusError(f"envelope variation needs fluidsynth, not {timbre.renderer}")
-    to_pretty_midi(perf, timbre.program, end_marker=seconds, envelope=envelope).write(str(mid))
+    pm = to_pretty_midi(perf, timbre.program, end_marker=seconds, envelope=envelope)
+    if tuning_cents:
+        tune_pretty_midi(pm, tuning_cents)
+    pm.write(str(mid))
     if timbre.renderer == "fluidsynth":
         cmd = ["fluidsynth", "-ni", "-R", "0", "-C", "0", "-g", str(FLUIDSYNTH_GAIN),
                "-r", str(SAMPLE_RATE), "-O", "float", "-T", "wav", "-F", str(wav),

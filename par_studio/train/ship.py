@@ -74,6 +74,13 @@ def update_card(models_dir: Path) -> None:
         atomic_write_bytes(card, text.encode())
 
 
+def _short(path) -> str:
+    """The last two parts of a path (``run/best.pt``): enough to tell candidates apart, no
+    machine path."""
+    parts = Path(str(path)).parts
+    return "/".join(parts[-2:])
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m par_studio.train.ship", description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint", nargs="+", help="checkpoint(s); with several, --tune-dir picks one")
@@ -92,6 +99,11 @@ def main(argv=None) -> int:
                    help="then also try the best offset bias ± this (0: grid only)")
     p.add_argument("--shift-grid", default=",".join(str(s) for s in SHIFT_GRID),
                    help="note-end shifts in seconds tried last on --tune-dir (empty: none)")
+    p.add_argument("--test-name", default=None,
+                   help="name of the test set in the metadata (default: the folder's name)")
+    p.add_argument("--heldout", action="append", default=[], metavar="NAME=DIR",
+                   help="a further held-out set scored into the eval JSON (repeatable), e.g. "
+                        "splendid-hall=CORPUS/heldout/splendid-hall")
     p.add_argument("--models-dir", default=str(MODELS_DIR))
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for the AR loop)")
     args = p.parse_args(argv)
@@ -124,9 +136,11 @@ def main(argv=None) -> int:
             candidates.append({"checkpoint": str(ck), "steps": mt.get("steps"), "best_score": top, "sweep": rows})
             if best_score is None or top > best_score:
                 best_score, chosen, model, meta = top, ck, m, mt
-        calibration = {"tune_dir": str(args.tune_dir), "state_bias": list(model.cfg.state_bias),
+        for c in candidates:  # names, never machine paths
+            c["checkpoint"] = _short(c["checkpoint"])
+        calibration = {"tune_dir": _short(args.tune_dir), "state_bias": list(model.cfg.state_bias),
                        "offset_shift_s": model.cfg.offset_shift_s,
-                       "chosen": str(chosen), "sweep": next(c["sweep"] for c in candidates if c["checkpoint"] == str(chosen)),
+                       "chosen": _short(chosen), "sweep": next(c["sweep"] for c in candidates if c["checkpoint"] == _short(chosen)),
                        "candidates": candidates}
         print(f"shipping {chosen}; decoder state bias: {model.cfg.state_bias}, note ends "
               f"+{1000 * model.cfg.offset_shift_s:.0f} ms")
@@ -134,19 +148,31 @@ def main(argv=None) -> int:
     res = evaluate_pairs(pairs, model, progress=lambda i, n: print(f"  {i}/{n}", end="\r", file=sys.stderr))
     res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms,
                     "parameters": model.n_parameters(), "steps": meta.get("steps"),
-                    "cpu_hours": meta.get("cpu_hours", 0.0), "source": str(chosen),
+                    "cpu_hours": meta.get("cpu_hours", 0.0), "source": _short(chosen),
                     "initialised_from": meta.get("initialised_from"),
                     "state_bias": list(model.cfg.state_bias),
                     "offset_shift_s": model.cfg.offset_shift_s}
     if calibration:
         res["calibration"] = calibration
     print(format_report(res))
+    for spec in args.heldout:
+        name, _, d = spec.partition("=")
+        hp = dir_pairs(d)[: args.limit]
+        if not hp:
+            print(f"warning: no audio+MIDI pairs in {d}; {name} skipped", file=sys.stderr)
+            continue
+        h = evaluate_pairs(hp, model)
+        res.setdefault("heldout", {})[name] = {k: h[k] for k in ("files", "overall", "bands")}
+        print(f"{name}:\n{format_report(h)}")
     meta = {k: v for k, v in meta.items() if k != "path"}
     metrics = dict(meta.get("metrics") or {})
     for k in ("note", "note_offset", "note_offset_velocity", "frame"):
         metrics[f"test_{k}_f1"] = round(res["overall"][k]["f1"], 4)
     meta["metrics"] = metrics
-    meta["test_set"] = f"{len(pairs)} files from {args.test_dir}"
+    meta["test_set"] = f"{len(pairs)} files of {args.test_name or Path(args.test_dir).name}"
+    for name, h in res.get("heldout", {}).items():
+        for k in ("note", "note_offset", "note_offset_velocity"):
+            metrics[f"{name}_{k}_f1"] = round(h["overall"][k]["f1"], 4)
     out_dir = Path(args.models_dir)
     save_checkpoint(model, out_dir / f"{args.name}.pt", meta)
     slim = {k: v for k, v in res.items() if k != "per_file"}

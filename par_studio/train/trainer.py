@@ -50,10 +50,11 @@ def adapt_state_dict(state: dict, model: PARModel) -> dict:
 
 def train_step(net, model: PARModel, opt, b: dict, class_weights: torch.Tensor, gen: torch.Generator,
                device, bf16: bool = True, clip: float = 3.0, self_condition: float = 0.0,
-               latch: float = 0.0, latch_frames: int = 62):
+               latch: float = 0.0, latch_frames: int = 62, velocity_weight: float = 1.0):
     """One optimiser step on batch ``b`` (a :meth:`CropDataset.batch`): log-mel front end,
     perturbed (optionally latched, see :func:`latch_note_ends`, and self-conditioned) context,
-    teacher-forced pass under bf16 autocast, focal state loss + onset velocity loss, clipping.
+    teacher-forced pass under bf16 autocast, focal state loss + ``velocity_weight`` × onset
+    velocity loss, clipping.
     ``net`` is ``model`` or its DDP wrapper. Returns (loss, state loss, velocity loss, gradient
     norm) as tensors."""
     b = {k: v.to(device) for k, v in b.items()}
@@ -71,7 +72,7 @@ def train_step(net, model: PARModel, opt, b: dict, class_weights: torch.Tensor, 
         logits, vel = net(mel, ps.to(device), pt.to(device), pv.to(device), use_own)
     l_state = focal_loss(logits.float(), b["state"], class_weights=class_weights)
     l_vel = onset_velocity_loss(vel.float(), b["velocity"], b["onset"])
-    loss = l_state + l_vel
+    loss = l_state + velocity_weight * l_vel
     opt.zero_grad(set_to_none=True)
     loss.backward()
     gn = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -135,11 +136,11 @@ def train(args) -> int:
     if args.maestro:
         train_pairs = maestro_pairs(args.maestro, "train")
         val_pairs = maestro_pairs(args.maestro, "validation")
-        data_name = f"MAESTRO ({args.maestro})"
+        data_name = args.data_name or "MAESTRO v3"
     else:
         train_pairs = corpus_pairs(args.corpus, "train")
         val_pairs = corpus_pairs(args.corpus, "validation")
-        data_name = f"rendered corpus ({args.corpus})"
+        data_name = args.data_name or f"rendered corpus {Path(args.corpus).name}"
     val_pairs = val_pairs[: args.val_files]
     ds = CropDataset(train_pairs, args.crop_frames, seed=args.seed + 1000 * rank, log=log)
     log(f"training data: {len(ds.items)} files, {ds.hours:.2f} h; validation: {len(val_pairs)} files")
@@ -182,11 +183,11 @@ def train(args) -> int:
              "seed": args.seed, "trained_at": time.strftime("%Y-%m-%d %H:%M:%S"),
              "recipe": "focal(γ=2)+onset velocity MSE, perturbed teacher forcing, AdamW",
              "precision": args.precision, "class_weights": args.class_weights,
-             "self_condition": args.self_condition}
+             "self_condition": args.self_condition, "velocity_weight": args.velocity_weight}
         if args.latch > 0:
             m["latch"] = {"p": args.latch, "max_frames": args.latch_frames}
         if args.init:
-            m["initialised_from"] = str(args.init)
+            m["initialised_from"] = Path(args.init).name  # a name, never a machine path
         if extra:
             m.update(extra)
         return m
@@ -208,7 +209,8 @@ def train(args) -> int:
         loss, l_state, l_vel, gn = train_step(net, model, opt, b, class_weights, gen, device,
                                               bf16=args.precision == "bf16", clip=args.clip,
                                               self_condition=args.self_condition,
-                                              latch=args.latch, latch_frames=args.latch_frames)
+                                              latch=args.latch, latch_frames=args.latch_frames,
+                                              velocity_weight=args.velocity_weight)
         step += 1
         cpu_seconds += (time.process_time() - c0) if device.type == "cpu" else (time.perf_counter() - w0)
         window.append((loss.item(), l_state.item(), l_vel.item(), time.perf_counter() - w0))
@@ -307,6 +309,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "latched note; 0 = off)")
     p.add_argument("--latch-frames", type=int, default=62, metavar="N",
                    help="longest latch in frames (62 ≈ 2 s)")
+    p.add_argument("--velocity-weight", type=float, default=1.0, metavar="W",
+                   help="weight of the onset velocity loss against the state loss (default 1)")
+    p.add_argument("--data-name", default=None, metavar="NAME",
+                   help="name of the training data in checkpoint metadata (default: the corpus "
+                        "folder's name; never a path)")
     p.add_argument("--class-weights", default="1,1,1,1,1", metavar="W0,..,W4",
                    help="focal-loss weight of each state: off,offset,onset,sustain,re-onset (default 1s)")
     p.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
