@@ -7,17 +7,16 @@ With no subcommand it opens the desktop app. Subcommands register themselves thr
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import sys
-import time
 from pathlib import Path
 
 from . import __version__
 from .constants import LATENCY_SETTINGS_MS
+from .names import shown
 from .errors import ParStudioError
 
-AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".m4a", ".wma", ".au"}
+from .inputs import AUDIO_EXTENSIONS  # noqa: F401  (imported from here by train.dataset)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -39,102 +38,23 @@ def load_model_from_args(args):
     return resolve_model(args.model, args.latency)
 
 
-def expand_inputs(items: list[str]) -> tuple[list[Path], list[str]]:
-    """Files, folders (searched recursively for audio) and globs → (files, problems)."""
-    files: list[Path] = []
-    problems: list[str] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.suffix.lower() in AUDIO_EXTENSIONS and q.is_file())
-            if not found:
-                problems.append(f"{p}: no audio files in this folder")
-            files.extend(found)
-        elif p.exists():
-            files.append(p)
-        else:
-            matches = sorted(glob.glob(item, recursive=True))
-            if matches:
-                files.extend(Path(m) for m in matches if Path(m).is_file())
-            else:
-                problems.append(f"{item}: file not found")
-    seen, unique = set(), []
-    for f in files:
-        key = f.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(f)
-    return unique, problems
-
-
-def output_path(src: Path, out: str | None, n_inputs: int, suffix: str) -> Path:
-    """Where the result of ``src`` goes: next to it, into folder ``out``, or file ``out``."""
-    if out is None:
-        return src.with_suffix(suffix)
-    o = Path(out)
-    if n_inputs == 1 and o.suffix.lower() in (".mid", ".midi", ".csv"):
-        return o if o.suffix.lower() == suffix or suffix == ".mid" else o.with_suffix(suffix)
-    return o / (src.stem + suffix)
-
-
 # --------------------------------------------------------------------------- transcribe
 def cmd_transcribe(args) -> int:
-    from tqdm import tqdm
+    """See :mod:`par_studio.transcribe_cli`."""
+    from .transcribe_cli import cmd_transcribe as run
 
-    from .audio.io import load_audio
-    from .engine.offline import transcribe
-    from .midi_io import write_csv, write_midi
+    return run(args)
 
-    files, problems = expand_inputs(args.inputs)
-    for msg in problems:
-        print(f"error: {msg}", file=sys.stderr)
-    if not files:
-        print("error: nothing to transcribe", file=sys.stderr)
-        return 1
-    model, meta = load_model_from_args(args)
-    print(f"model: {model.cfg.preset} ({model.n_parameters():,} parameters, "
-          f"{model.latency_ms} ms look-ahead) from {meta.get('path', '?')}", file=sys.stderr)
-    failed = len(problems)
-    total_audio = total_compute = 0.0
-    total_notes = 0
-    for path in files:
-        try:
-            t0 = time.perf_counter()
-            audio = load_audio(path)
-            with tqdm(total=100, desc=path.name[:30], unit="%", leave=False,
-                      disable=args.quiet or not sys.stderr.isatty()) as bar:
-                def progress(f, bar=bar):
-                    bar.n = round(100 * f)
-                    bar.refresh()
-                tr = transcribe(audio, model, progress=progress, sensitivity=args.sensitivity)
-            mid = output_path(path, args.output, len(files), ".mid")
-            from .tempo import resolve_tempo
 
-            write_midi(tr.notes, mid, tempo=resolve_tempo(args.tempo, tr.notes))
-            written = [mid]
-            if args.csv:
-                csv_path = output_path(path, args.output, len(files), ".csv")
-                write_csv(tr.notes, csv_path)
-                written.append(csv_path)
-            dt = time.perf_counter() - t0
-            total_audio += tr.duration
-            total_compute += dt
-            total_notes += len(tr.notes)
-            if not args.quiet:
-                print(f"{path}: {len(tr.notes)} notes, {tr.duration:.1f} s audio in {dt:.1f} s "
-                      f"→ {', '.join(map(str, written))}")
-        except ParStudioError as exc:
-            failed += 1
-            print(f"error: {exc}", file=sys.stderr)
-        except (OSError, ValueError) as exc:
-            failed += 1
-            print(f"error: {path}: {exc}", file=sys.stderr)
-    ok = len(files) - (failed - len(problems))
-    rtf = total_compute / total_audio if total_audio else 0.0
-    print(f"done: {ok} transcribed, {failed} failed; {total_notes} notes; "
-          f"{total_audio:.1f} s of audio in {total_compute:.1f} s (real-time factor {rtf:.3f})",
-          file=sys.stderr)
-    return 1 if failed else 0
+def threads_arg(text: str) -> int:
+    """argparse type of ``--threads``: a whole number of CPU threads, 1..1024."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= n <= 1024:
+        raise argparse.ArgumentTypeError(f"{n} threads: give 1 or more (up to 1024)")
+    return n
 
 
 def tempo_arg(text: str):
@@ -172,14 +92,16 @@ def add_transcribe_parser(sub) -> None:
                        description="Transcribe audio files, folders or globs to MIDI.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files, folders or glob patterns")
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="output .mid/.csv file (one input) or folder (default: next to each input)")
+                   help="output .mid or .csv file (one input), or a folder in which the inputs' "
+                        "folders are mirrored (default: next to each input); outputs that would "
+                        "collide or overwrite an input are renamed, and the renaming is shown")
     add_model_args(p)
     p.add_argument("--csv", action="store_true", help="also write a CSV of notes")
     add_sensitivity_arg(p)
     p.add_argument("--tempo", type=tempo_arg, default="auto", metavar="BPM|auto",
                    help="MIDI tempo: a BPM, or auto (default) to detect it from the notes; note "
                         "times in seconds are the same either way, the tempo places the bar lines")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=threads_arg, default=None, help="torch CPU threads")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_transcribe)
 
@@ -188,7 +110,15 @@ def add_transcribe_parser(sub) -> None:
 def cmd_info(args) -> int:
     from .model.complexity import describe
 
+    from .model.checkpoint import MODELS_DIR
+    from .model.checkpoint_schema import display_metadata
+
     model, meta = load_model_from_args(args)
+    # metadata written on a training machine names that machine's paths: show data set and
+    # file names only; the file read is shown as given (models/NAME for shipped weights)
+    path = Path(meta.get("path", ""))
+    shown_path = f"models/{path.name}" if path.parent == MODELS_DIR else str(path)
+    meta = {**display_metadata({k: v for k, v in meta.items() if k != "path"}), "path": shown_path}
     d = describe(model)
     d["metadata"] = meta
     d["state_bias"] = list(model.cfg.state_bias)
@@ -197,7 +127,7 @@ def cmd_info(args) -> int:
         print(json.dumps(d, indent=2, default=str))
         return 0
     m = d["macs_per_frame"]
-    print(f"model:        {d['preset']}  ({meta.get('path', '')})")
+    print(f"model:        {d['preset']}  ({shown(meta.get('path', ''))})")
     print(f"parameters:   {d['parameters']:,}")
     print(f"look-ahead:   {d['latency_ms']} ms  (conv time widths {d['conv_widths']})")
     print(f"MACs/frame:   {m['total']:,}  (front end {m['frontend']:,}, CNN {m['cnn']:,}, "
@@ -286,6 +216,11 @@ SUBCOMMANDS = ("transcribe", "info", "build-corpus", "build-corpus-v2", "train",
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print, never crash
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
     parser = build_parser(argv[0] if argv else None)
     if argv and argv[0] in SUBCOMMANDS or any(a in ("-h", "--help", "--version") for a in argv[:1]):
         args = parser.parse_args(argv)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -33,12 +34,51 @@ def default_file_mode(path: Path) -> int:
         return 0o666 & ~mask
 
 
+#: ``.NAME.XXXXXXXX.tmp``: the temp files :func:`atomic_write_bytes` makes (mkstemp's 8 letters)
+_TMP_PATTERN = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+#: a temp file of that pattern older than this was left by a process killed mid-write
+STALE_TMP_SECONDS = 60.0
+_TMP_NAME_BYTES = 100  #: the target name is cut to this in temp names (names may be 255 bytes)
+
+
+def remove_stale_temp_files(folder, now: float | None = None) -> list[Path]:
+    """Delete hidden ``.NAME.XXXXXXXX.tmp`` files (our own naming pattern only) older than
+    :data:`STALE_TMP_SECONDS` in ``folder``; returns what was removed. Errors are ignored:
+    cleaning never stops a write."""
+    import time
+
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for e in entries:
+        if not _TMP_PATTERN.match(e.name):
+            continue
+        try:
+            st = e.stat(follow_symlinks=False)
+            if e.is_file(follow_symlinks=False) and now - st.st_mtime > STALE_TMP_SECONDS:
+                os.unlink(e.path)
+                removed.append(Path(e.path))
+        except OSError:
+            pass
+    return removed
+
+
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temp file in the same folder and an atomic rename,
-    so a crash never leaves a half-written file in place of a good one."""
+    so a crash never leaves a half-written file in place of a good one. Stale temp files
+    of an earlier killed write in that folder are removed first. A failure raises OSError
+    naming ``path`` (never the temp file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(path.parent)
+        stem = os.fsdecode(os.fsencode(path.name)[:_TMP_NAME_BYTES])
+        fd, tmp = tempfile.mkstemp(prefix="." + stem + ".", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -46,9 +86,11 @@ def atomic_write_bytes(path, data: bytes) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, default_file_mode(path))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
     return path
 

@@ -64,7 +64,8 @@ def test_folder_and_glob_inputs(tmp_path, compact_ckpt):
     (src / "readme.txt").write_text("not audio")
     out = tmp_path / "out"
     assert main(["transcribe", str(src), "-o", str(out), "-q", "--model", str(compact_ckpt)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["a.mid", "b.mid"]
+    # the input folder's structure is mirrored under -o
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mid")) == ["a.mid", "sub/b.mid"]
     out2 = tmp_path / "out2"
     assert main(["transcribe", str(src / "*.wav"), "-o", str(out2), "-q", "--model", str(compact_ckpt)]) == 0
     assert sorted(p.name for p in out2.iterdir()) == ["a.mid"]

@@ -20,6 +20,7 @@ import struct
 from pathlib import Path
 
 from ..errors import AudioLoadError
+from ..names import shown
 
 MIN_RATE = 1_000
 MAX_RATE = 768_000
@@ -28,13 +29,6 @@ MAX_SECONDS = 4 * 3600.0  #: 4 hours; 16 kHz mono float32 of that is 0.9 GB
 #: WAV format tag → allowed bits per sample
 _WAV_BITS = {1: (8, 16, 24, 32), 3: (32, 64), 6: (8,), 7: (8,)}
 _WAVE_FORMAT_EXTENSIBLE = 0xFFFE
-
-
-def shown(path) -> str:
-    """``path`` as printable text, whatever bytes its name holds (non-UTF-8 names keep their
-    other characters; the odd bytes show as �)."""
-    raw = os.fsencode(path) if not isinstance(path, bytes) else path
-    return raw.decode("utf-8", "replace")
 
 
 def check_source(path: Path) -> os.stat_result:

@@ -68,7 +68,7 @@ MAX_FILE_BYTES = 512 * 1024 * 1024  #: the shipped checkpoints are about 5 MB
 def _check_file(path: Path) -> None:
     import stat
 
-    from ..audio.probe import shown
+    from ..names import shown
 
     name = shown(path)
     if not str(path).strip():
@@ -98,7 +98,7 @@ def _check_file(path: Path) -> None:
 def read_checkpoint(path) -> dict:
     """Read and validate the raw checkpoint dict (no model built): file, format, version and
     the schema of its config, metadata and weights (:mod:`.checkpoint_schema`)."""
-    from ..audio.probe import shown
+    from ..names import shown
 
     path = Path(path)
     _check_file(path)
@@ -130,7 +130,7 @@ def read_checkpoint(path) -> dict:
 def load_checkpoint(path) -> tuple[PARModel, dict]:
     """Build the model a checkpoint describes, load its weights, return (model in eval mode,
     metadata). Metadata ``path`` is the file actually read (never one stored in the file)."""
-    from ..audio.probe import shown
+    from ..names import shown
 
     blob = read_checkpoint(path)
     name = shown(path)
