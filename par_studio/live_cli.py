@@ -7,11 +7,14 @@ of input or on Ctrl+C.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
 
 from .constants import FRAME_SECONDS
 from .errors import AudioDeviceError, MidiError
+from .names import shown
 
 _NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
@@ -84,6 +87,21 @@ def _print_notes(notes, out=None) -> None:
         out.flush()
 
 
+def check_live_output(out: str) -> None:
+    """Refuse an ``-o`` that is ambiguous (a folder, an empty name, another kind of file) or
+    cannot be written, with :class:`~par_studio.outputs.OutputError`."""
+    from .outputs import MIDI_SUFFIXES, OutputError, check_writable
+
+    if not out.strip():
+        raise OutputError("-o is empty (an unset variable in a script?); give a .mid file name.")
+    if out.endswith(("/", os.sep)) or Path(out).is_dir():
+        raise OutputError(f"-o {shown(out)} is a folder; give a file name ending in .mid.")
+    if Path(out).suffix.lower() not in MIDI_SUFFIXES + (".csv",):
+        raise OutputError(f"-o {shown(out)}: the notes are written as .mid (MIDI) or .csv; "
+                          "give a name ending in one of them.")
+    check_writable(Path(out))
+
+
 def cmd_live(args) -> int:
     from .audio.live import FileSource, MicrophoneSource, list_input_devices
     from .cli import load_model_from_args
@@ -102,8 +120,10 @@ def cmd_live(args) -> int:
     import torch
 
     from .engine.streaming import StreamingEngine
-    from .midi_io import write_midi
+    from .midi_io import write_notes
 
+    if args.output is not None:
+        check_live_output(args.output)  # before the session, not after it
     model, meta = load_model_from_args(args)
     if not getattr(args, "threads", None):
         torch.set_num_threads(1)  # one thread is the fastest for per-hop work (benchmarks)
@@ -160,21 +180,26 @@ def cmd_live(args) -> int:
         midi.update(upd.finished, upd.sounding)
         midi.close()
     notes = engine.notes()
+    written = None
     if args.output:
+        from .outputs import write_or_fallback
         from .tempo import resolve_tempo
 
-        write_midi(notes, args.output, tempo=resolve_tempo(args.tempo, notes))
+        tempo = resolve_tempo(args.tempo, notes)
+        written, msg = write_or_fallback(lambda n, p: write_notes(n, p, tempo=tempo), Path(args.output), notes)
+        if msg:
+            print(f"error: {msg}", file=sys.stderr)
     wall = time.perf_counter() - t_start
     audio_s = engine.samples_pushed / 16000
     print(f"live: {'interrupted; ' if interrupted else ''}{len(notes)} notes, {audio_s:.1f} s of audio "
           f"in {wall:.1f} s, {source.overflows} overflows ({source.dropped_samples} samples dropped)"
-          f"{', written to ' + str(args.output) if args.output else ''}"
+          f"{', written to ' + shown(written) if written else ''}"
           f"{', audio recorded to ' + str(args.record) if recorder is not None else ''}", file=sys.stderr)
     return 130 if interrupted else 0
 
 
 def add_live_parser(sub) -> None:
-    from .cli import add_model_args, add_sensitivity_arg, tempo_arg
+    from .cli import add_model_args, add_sensitivity_arg, tempo_arg, threads_arg
 
     p = sub.add_parser("live", help="transcribe a microphone or a file as it plays",
                        description="Stream audio through the streaming engine and print notes as "
@@ -186,7 +211,9 @@ def add_live_parser(sub) -> None:
     p.add_argument("--midi-out", metavar="PORT", help="send note on/off to this MIDI output port")
     p.add_argument("--midi-virtual", action="store_true",
                    help="create --midi-out PORT as a virtual port (Linux/macOS)")
-    p.add_argument("-o", "--output", metavar="OUT.mid", help="write all notes found to a MIDI file")
+    p.add_argument("-o", "--output", metavar="OUT.mid",
+                   help="write all notes found to a MIDI (.mid) or CSV (.csv) file; checked before "
+                        "the session starts, saved to the user data folder if it fails at the end")
     p.add_argument("--tempo", type=tempo_arg, default="auto", metavar="BPM|auto",
                    help="tempo of the -o MIDI file (default: detected from the notes)")
     p.add_argument("--record", metavar="TAKE.wav",
@@ -195,7 +222,7 @@ def add_live_parser(sub) -> None:
     add_sensitivity_arg(p)
     p.add_argument("--no-realtime", action="store_true", help="--file: push as fast as the engine goes")
     p.add_argument("--list-devices", action="store_true", help="list audio input devices and exit")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=threads_arg, default=None, help="torch CPU threads (default 1)")
     p.set_defaults(func=cmd_live)
 
 

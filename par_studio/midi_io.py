@@ -163,6 +163,43 @@ def read_notes(path) -> Notes:
     return read_midi(path, sustain=True)
 
 
+def import_notes(path) -> tuple[Notes, int]:
+    """Notes of a .csv or MIDI file for the app to show, and how many of its rows were
+    dropped because they break the rules of the engine's notes
+    (:func:`par_studio.notes.validate_notes`: NaN or negative times, pitches off the piano,
+    velocities outside 0..127, lines that are not four numbers). A file that cannot be read
+    at all raises :class:`MidiError`."""
+    from .notes import validate_notes
+
+    path = Path(path)
+    if not path.is_file():
+        raise MidiError(f"Cannot import {path}: no such file")
+    if path.suffix.lower() != ".csv":
+        n = read_midi(path, sustain=True)
+        return validate_notes(n.onset, n.offset, n.pitch, n.velocity)
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, csv.Error) as exc:
+        raise MidiError(f"Cannot read note CSV {path}: {exc}") from exc
+    if rows and rows[0] and not _is_number(rows[0][0]):
+        rows = rows[1:]  # the header
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if rows and all(len(r) != 4 for r in rows):
+        raise MidiError(f"Cannot read note CSV {path}: expected 4 columns (onset_s, offset_s, pitch, "
+                        f"velocity), found {len(rows[0])}")
+    cols = [[r[i] if len(r) == 4 else None for r in rows] for i in range(4)]
+    return validate_notes(*cols)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def write_notes(notes: Notes, path, tempo: float = DEFAULT_TEMPO) -> Path:
     """Write by extension: .csv → CSV, anything else → MIDI."""
     if Path(path).suffix.lower() == ".csv":

@@ -98,6 +98,44 @@ class Notes:
 
 
 # --------------------------------------------------------------------------- MIDI → notes
+#: the longest a note may start after the beginning of a recording (24 hours, seconds)
+MAX_NOTE_SECONDS = 24 * 3600.0
+
+
+def _column(values, n: int) -> np.ndarray:
+    """(n,) float64 of ``values``; NaN where an entry is not a number (text, None, ...)."""
+    out = np.full(n, np.nan)
+    for i, v in enumerate(list(values)[:n]):
+        if isinstance(v, bool):
+            continue
+        try:
+            out[i] = float(v)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    return out
+
+
+def validate_notes(onset, offset, pitch, velocity) -> tuple[Notes, int]:
+    """The rows of four columns from outside (an autosave, an imported file) that obey the
+    rules of the engine's notes, as :class:`Notes`, and how many rows were dropped.
+
+    A note is kept when 0 ≤ onset < offset ≤ 24 h (finite seconds), its pitch is a whole
+    number in 21..108 (the piano's keys, MIDI) and its velocity a whole number in 0..127
+    (0 becomes 1: a note that exists was struck). Columns of unequal length keep the rows
+    all four have."""
+    cols = [list(c) if not isinstance(c, np.ndarray) else c.reshape(-1).tolist()
+            for c in (onset, offset, pitch, velocity)]
+    n = max(len(c) for c in cols)
+    keep = min(len(c) for c in cols)
+    on, off, p, v = (_column(c, keep) for c in cols)
+    with np.errstate(invalid="ignore"):
+        ok = (np.isfinite(on) & np.isfinite(off) & (on >= 0) & (off > on) & (off <= MAX_NOTE_SECONDS)
+              & (p == np.round(p)) & (p >= MIN_MIDI) & (p <= MAX_MIDI)
+              & (v == np.round(v)) & (v >= 0) & (v <= 127))
+    notes = Notes(on[ok], off[ok], p[ok].astype(np.int16), np.maximum(v[ok], 1).astype(np.int16))
+    return notes, int(n - ok.sum())
+
+
 def sustain_intervals(cc_events: list[tuple[float, int]]) -> list[tuple[float, float]]:
     """Pedal-down intervals (start s, end s) from (time s, CC64 value) events in time order."""
     out: list[tuple[float, float]] = []

@@ -83,20 +83,30 @@ class ExportMixin:
 
     def import_notes(self, path) -> bool:
         """Show the notes of a MIDI/CSV file instead of the current ones (one undoable step)."""
-        from ..midi_io import read_notes
+        from ..midi_io import import_notes
 
         if self.live is not None:
             return False
         try:
-            notes = read_notes(path)
+            notes, dropped = import_notes(path)
         except ParStudioError as exc:
             self.show_error(str(exc), "Import failed")
+            return False
+        if dropped and not len(notes):
+            self.show_error(f"{Path(path).name}: none of its {dropped} notes is a valid piano note "
+                            "(pitch 21..108, 0 ≤ start < end, velocity 0..127); nothing imported.",
+                            "Import failed")
             return False
         self.editor.replace_all(notes.sorted(), f"Import {Path(path).name}")
         if self.loaded is None:
             self.timeline.set_extent(max(notes.end_time(), 1.0))
             self.timeline.fit(notes.end_time() or 1.0)
-        self.statusBar().showMessage(f"Imported {len(notes)} notes from {path}", 8000)
+        if dropped:
+            self.show_error(f"{Path(path).name}: {dropped} invalid note{'s were' if dropped != 1 else ' was'} "
+                            "left out (pitch off the piano's 21..108, impossible times or velocity); "
+                            f"{len(notes)} notes imported.", "Import: some notes left out")
+        else:
+            self.statusBar().showMessage(f"Imported {len(notes)} notes from {path}", 8000)
         return True
 
     def export(self, path) -> Path | None:
@@ -141,11 +151,18 @@ class ExportMixin:
             self.save_recording(path)
 
     def save_recording(self, path) -> Path | None:
-        """Write the live recording (the audio shown) to ``path`` atomically (FLAC or WAV)."""
+        """Write the live recording to ``path`` atomically (FLAC or WAV): the take as recorded,
+        at the input's own rate and channels, or (if it could not be recorded to disk) the
+        16 kHz mono audio shown."""
         from ..audio.io import write_audio
+        from ..audio.recorder import copy_recording
 
+        rec = Path(self.loaded.path)
         try:
-            out = write_audio(self.loaded.audio, path)
+            if self.loaded.path != LIVE_INPUT and rec.is_file():
+                out = copy_recording(rec, path)
+            else:
+                out = write_audio(self.loaded.audio, path)
         except (OSError, RuntimeError, ValueError) as exc:
             self.show_error(f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}. "
                             "Choose another folder or free some disk space.", "Save failed")

@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
 from ..midi_io import atomic_write_bytes
-from ..notes import Notes
+from ..notes import Notes, validate_notes
 from . import theme
 
 FORMAT_VERSION = 1
@@ -77,9 +77,13 @@ class AutosaveStore:
             doc = json.loads(path.read_text())
             if doc.get("format") != "par-studio-autosave" or doc.get("audio") != ident:
                 return None
-            notes = Notes(doc["onset"], doc["offset"], doc["pitch"], doc["velocity"])
-        except (OSError, ValueError, KeyError, TypeError):
+            cols = [doc[k] for k in ("onset", "offset", "pitch", "velocity")]
+            if not all(isinstance(c, list) for c in cols):
+                return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None  # missing or unreadable: nothing to offer
+        # a damaged autosave keeps only the notes the engine's rules allow; the offer says so
+        notes, doc["dropped"] = validate_notes(*cols)
         return notes, doc
 
     def remove(self, ident: dict) -> None:
@@ -161,10 +165,16 @@ class EditSession(QObject):
             self.pending = None
             self.store.remove(self.ident)
             return
-        when = time.strftime("%d %b %Y %H:%M", time.localtime(doc.get("saved_at", 0)))
+        try:
+            when = time.strftime("%d %b %Y %H:%M", time.localtime(float(doc.get("saved_at", 0))))
+        except (TypeError, ValueError, OverflowError, OSError):
+            when = "an unknown date"
         note = " (they were exported)" if doc.get("exported") else ""
+        dropped = doc.get("dropped", 0)
+        damaged = (f" The autosave was damaged: {dropped} invalid note{'s' if dropped != 1 else ''} "
+                   "(impossible pitch, time or velocity) will be left out." if dropped else "")
         self.bar.label.setText(f"Edited notes of this recording were autosaved on {when}{note}: "
-                               f"{len(notes)} notes, the new transcription has {len(fresh)}.")
+                               f"{len(notes)} notes, the new transcription has {len(fresh)}.{damaged}")
         self.bar.setVisible(True)
         self.sigRestoreOffered.emit(len(notes))
 

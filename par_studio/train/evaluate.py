@@ -101,24 +101,40 @@ def summarize(per_file: list[dict]) -> dict:
 
 
 def evaluate_pairs(pairs, model, progress=None) -> dict:
+    """Score every pair that can be read; a pair that cannot (unreadable or NaN audio, a
+    ``.mid`` that is not MIDI, a folder or pipe named like audio, too little memory) is listed
+    in ``result["failed"]`` as {"audio", "error"} and the others go on."""
     from ..audio.io import load_audio
     from ..engine.offline import transcribe
+    from ..errors import ParStudioError
+    from ..names import shown
 
-    per_file = []
+    per_file, failed = [], []
     t_audio = t_compute = 0.0
     for i, pair in enumerate(pairs):
-        audio = load_audio(pair.audio)
-        t0 = time.perf_counter()
-        tr = transcribe(audio, model)
-        t_compute += time.perf_counter() - t0
-        t_audio += tr.duration
-        ref = notes_from_midi(pair.midi, sustain=True)
-        per_file.append({"audio": str(pair.audio), "metrics": note_metrics(ref, tr.notes),
-                         "bands": band_metrics(ref, tr.notes)})
+        try:
+            ref = notes_from_midi(pair.midi, sustain=True)
+            audio = load_audio(pair.audio)
+            t0 = time.perf_counter()
+            tr = transcribe(audio, model)
+            dt = time.perf_counter() - t0
+            row = {"audio": shown(pair.audio), "metrics": note_metrics(ref, tr.notes),
+                   "bands": band_metrics(ref, tr.notes)}
+        except ParStudioError as exc:
+            failed.append({"audio": shown(pair.audio), "error": str(exc)})
+        except MemoryError:
+            failed.append({"audio": shown(pair.audio), "error": "not enough memory for this file"})
+        except Exception as exc:  # a bad pair never ends the evaluation of the others
+            failed.append({"audio": shown(pair.audio), "error": f"{type(exc).__name__}: {exc}"})
+        else:
+            t_compute += dt
+            t_audio += tr.duration
+            per_file.append(row)
         if progress:
             progress(i + 1, len(pairs))
     result = summarize(per_file) if per_file else {"files": 0}
     result["per_file"] = per_file
+    result["failed"] = failed
     result["audio_seconds"] = t_audio
     result["real_time_factor"] = t_compute / t_audio if t_audio else None
     return result
@@ -139,27 +155,48 @@ def format_report(res: dict) -> str:
 
 
 def cmd_evaluate(args) -> int:
+    """Exit 0 when every pair was scored, 1 when some could not be (they are listed; the
+    others are scored), 2 when none could."""
     from ..cli import load_model_from_args
+    from ..names import shown
+    from ..outputs import check_writable, write_or_fallback
     from .dataset import dir_pairs
 
+    if not args.directory.strip() or not Path(args.directory).is_dir():
+        print(f"error: {shown(args.directory)!r} is not a folder of audio + MIDI pairs", file=sys.stderr)
+        return 2
     pairs = dir_pairs(args.directory)
     if args.limit:
         pairs = pairs[: args.limit]
     if not pairs:
-        print(f"error: {args.directory}: no audio files with a MIDI file of the same stem", file=sys.stderr)
+        print(f"error: {shown(args.directory)}: no audio files with a MIDI file of the same stem", file=sys.stderr)
         return 1
+    if args.json:
+        check_writable(Path(args.json))  # before hours of work, not after
     model, meta = load_model_from_args(args)
-    print(f"evaluating {model.cfg.preset} ({model.latency_ms} ms) from {meta.get('path')} on "
+    print(f"evaluating {model.cfg.preset} ({model.latency_ms} ms) from {shown(meta.get('path'))} on "
           f"{len(pairs)} files", file=sys.stderr)
     res = evaluate_pairs(pairs, model, progress=lambda i, n: print(f"  {i}/{n}", file=sys.stderr, end="\r"))
-    res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms, "path": meta.get("path")}
-    print(format_report(res))
+    res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms, "path": shown(meta.get("path"))}
+    if res["files"]:
+        print(format_report(res))
+    for bad in res["failed"]:
+        print(f"error: not scored: {bad['error'] if bad['audio'] in bad['error'] else bad['audio'] + ': ' + bad['error']}",
+              file=sys.stderr)
+    if res["failed"]:
+        print(f"{len(res['failed'])} of {len(pairs)} pairs could not be scored (listed above); "
+              f"{res['files']} scored", file=sys.stderr)
     if args.json:
         from ..midi_io import atomic_write_bytes
 
-        atomic_write_bytes(args.json, json.dumps(res, indent=2).encode())
-        print(f"wrote {args.json}", file=sys.stderr)
-    return 0
+        written, msg = write_or_fallback(lambda data, path: atomic_write_bytes(path, data), Path(args.json),
+                                         json.dumps(res, indent=2).encode())
+        print(f"error: {msg}" if msg else f"wrote {shown(written)}", file=sys.stderr)
+        if msg:
+            return 1
+    if not res["files"]:
+        return 2
+    return 1 if res["failed"] else 0
 
 
 def add_evaluate_parser(sub) -> None:
@@ -170,5 +207,7 @@ def add_evaluate_parser(sub) -> None:
     add_model_args(p)
     p.add_argument("--json", metavar="FILE", help="write all figures (per file too) as JSON")
     p.add_argument("--limit", type=int, default=None, help="only the first N pairs")
-    p.add_argument("--threads", type=int, default=None)
+    from ..cli import threads_arg
+
+    p.add_argument("--threads", type=threads_arg, default=None)
     p.set_defaults(func=cmd_evaluate)
