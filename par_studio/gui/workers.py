@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +23,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..constants import SAMPLE_RATE, WINDOW_HALF
 from ..errors import ParStudioError
+from ..logfile import log_exception
 from ..notes import Notes
 
 
@@ -36,6 +36,18 @@ def _plain(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return f"{exc.strerror or exc}" + (f": {exc.filename}" if getattr(exc, "filename", None) else "")
     return f"Something went wrong ({type(exc).__name__}: {exc})."
+
+
+def _with_file(message: str, path) -> str:
+    """``message`` naming the file ``path`` (its name) if it does not already."""
+    if not path:
+        return message
+    from pathlib import Path
+
+    from ..names import shown
+
+    name = shown(Path(path).name)
+    return message if name in message else f"{name}: {message}"
 
 
 class Job(QObject):
@@ -64,8 +76,9 @@ class Job(QObject):
         except _CancelledError:
             self.cancelled.emit()
         except Exception as exc:  # every failure becomes a message, never a crash
-            traceback.print_exc()
-            self.failed.emit(_plain(exc))
+            path = getattr(self, "path", None)
+            log_exception(f"{type(self).__name__} failed" + (f" on {path}" if path else ""), exc)
+            self.failed.emit(_with_file(_plain(exc), path))
         else:
             if self.is_cancelled():
                 self.cancelled.emit()
@@ -326,7 +339,7 @@ class LiveWorker(QObject):
                 self.engine = StreamingEngine(self.model, keep_history=True, keep_probabilities=False,
                                               sensitivity=self.sensitivity)
         except Exception as exc:
-            traceback.print_exc()
+            log_exception(f"{type(self).__name__} failed", exc)
             self.dead = True
             self.failed.emit(_plain(exc))
             return
@@ -375,7 +388,7 @@ class LiveWorker(QObject):
                 upd.finished, upd.sounding = su.finished, su.sounding
                 upd.frames_emitted = self.engine.frames_emitted
         except Exception as exc:
-            traceback.print_exc()
+            log_exception(f"{type(self).__name__} failed", exc)
             self.dead = True
             self.failed.emit(_plain(exc))
             return
@@ -401,6 +414,6 @@ class LiveWorker(QObject):
                 upd.pitch_t0, upd.pitch_cols = self.pitch.push(np.zeros(0, np.float32), final=True)
             self.update.emit(upd)
         except Exception as exc:
-            traceback.print_exc()
+            log_exception(f"{type(self).__name__} failed", exc)
             self.failed.emit(_plain(exc))
         self.finished.emit(result)
