@@ -11,6 +11,7 @@ Output: ``(ln(max(mel_power, 1e-9)) + 7) / 7`` of shape (..., n_mels, n_frames),
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,15 +27,33 @@ def n_frames(n_samples: int) -> int:
     return n_samples // HOP_LENGTH + 1
 
 
-@functools.lru_cache(maxsize=8)
-def mel_filterbank(n_mels: int) -> np.ndarray:
-    """Slaney-style mel filterbank, shape (n_mels, N_FFT // 2 + 1), float32."""
+#: The 229-bin filterbank as librosa computes it, shipped so that loading a model does not
+#: import librosa (with numba and scipy: ~2 s and ~200 MB before the first frame). Rebuilt by
+#: ``python -m par_studio.features``; tests/test_features.py checks it equals librosa's.
+SHIPPED_FILTERBANK = Path(__file__).with_name("mel_filterbank.npz")
+
+
+def librosa_filterbank(n_mels: int) -> np.ndarray:
+    """Slaney-style mel filterbank from librosa, shape (n_mels, N_FFT // 2 + 1), float32."""
     import librosa
 
     fb = librosa.filters.mel(
         sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels, fmin=MEL_FMIN, fmax=MEL_FMAX
     )
     return fb.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def mel_filterbank(n_mels: int) -> np.ndarray:
+    """Slaney-style mel filterbank, shape (n_mels, N_FFT // 2 + 1), float32: the shipped copy
+    for the grid it was made for, else librosa's."""
+    try:
+        with np.load(SHIPPED_FILTERBANK) as z:
+            if f"n{n_mels}" in z and tuple(z["params"]) == (SAMPLE_RATE, N_FFT, MEL_FMIN, MEL_FMAX):
+                return z[f"n{n_mels}"].astype(np.float32)
+    except (OSError, ValueError, KeyError):
+        pass
+    return librosa_filterbank(n_mels)
 
 
 class LogMel(nn.Module):
@@ -78,3 +97,8 @@ class LogMel(nn.Module):
             seg = torch.nn.functional.pad(seg, (left, right))
         frames = seg.unfold(-1, N_FFT, HOP_LENGTH)  # (B, count, N_FFT)
         return self.forward(frames)
+
+
+if __name__ == "__main__":  # rebuild the shipped filterbank
+    np.savez_compressed(SHIPPED_FILTERBANK, n229=librosa_filterbank(DEFAULT_N_MELS),
+                        params=np.array([SAMPLE_RATE, N_FFT, MEL_FMIN, MEL_FMAX]))

@@ -84,3 +84,14 @@ def librosa_centres():
     import librosa
 
     return librosa.mel_frequencies(229 + 2, fmin=MEL_FMIN, fmax=MEL_FMAX)[1:-1]
+
+
+def test_shipped_filterbank_equals_librosas():
+    # the model loads this copy (no librosa import at start-up); it must be librosa's exactly
+    from par_studio.features import SHIPPED_FILTERBANK, librosa_filterbank, mel_filterbank
+
+    assert SHIPPED_FILTERBANK.is_file()
+    mel_filterbank.cache_clear()
+    np.testing.assert_array_equal(mel_filterbank(229), librosa_filterbank(229))
+    # another bin count falls back to librosa
+    np.testing.assert_array_equal(mel_filterbank(64), librosa_filterbank(64))

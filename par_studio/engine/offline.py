@@ -18,8 +18,13 @@ from ..constants import FRAME_SECONDS, N_KEYS, SAMPLE_RATE
 from ..features import n_frames
 from ..model.par import ARState, PARModel
 from ..notes import Notes, decode
+from .progress import Throttle
+from .threads import acoustic_threads, torch_threads
 
-DEFAULT_CHUNK_FRAMES = 1024  # ≈ 33 s of audio per acoustic chunk
+#: Frames per acoustic chunk (≈ 16 s of audio): the CNN's working memory is ≈ 100 MB for PAR
+#: at this size (it grows with the chunk), and the 2 × future_frames overlap of each chunk
+#: adds ≤ 2.5 % to the CNN's work.
+DEFAULT_CHUNK_FRAMES = 512
 #: Acoustic features kept for a decoder-only re-run (:func:`redecode`) when they fit in this
 #: many bytes: ≈ 12 min of audio for PARcompact, ≈ 14 min for PAR (float32, exact).
 MAX_FEATURE_CACHE_BYTES = 256 * 2**20
@@ -76,29 +81,38 @@ class Transcription:
         return decode(self.states, self.velocity, offset_shift=self.offset_shift_s)
 
 
-def acoustic_chunks(model: PARModel, audio: torch.Tensor, chunk_frames: int = DEFAULT_CHUNK_FRAMES):
+def acoustic_chunks(model: PARModel, audio: torch.Tensor, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+                    threads: int | None = None):
     """Yield (first_frame, state features (t, 88, H), velocity features (t, 88, Hv)) over the
-    whole signal ``audio`` (n_samples,), chunk by chunk, identical to a single pass."""
+    whole signal ``audio`` (n_samples,), chunk by chunk, identical to a single pass.
+    ``threads``: torch threads for the acoustic network (None: automatic, re-chosen for every
+    chunk from the cores idle now; see :mod:`.threads`)."""
     T = n_frames(audio.shape[-1])
     margin = model.cfg.future_frames
     x = audio.reshape(1, -1)
     for a in range(0, T, chunk_frames):
         b = min(T, a + chunk_frames)
         lo, hi = max(0, a - margin), min(T, b + margin)
-        mel = model.frontend.from_audio(x, lo, hi - lo)
-        feat, vfeat = model.acoustic(mel)
-        yield a, feat[0, a - lo : b - lo], vfeat[0, a - lo : b - lo]
+        with torch_threads(acoustic_threads(threads)):
+            mel = model.frontend.from_audio(x, lo, hi - lo)
+            feat, vfeat = model.acoustic(mel)
+            del mel
+            # contiguous copies of the kept frames, so the chunk's larger maps can be freed
+            feat, vfeat = feat[0, a - lo : b - lo].contiguous(), vfeat[0, a - lo : b - lo].contiguous()
+        yield a, feat, vfeat
 
 
 @torch.inference_mode()
 def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
                progress: Callable[[float], None] | None = None,
                should_cancel: Callable[[], bool] | None = None, sensitivity: float = 0.0,
-               keep_features: bool = False) -> Transcription:
+               keep_features: bool = False, threads: int | None = None) -> Transcription:
     """Transcribe (n_samples,) float32 mono 16 kHz audio with ``model`` (eval mode).
 
-    ``progress(fraction)`` is called after every chunk; ``should_cancel()`` is polled between
-    chunks and raises :class:`Cancelled`. ``sensitivity`` (about −1..1, 0 = as calibrated)
+    ``progress(fraction)`` is called as the decoder goes, every 0.1 s of work (and with 1.0 at
+    the end); ``should_cancel()`` is polled as often and raises :class:`Cancelled`.
+    ``threads``: the acoustic network's torch threads (None: automatic; the decoder always
+    uses one, see :mod:`.threads`). ``sensitivity`` (about −1..1, 0 = as calibrated)
     makes the decoder find more (> 0) or fewer (< 0) notes; see :meth:`PARModel.step`.
     ``keep_features``: also keep the acoustic features in ``info["features"]``
     (:class:`AcousticFeatures`) when they fit in :data:`MAX_FEATURE_CACHE_BYTES`, for
@@ -112,7 +126,7 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
     feats, vfeats = [], []
 
     def chunks():
-        for a, feat, vfeat in acoustic_chunks(model, audio_t, chunk_frames):
+        for a, feat, vfeat in acoustic_chunks(model, audio_t, chunk_frames, threads):
             if keep:
                 feats.append(feat.clone())
                 vfeats.append(vfeat.clone())
@@ -151,14 +165,23 @@ def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress
     probs = np.zeros((T, N_KEYS, 5), np.float16)
     vels = np.zeros((T, N_KEYS), np.float32)
     ar = ARState.initial(1)
+    report = Throttle(progress) if progress is not None else None
     for a, feat, vfeat in chunks:
         if should_cancel is not None and should_cancel():
             raise Cancelled()
-        s, p, v, ar = model.run_decoder(feat, vfeat, ar, sensitivity)
+
+        def tick(done: int, a=a) -> None:  # every few frames: progress and cancel
+            if should_cancel is not None and should_cancel():
+                raise Cancelled()
+            if report is not None:
+                report((a + done) / T)
+
+        with torch_threads(1):  # the decoder's per-frame ops are too small to share
+            s, p, v, ar = model.run_decoder(feat, vfeat, ar, sensitivity, tick=tick)
         b = a + s.shape[0]
         states[a:b], probs[a:b], vels[a:b] = s.numpy(), p.numpy(), v.numpy()
-        if progress is not None:
-            progress(b / T)
+    if report is not None:
+        report(1.0)
     shift = model.cfg.offset_shift_s
     return Transcription(decode(states, vels, offset_shift=shift), states, probs, vels,
                          model=model.cfg.preset, latency_ms=model.latency_ms, duration=duration,

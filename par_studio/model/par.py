@@ -121,20 +121,48 @@ class PARModel(nn.Module):
         time, onset_vel = next_context(state, vel, ar.time, ar.onset_velocity)
         return state, probs, vel, ARState(state, time, onset_vel, hidden)
 
+    def greedy_weights(self, sensitivity: float = 0.0):
+        """The decoder's weights rearranged for the fast greedy loop (:mod:`.greedy`), built
+        once per sensitivity and rebuilt when the weights change (training, loading)."""
+        from .greedy import GreedyWeights
+
+        version = tuple(p._version for p in self.decoder.parameters())
+        cache = getattr(self, "_greedy_cache", None)
+        if cache is None or cache[0] != version or cache[1] != self.cfg.state_bias:
+            cache = self._greedy_cache = (version, self.cfg.state_bias, {})
+        w = cache[2].get(sensitivity)
+        if w is None:
+            w = cache[2][sensitivity] = GreedyWeights(self.decoder, self.decoding_bias(sensitivity))
+        return w
+
     @torch.no_grad()
     def run_decoder(self, feat: torch.Tensor, vfeat: torch.Tensor, ar: ARState | None = None,
-                    sensitivity: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, ARState]:
+                    sensitivity: float = 0.0, tick=None, reference: bool = False
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, ARState]:
         """Greedy autoregressive decoding over T frames of one stream.
 
         feat (T, 88, H), vfeat (T, 88, Hv) → states (T, 88) uint8, probabilities (T, 88, 5)
         float32, velocity (T, 88) float32, final ARState (to continue with the next chunk).
+        ``tick(frames_done)`` is called every few frames (progress, cancel). Runs the fast
+        loop of :mod:`.greedy`; ``reference=True`` steps :meth:`step` frame by frame instead
+        (the same decisions up to float rounding; kept to check the fast loop against).
         """
         ar = ar or ARState.initial(1)
         T = feat.shape[0]
+        if not reference:
+            from ..engine.progress import REPORT_EVERY_FRAMES
+            from .greedy import run_greedy
+
+            states, probs, vels, state, time, onset_vel, hidden = run_greedy(
+                self.greedy_weights(sensitivity), feat, vfeat, ar.prev_state[0], ar.time[0],
+                ar.onset_velocity[0], ar.hidden, tick, REPORT_EVERY_FRAMES)
+            return states, probs, vels, ARState(state[None], time[None], onset_vel[None], hidden)
         states = torch.empty(T, N_KEYS, dtype=torch.uint8)
         probs = torch.empty(T, N_KEYS, 5)
         vels = torch.empty(T, N_KEYS)
         for t in range(T):
             s, p, v, ar = self.step(feat[t : t + 1], vfeat[t : t + 1], ar, sensitivity)
             states[t], probs[t], vels[t] = s[0], p[0], v[0]
+            if tick is not None and (t + 1) % 16 == 0:
+                tick(t + 1)
         return states, probs, vels, ar
