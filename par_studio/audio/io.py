@@ -119,6 +119,8 @@ def load_audio(path, max_seconds: float | None = None) -> np.ndarray:
             f"{name}: the file is truncated (it ends early); only the first "
             f"{read / sr:.1f} s could be decoded."), stacklevel=2)
     y = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    if y.size == 0 and fmt == "OGG" and ogg_truncated(path):
+        raise AudioLoadError(f"{name}: the file is truncated (cut short before its first audio).")
     return _finish(name, y)
 
 
