@@ -28,6 +28,7 @@ from ..errors import AudioDeviceError
 from .ringbuffer import RingBuffer
 
 DEFAULT_BUFFER_SECONDS = 10.0
+MAX_CHANNELS = 2  #: a microphone is opened with its own channel count, up to stereo
 
 
 def _sounddevice():
@@ -64,14 +65,24 @@ def list_input_devices() -> list[dict]:
 
 
 class AudioSource:
-    """Common interface; subclasses fill ``self.ring`` from their producer."""
+    """Common interface; subclasses fill ``self.ring`` from their producer.
+
+    The ring holds the input as the device delivers it: ``device_rate`` Hz, ``channels``
+    interleaved float32 channels (whole frames only: see :meth:`_produce`). :meth:`read` mixes
+    it to mono and resamples it to 16 kHz for the model; the frames it consumed, untouched,
+    are kept for :meth:`take_raw` (to record the session at full quality) when ``keep_raw``.
+    """
 
     name = "audio"
     sample_rate = SAMPLE_RATE  #: rate of what read() returns
 
-    def __init__(self, buffer_seconds: float = DEFAULT_BUFFER_SECONDS, device_rate: int = SAMPLE_RATE):
-        self.ring = RingBuffer(int(buffer_seconds * device_rate))
+    def __init__(self, buffer_seconds: float = DEFAULT_BUFFER_SECONDS, device_rate: int = SAMPLE_RATE,
+                 channels: int = 1):
+        self.channels = max(1, int(channels))
+        self.ring = RingBuffer(int(buffer_seconds * device_rate) * self.channels)
         self.device_rate = int(device_rate)
+        self.keep_raw = False  #: keep what read() consumed, for take_raw()
+        self._raw: list[np.ndarray] = []
         self.status_flags = 0  #: PortAudio status reports (input overflow etc.)
         self._resampler = None
         if self.device_rate != SAMPLE_RATE:
@@ -93,9 +104,39 @@ class AudioSource:
         """True once the producer has ended and everything was read."""
         return self._producer_done and self.ring.available() == 0
 
+    def _produce(self, frames: np.ndarray) -> None:
+        """Producer side: (n, channels) or (n,) float32 frames into the ring, whole frames only
+        (what does not fit is dropped and counted, as RingBuffer.write does)."""
+        x = np.asarray(frames, np.float32).reshape(-1)
+        ch = self.channels
+        if ch > 1:
+            room = self.ring.free() // ch * ch
+            if len(x) > room:
+                self.ring.overflows += 1
+                self.ring.dropped_samples += len(x) - room
+                x = x[:room]
+        self.ring.write(x)
+
+    def take_raw(self) -> np.ndarray:
+        """(n, channels) float32 frames at ``device_rate`` that :meth:`read` consumed since the
+        last call (empty unless ``keep_raw``)."""
+        parts, self._raw = self._raw, []
+        if not parts:
+            return np.zeros((0, self.channels), np.float32)
+        return np.concatenate(parts).reshape(-1, self.channels)
+
     def read(self, max_samples: int | None = None) -> np.ndarray:
-        """Samples available now, float32 mono at 16 kHz (resampled here, consumer side)."""
-        x = self.ring.read(max_samples)
+        """Samples available now, float32 mono at 16 kHz (mixed down and resampled here,
+        consumer side). ``max_samples``: about this many 16 kHz samples at most."""
+        ch = self.channels
+        avail = self.ring.available() // ch
+        if max_samples is not None:
+            avail = min(avail, int(np.ceil(int(max_samples) * self.device_rate / SAMPLE_RATE)))
+        x = self.ring.read(avail * ch)
+        if self.keep_raw and len(x):
+            self._raw.append(x)
+        if ch > 1:
+            x = x.reshape(-1, ch).mean(axis=1, dtype=np.float32)
         if self._resampler is not None:
             last = self._producer_done and self.ring.available() == 0
             if len(x) or last:
@@ -139,7 +180,9 @@ class MicrophoneSource(AudioSource):
         self.device = info.get("index", device)
         self.name = str(info["name"])
         rate = int(round(info["default_samplerate"]))
-        super().__init__(buffer_seconds, rate)
+        # the device's own rate and channels (up to stereo): a session is recorded as it was heard
+        channels = max(1, min(MAX_CHANNELS, int(info.get("max_input_channels", 1) or 1)))
+        super().__init__(buffer_seconds, rate, channels)
         self._blocksize = blocksize
         self._sd = sd
         self._stream = None
@@ -147,14 +190,14 @@ class MicrophoneSource(AudioSource):
     def _callback(self, indata, frames, time_info, status):  # audio thread: copy and count only
         if status:
             self.status_flags += 1
-        self.ring.write(indata[:, 0])
+        self._produce(indata)
 
     def start(self) -> None:
         if self._stream is not None:
             return
         try:
             self._stream = self._sd.InputStream(
-                device=self.device, channels=1, samplerate=self.device_rate, dtype="float32",
+                device=self.device, channels=self.channels, samplerate=self.device_rate, dtype="float32",
                 blocksize=self._blocksize, callback=self._callback)
             self._stream.start()
         except Exception as exc:
@@ -172,57 +215,65 @@ class MicrophoneSource(AudioSource):
 
 
 class FileSource(AudioSource):
-    """Plays a file (path) or a 16 kHz float32 array as live input through the ring buffer.
+    """Plays a file (path) or an array as live input through the ring buffer.
 
-    ``realtime=True`` pushes ``block`` samples at the pace of the audio clock (like a sound
-    card: if the consumer falls behind, blocks are dropped and counted); ``realtime=False``
-    pushes as fast as the consumer drains, waiting for room (nothing is dropped).
-    ``loop_seconds``: repeat the audio until that much has been played (soak tests).
+    A path is read at its own sample rate and channels (as a sound card would deliver it; a
+    format soundfile cannot read is decoded to 16 kHz mono by :func:`load_audio`); an array is
+    16 kHz mono unless ``sample_rate`` is given (then (n,) or (n, channels) at that rate).
+    ``realtime=True`` pushes ``block`` (16 kHz) samples' worth of frames at the pace of the
+    audio clock (like a sound card: if the consumer falls behind, blocks are dropped and
+    counted); ``realtime=False`` pushes as fast as the consumer drains, waiting for room
+    (nothing is dropped). ``loop_seconds``: repeat the audio until that much has been played
+    (soak tests).
     """
 
     def __init__(self, source, realtime: bool = True, block: int = 512,
-                 buffer_seconds: float = DEFAULT_BUFFER_SECONDS, loop_seconds: float | None = None):
+                 buffer_seconds: float = DEFAULT_BUFFER_SECONDS, loop_seconds: float | None = None,
+                 sample_rate: int | None = None):
+        rate = int(sample_rate or SAMPLE_RATE)
         if isinstance(source, np.ndarray):
-            self.audio = np.ascontiguousarray(source, np.float32).reshape(-1)
+            frames = np.asarray(source, np.float32)
             self.name = "array"
         else:
-            from .io import load_audio
-
-            self.audio = load_audio(source)
+            frames, rate = _read_native(source)
             self.name = str(source)
-        super().__init__(buffer_seconds, SAMPLE_RATE)
+        frames = frames.reshape(len(frames), -1) if frames.ndim > 1 else frames.reshape(-1, 1)
+        super().__init__(buffer_seconds, rate, frames.shape[1])
+        self.frames = np.ascontiguousarray(frames)  #: (n, channels) at device_rate
+        self.audio = self.frames[:, 0] if self.channels == 1 else self.frames.mean(axis=1)
         self.realtime = realtime
-        self.block = int(block)
-        self.total = int(loop_seconds * SAMPLE_RATE) if loop_seconds else len(self.audio)
-        self.position = 0  #: samples produced so far
+        self.block = max(1, int(round(int(block) * rate / SAMPLE_RATE)))  #: frames per push
+        self.total = int(loop_seconds * rate) if loop_seconds else len(self.frames)  #: frames
+        self.position = 0  #: frames produced so far
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def _chunk(self, pos: int, n: int) -> np.ndarray:
-        L = len(self.audio)
+        L = len(self.frames)
         if L == 0:
-            return np.zeros(0, np.float32)
+            return np.zeros((0, self.channels), np.float32)
         i = pos % L
         if i + n <= L:
-            return self.audio[i: i + n]
-        return np.concatenate([self.audio[i:], self._chunk(pos + L - i, n - (L - i))])
+            return self.frames[i: i + n]
+        return np.concatenate([self.frames[i:], self._chunk(pos + L - i, n - (L - i))])
 
     def _run(self) -> None:
         t0 = time.perf_counter()
+        ch = self.channels
         try:
             while self.position < self.total and not self._stop.is_set():
                 n = min(self.block, self.total - self.position)
                 if self.realtime:
-                    due = t0 + (self.position + n) / SAMPLE_RATE  # the block is "recorded" then
+                    due = t0 + (self.position + n) / self.device_rate  # the block is "recorded" then
                     delay = due - time.perf_counter()
                     if delay > 0:
                         self._stop.wait(delay)
                         if self._stop.is_set():
                             break
                 else:
-                    while self.ring.free() < n and not self._stop.is_set():
+                    while self.ring.free() < n * ch and not self._stop.is_set():
                         time.sleep(0.001)
-                self.ring.write(self._chunk(self.position, n))
+                self._produce(self._chunk(self.position, n))
                 self.position += n
         finally:
             self._producer_done = True
@@ -238,3 +289,19 @@ class FileSource(AudioSource):
         if self._thread is not None:
             self._thread.join(timeout=2.0)
         self._producer_done = True
+
+
+def _read_native(path) -> tuple[np.ndarray, int]:
+    """(frames (n, channels) float32, rate) of an audio file as stored; formats soundfile does
+    not read come as 16 kHz mono from :func:`load_audio` (which gives the plain error)."""
+    try:
+        import soundfile as sf
+
+        frames, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        if len(frames) and 1000 <= rate <= 768_000:
+            return frames, int(rate)
+    except Exception:
+        pass
+    from .io import load_audio
+
+    return load_audio(path).reshape(-1, 1), SAMPLE_RATE

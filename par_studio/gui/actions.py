@@ -92,8 +92,8 @@ class ActionsMixin:
         for a in (self.act_undo, self.act_redo):
             self.addAction(a)
         ed = self.editor
-        self.act_delete = act("&Delete notes", ed.delete_selected, QKeySequence.Delete,
-                              tip="Delete the selected notes (Delete)")
+        self.act_delete = act("&Delete notes", self._delete_or_reject, QKeySequence.Delete,
+                              tip="Delete the selected notes, or reject the focused candidate (Delete)")
         self.act_delete.setShortcuts([QKeySequence.Delete, QKeySequence("Backspace")])
         self.act_select_all = act("Select &all notes", ed.select_all, QKeySequence.SelectAll)
         self.act_next_note = act("Next note", lambda: ed.select_step(1, self.timeline.playhead()), "Tab",
@@ -131,9 +131,31 @@ class ActionsMixin:
                                     "pitch (mixed into the playback while it runs)")
         ed.sigAudition.connect(self.audition_notes)
         self.timeline.sigKeyClicked.connect(lambda pitch: self.audition_notes([pitch], [AUDITION_VELOCITY]))
+        self._build_candidate_actions()
         self.edit_actions = (self.act_delete, self.act_left, self.act_right, self.act_up, self.act_down,
                              self.act_oct_up, self.act_oct_down, self.act_longer, self.act_shorter,
                              self.act_join, self.act_split, self.act_louder, self.act_softer)
+
+    def _build_candidate_actions(self) -> None:
+        act, cand = self._act, self.candidates
+        self.act_next_candidate = act("Next candidate", lambda: cand.step(1), "N",
+                                      tip="Show and play the next candidate note (ghost note) in time (N)")
+        self.act_prev_candidate = act("Previous candidate", lambda: cand.step(-1), "Shift+N",
+                                      tip="Show and play the previous candidate note (Shift+N)")
+        self.act_accept_candidate = act("Accept candidate", cand.accept_focused, "Return",
+                                        tip="Make the focused candidate a note: one undo step (Enter; "
+                                            "or click the ghost note)")
+        self.act_accept_candidate.setShortcuts([QKeySequence("Return"), QKeySequence("Enter")])
+        self.act_accept_all_candidates = act("Accept all candidates shown", cand.accept_all,
+                                             tip="Make every candidate shown a note (one undo step)")
+        self.candidate_actions = (self.act_next_candidate, self.act_prev_candidate,
+                                  self.act_accept_candidate, self.act_accept_all_candidates)
+
+    def _delete_or_reject(self) -> None:
+        if self.candidates.focus >= 0:
+            self.candidates.reject_focused()
+        else:
+            self.editor.delete_selected()
 
     # ------------------------------------------------------------------ menus
     def _build_menus(self) -> None:
@@ -165,6 +187,13 @@ class ActionsMixin:
         em.addSeparator()
         for a in self.quantise_actions:
             em.addAction(a)
+        em.addSeparator()
+        cm = self.candidates_menu = em.addMenu("&Candidate notes")
+        for a in self.candidate_actions:
+            cm.addAction(a)
+        hint = QAction("Delete: reject the focused candidate · the Candidates slider sets how many show", self)
+        hint.setEnabled(False)
+        cm.addAction(hint)
         em.addSeparator()
         em.addAction(self.act_audition)
         em.addSeparator()
@@ -218,6 +247,7 @@ class ActionsMixin:
         self.act_play.setEnabled(self.loaded is not None and not live)
         self.act_live.setChecked(live)
         self.act_live.setText("Stop live" if live else "Live")
+        self.empty_hint.setVisible(self.loaded is None and not live and not len(self.notes))
         working = self.job is not None
         self.progress.setVisible(working)
         self.cancel_button.setVisible(working)
@@ -234,6 +264,11 @@ class ActionsMixin:
         self.act_prev_note.setEnabled(len(self.notes) > 0 and not live)
         for a in self.quantise_actions:
             a.setEnabled(len(self.notes) > 0 and not live)
+        focused = self.candidates.focus >= 0 and not live
+        self.act_delete.setEnabled(has_sel or focused)
+        self.act_accept_candidate.setEnabled(focused)
+        for a in (self.act_next_candidate, self.act_prev_candidate, self.act_accept_all_candidates):
+            a.setEnabled(len(self.candidates.shown) > 0 and not live)
 
     # ------------------------------------------------------------------ help
     def shortcut_rows(self) -> list[tuple[str, str, str]]:
@@ -255,19 +290,37 @@ class ActionsMixin:
         return rows
 
     def show_shortcuts(self) -> None:
+        """The F1 list in a scrolling dialog that fits the screen (at most 80 % of its height)."""
         from html import escape
+
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QScrollArea, QVBoxLayout
 
         rows = "".join(f"<tr><td>{escape(m)}</td><td>{escape(a)}</td><td><b>{escape(k)}</b></td></tr>"
                        for m, a, k in self.shortcut_rows())
         mouse = ("Click a note: select (Shift/Ctrl+click adds) · drag a note: move · drag its edge: "
-                 "resize · drag empty space: select · double-click: add a note · click a key or a "
-                 "note: hear it · velocity lane: click a stem to select, drag it to change the "
-                 "velocity · wheel: scroll · Ctrl+wheel: zoom · Shift+wheel: pitch · middle-drag: pan")
-        box = QMessageBox(QMessageBox.NoIcon, "Keyboard shortcuts",
-                          f"<table cellspacing=6>{rows}</table><p>{escape(mouse)}</p>", QMessageBox.Close, self)
-        box.setTextFormat(Qt.RichText)
+                 "resize · drag empty space: select · double-click: add a note · click a ghost "
+                 "(candidate) note: accept it · click a key or a note: hear it · velocity lane: click a "
+                 "stem to select, drag it to change the velocity · wheel: scroll · Ctrl+wheel: zoom · "
+                 "Shift+wheel: pitch · middle-drag: pan")
+        box = QDialog(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        label = QLabel(f"<table cellspacing=6>{rows}</table><p>{escape(mouse)}</p>")
+        label.setTextFormat(Qt.RichText)
+        label.setWordWrap(True)
+        label.setMargin(8)
+        scroll = QScrollArea()
+        scroll.setWidget(label)
+        scroll.setWidgetResizable(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons.rejected.connect(box.close)
+        lay = QVBoxLayout(box)
+        lay.addWidget(scroll)
+        lay.addWidget(buttons)
+        screen = self.screen().availableGeometry() if self.screen() else None
+        max_h = int(0.8 * screen.height()) if screen is not None else 700
+        box.resize(min(720, label.sizeHint().width() + 40), min(max_h, label.sizeHint().height() + 80))
         box.setWindowModality(Qt.NonModal)
-        box.open()
+        box.show()
         self._shortcuts_box = box
 
     def about(self) -> None:

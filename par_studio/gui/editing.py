@@ -260,6 +260,7 @@ class NoteEditor(QObject):
         self.selection = np.zeros(0, np.int64)
         self.enabled = True
         self._drag: dict | None = None
+        self.candidate_handler = None  #: has click(t, pitch, slop_s) -> bool (see .candidates)
         window.timeline.roll_vb.edit_handler = self
 
     # ------------------------------------------------------------------ state
@@ -427,6 +428,9 @@ class NoteEditor(QObject):
         t, p = self._view_point(vb, ev.scenePos())
         i = hit_test(self.notes, t, p, self._slop(vb))
         extend = bool(ev.modifiers() & (Qt.ShiftModifier | Qt.ControlModifier))
+        if i < 0 and not extend and self.candidate_handler is not None \
+                and self.candidate_handler.click(t, p, self._slop(vb)):
+            return True  # a candidate (ghost) note was accepted
         if ev.double():
             if i < 0:
                 self.add_note_at(t, p)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtWidgets import QFileDialog, QLabel
 
 from ..notes import Notes
 from .workers import LoadedAudio, LoadJob, PitchSpectrumJob, TranscribeJob, start_job, stop_job
@@ -18,6 +18,31 @@ from .workers import LoadedAudio, LoadJob, PitchSpectrumJob, TranscribeJob, star
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 EXAMPLE = RESOURCES / "example.flac"
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff *.m4a *.au);;All files (*)"
+
+
+class EmptyHint(QLabel):
+    """What to do first, centred over the empty roll (hidden once there is audio or live input)."""
+
+    def __init__(self, parent):
+        super().__init__("<p style='font-size:15pt'>Open a recording (Ctrl+O) or drop an audio file here</p>"
+                         "<p>or press <b>Live</b> (Ctrl+L) to transcribe a microphone as you play</p>", parent)
+        self.setAlignment(Qt.AlignCenter)
+        self.setTextFormat(Qt.RichText)
+        self.setStyleSheet("color:#c9cdd6; background: rgba(27,29,34,215); border: 1px dashed #59606e;"
+                           "border-radius: 8px; padding: 18px 28px;")
+        self.setAttribute(Qt.WA_TransparentForMouseEvents)  # drops and clicks reach the window
+        parent.installEventFilter(self)
+        self._place()
+
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802
+        if ev.type() == QEvent.Resize:
+            self._place()
+        return False
+
+    def _place(self) -> None:
+        self.adjustSize()
+        p = self.parentWidget()
+        self.move(max(0, (p.width() - self.width()) // 2), max(0, (p.height() - self.height()) // 2))
 
 
 class FileSessionMixin:
@@ -96,6 +121,7 @@ class FileSessionMixin:
         self.session.begin(res.path)  # first: a pending autosave of the previous file is written
         self.loaded = res
         self.transcription = None
+        self.candidates.set_transcription(None)
         self.notes = Notes()
         self.editor.reset()
         self.mixer.reset()
@@ -177,11 +203,13 @@ class FileSessionMixin:
         tr = res.transcription
         self.transcription = tr
         self._detected_tempo = (tr.notes, res.tempo)
+        self._tempo_for = self.loaded  # shown while this audio is open, edits or not
         self._features_for = self.loaded  # the audio these acoustic features belong to
         if self.undo_stack.count():  # edits exist: replacing them is one undoable step
             self.editor.replace_all(tr.notes, "Transcribe again")
         else:
             self.set_notes(tr.notes)
+        self.candidates.set_transcription(tr)
         self.session.transcription_ready(tr.notes)
         rtf = res.seconds / max(tr.duration, 1e-9)
         self.statusBar().showMessage(

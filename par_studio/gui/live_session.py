@@ -9,6 +9,7 @@ and are drawn by a 30 Hz display timer (``_refresh_live``). A mixin of
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QThread, QTimer
@@ -56,7 +57,11 @@ class LiveSessionMixin:
                 if kind == "mic":
                     source = sources.microphone_source(dev)
                 else:
-                    source = sources.file_source(self.loaded.audio if self.loaded else str(EXAMPLE))
+                    # the file itself (its own rate and channels, recorded as such), else the audio
+                    if self.loaded is not None and Path(self.loaded.path).is_file():
+                        source = sources.file_source(self.loaded.path)
+                    else:
+                        source = sources.file_source(self.loaded.audio if self.loaded else str(EXAMPLE))
             except (ParStudioError, ImportError, OSError) as exc:
                 self.act_live.setChecked(False)
                 self.show_error(str(exc) if isinstance(exc, ParStudioError) else
@@ -64,6 +69,9 @@ class LiveSessionMixin:
                 return
         source = sources.as_source(source)
         spec = self.current_spec()
+        raw = getattr(source, "raw_format", lambda: None)()  # the device's own (rate, channels)
+        if raw is not None:
+            source.keep_raw()
         try:  # the input is recorded as it arrives: a crash keeps all but the last second
             recording = new_recording_path(self.recordings_dir)
             self._add_recent(str(recording))
@@ -71,7 +79,7 @@ class LiveSessionMixin:
             recording = None
         missing = self._missing_weights_message(spec)
         self.live = {"source": source, "spec": spec, "state": "starting", "blocks": [], "parts": [],
-                     "recording": recording,
+                     "recording": recording, "raw_format": raw,
                      "new": [], "sounding": Notes(), "frames": 0, "samples": 0, "pending": 0, "sent": 0,
                      "ticks": 0, "worker": None, "thread": None, "compute": 0.0, "model_name": ""}
         self._clear_for_live()  # the file's spectrogram and notes are not what is being heard
@@ -137,8 +145,9 @@ class LiveSessionMixin:
 
     def _begin_live(self, model, meta) -> None:
         lv = self.live
+        rate, channels = lv.get("raw_format") or (SAMPLE_RATE, 1)
         worker = LiveWorker(model, self.sensitivity(), pitch_spectrum=self.act_pitch_spectrum.isChecked(),
-                            record_to=lv.get("recording"))
+                            record_to=lv.get("recording"), record_rate=rate, record_channels=channels)
         thread = QThread(self)
         thread.setObjectName("par-LiveWorker")
         worker.moveToThread(thread)
@@ -161,8 +170,8 @@ class LiveSessionMixin:
         self.timeline.set_notes(self.notes)
         self.timeline.set_provisional(Notes())
         self.timeline.set_extent(3600.0)
-        self.timeline.roll_vb.setXRange(-self.timeline.LIVE_WINDOW_S * 0.9, self.timeline.LIVE_WINDOW_S * 0.1,
-                                        padding=0)
+        self.candidates.set_transcription(None)
+        self.timeline.roll_vb.setXRange(0.0, self.timeline.LIVE_WINDOW_S, padding=0)  # no negative seconds
         self._follow_paused = False
         try:
             lv["source"].start()
@@ -197,7 +206,8 @@ class LiveSessionMixin:
             lv["blocks"].append(block)
             lv["pending"] += 1
             lv["sent"] += len(block)
-            self._sigLiveAudio.emit(block)
+            # the model's 16 kHz mono and, for the recording, the same audio as the device gave it
+            self._sigLiveAudio.emit(block if lv.get("raw_format") is None else (block, src.take_raw()))
         elif getattr(src, "exhausted", False):
             self.stop_live()
 
@@ -263,6 +273,10 @@ class LiveSessionMixin:
             lv["source"].stop()
         except Exception:
             pass
+        if lv.get("raw_format") is not None:  # frames read but not yet sent (the resampler's tail)
+            rest = lv["source"].take_raw()
+            if rest is not None and len(rest):
+                self._sigLiveAudio.emit((np.zeros(0, np.float32), rest))
         self.statusBar().showMessage("Live: finishing…")
         self._sigLiveFinish.emit()
 
@@ -274,9 +288,13 @@ class LiveSessionMixin:
         audio = np.concatenate(lv["blocks"]) if lv["blocks"] else np.zeros(1, np.float32)
         spec = np.ascontiguousarray(self.timeline.live_spectrogram())
         pitch = np.ascontiguousarray(self.timeline.live_pitch_spectrogram())
+        worker = lv.get("worker")
         self._teardown_live(wait=True)
         self.timeline.set_notes_window(None)
         rec = lv.get("recording")
+        if rec is not None and worker is not None and worker.recorded_path not in (None, rec):
+            rec = worker.recorded_path  # converted to FLAC at the end of the session
+            self._replace_recent(str(lv["recording"]), str(rec))
         recorded = rec is not None and rec.exists() and rec.stat().st_size > 44
         self.loaded = LoadedAudio(str(rec) if recorded else LIVE_INPUT, audio, spec)
         if recorded:
@@ -292,6 +310,7 @@ class LiveSessionMixin:
         self.timeline.set_lookahead(None)
         self.transcription = result
         self.set_notes(result.notes if result is not None else self.notes)
+        self.candidates.set_transcription(result)
         self.timeline.set_playhead(self.loaded.duration)
         self.setWindowTitle("Live recording[*] — PAR Studio")
         self.statusBar().showMessage(f"Live stopped: {len(self.notes)} notes in {self.loaded.duration:.1f} s. "

@@ -31,9 +31,11 @@ from PySide6.QtWidgets import (
 from ..notes import Notes
 from . import theme
 from .actions import ActionsMixin
+from .candidates import CandidateController
 from .editing import NoteEditor, VelocityLaneEditor
 from .export import LIVE_INPUT, ExportMixin
-from .file_session import AUDIO_FILTER, EXAMPLE, RESOURCES, FileSessionMixin
+from .file_session import AUDIO_FILTER, EXAMPLE, RESOURCES, EmptyHint, FileSessionMixin
+from .inspector import NoteInspector
 from .live_session import LiveSessionMixin
 from .mixer import MixController
 from .playback import Player, output_device_name
@@ -88,6 +90,7 @@ class MainWindow(ActionsMixin, ToolbarMixin, SettingsMixin, FileSessionMixin, Tr
         self._shut_down = False
         self._side_jobs: dict = {}  #: jobs outside the main job slot (pitch spectrogram) → their audio
         self._detected_tempo: tuple[Notes | None, float | None] = (None, None)  #: (notes, BPM)
+        self._tempo_for = None  #: the LoadedAudio whose transcription the BPM was detected from
 
         self.setWindowTitle("PAR Studio[*]")  # [*]: "*" while there are unexported edits
         self.setAcceptDrops(True)
@@ -122,9 +125,17 @@ class MainWindow(ActionsMixin, ToolbarMixin, SettingsMixin, FileSessionMixin, Tr
         self.recordings_dir = self.session.store.root.parent / "recordings"  #: live sessions, beside autosave
         self.mixer = MixController(self)
         self.speed = SpeedController(self)
+        self.inspector = NoteInspector(self)
+        self.candidates = CandidateController(self)
+        self.editor.candidate_handler = self.candidates  # a click on a ghost note accepts it
+        self.editor.sigSelectionChanged.connect(self._selection_changed)
+        self.editor.sigEdited.connect(self.candidates.update)
+        self.candidates.sigChanged.connect(lambda n: (self._show_candidate_count(n), self._update_edit_actions()))
         lay.addWidget(self.session.bar)
         lay.addWidget(self.timeline, 1)
+        lay.addWidget(self.inspector)
         self.setCentralWidget(central)
+        self.empty_hint = EmptyHint(self.timeline)
 
         # status bar
         sb = self.statusBar()
@@ -146,6 +157,11 @@ class MainWindow(ActionsMixin, ToolbarMixin, SettingsMixin, FileSessionMixin, Tr
         out = output_device_name()
         self.device_label.setText(f"output: {out}" if out else "output: none")
         self.device_label.setToolTip("Audio output device used for playback")
+
+    def _selection_changed(self, n: int) -> None:
+        if n:
+            self.candidates.clear_focus()  # a note or a candidate is in the inspector, not both
+        self.inspector.refresh()
 
     # ================================================================== shutdown
     def closeEvent(self, ev):  # noqa: N802
@@ -211,7 +227,9 @@ class MainWindow(ActionsMixin, ToolbarMixin, SettingsMixin, FileSessionMixin, Tr
             return
         text = f"{self.loaded.duration:.1f} s · {len(self.notes)} notes"
         notes, bpm = self._detected_tempo
-        if notes is self.notes and bpm is not None and not self.export_tempo_setting():
+        if notes is not self.notes and self._tempo_for is not self.loaded:
+            bpm = None  # detected for other audio
+        if bpm is not None and not self.export_tempo_setting():
             text += f" · ≈{bpm:.0f} BPM"
         self.info_label.setText(text)
         self.info_label.setToolTip("Tempo detected from the note onsets; written to exported MIDI "

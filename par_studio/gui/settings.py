@@ -12,12 +12,22 @@ from PySide6.QtCore import QSettings
 
 from ..constants import DEFAULT_LATENCY_MS
 from ..errors import ParStudioError
+from .candidates import DEFAULT_STEPS as DEFAULT_CANDIDATE_STEPS
 from .toolbar import SENSITIVITY_STEPS
 from .workers import ModelSpec
 
 ORGANIZATION = "PAR Studio"
 APPLICATION = "PAR Studio"
 MAX_RECENT = 8
+DEFAULT_SIZE = (1280, 720)  #: the first window fits a 1366 × 768 laptop screen with its panel
+
+
+def default_size(available=None) -> tuple[int, int]:
+    """The window's size at first start: DEFAULT_SIZE, shrunk to the screen's free area."""
+    w, h = DEFAULT_SIZE
+    if available is not None and available.width() > 0 and available.height() > 0:
+        w, h = min(w, available.width()), min(h, available.height())
+    return w, h
 
 
 class SettingsMixin:
@@ -29,7 +39,7 @@ class SettingsMixin:
         if geo is not None:
             self.restoreGeometry(geo)
         else:
-            self.resize(1360, 860)
+            self.resize(*default_size(self.screen().availableGeometry() if self.screen() else None))
         preset = s.value("model/preset", "par")
         idx = max(0, self.model_combo.findData(preset))
         self.model_combo.blockSignals(True)
@@ -51,6 +61,12 @@ class SettingsMixin:
         self.sensitivity_slider.setValue(round(max(-1.0, min(1.0, sens)) * SENSITIVITY_STEPS))
         self.sensitivity_slider.blockSignals(False)
         self.sensitivity_label.setText(f"{self.sensitivity():+.2f}" if self.sensitivity() else "0")
+        try:
+            cand = int(s.value("view/candidates", DEFAULT_CANDIDATE_STEPS))
+        except (TypeError, ValueError):
+            cand = DEFAULT_CANDIDATE_STEPS
+        self.candidates_slider.setValue(max(0, min(self.candidates_slider.maximum(), cand)))
+        self._candidates_changed(self.candidates_slider.value())
 
     def recent_files(self) -> list[str]:
         v = self.settings.value("files/recent", [])
@@ -63,6 +79,12 @@ class SettingsMixin:
         items.insert(0, path)
         self.settings.setValue("files/recent", items[:MAX_RECENT])
         self.settings.setValue("files/last_folder", str(Path(path).parent))
+        self._update_recent_menu()
+
+    def _replace_recent(self, old: str, new: str) -> None:
+        """``old`` (a live session's WAV, converted to FLAC at its end) is now ``new``."""
+        items = [new if p == old else p for p in self.recent_files()]
+        self.settings.setValue("files/recent", list(dict.fromkeys(items))[:MAX_RECENT])
         self._update_recent_menu()
 
     def _update_recent_menu(self) -> None:

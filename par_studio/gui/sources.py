@@ -2,6 +2,8 @@
 
 Every source has ``start()``, ``stop()``, ``read(max_samples=None) -> float32 16 kHz block``
 (possibly empty; at most ``max_samples``), ``dropped`` (blocks lost to a full ring buffer),
+``raw_format()`` ((rate, channels) of the device's own frames, or None), ``keep_raw()`` and
+``take_raw()`` (those frames, for recording a session at full quality),
 ``backlog`` (samples waiting to be read) and ``exhausted`` (a file source has delivered
 everything). The GUI reads only as much as the live worker can take (see
 ``MainWindow._drain_live``): what it leaves waits in the source's ring buffer, and a ring
@@ -30,6 +32,9 @@ class ArraySource:
         self.pos = 0
         self.dropped = 0
         self._t0 = None
+
+    def raw_format(self):  # an in-memory 16 kHz signal: nothing finer to record
+        return None
 
     def start(self) -> None:
         self._t0 = time.monotonic()
@@ -94,6 +99,21 @@ class EngineSource:
     @property
     def exhausted(self) -> bool:
         return bool(getattr(self.src, "finished", False))
+
+    def raw_format(self) -> tuple[int, int] | None:
+        """(sample rate, channels) the device delivers, when the source can hand its frames
+        over as they are (:meth:`take_raw`); None otherwise."""
+        if not hasattr(self.src, "take_raw"):
+            return None
+        return int(getattr(self.src, "device_rate", SAMPLE_RATE)), int(getattr(self.src, "channels", 1))
+
+    def keep_raw(self) -> None:
+        """From now on keep the device's frames that read() consumes, for take_raw()."""
+        self.src.keep_raw = True
+
+    def take_raw(self) -> np.ndarray | None:
+        """(n, channels) frames at the device's rate consumed since the last call."""
+        return self.src.take_raw() if hasattr(self.src, "take_raw") else None
 
     @property
     def backlog(self) -> int:

@@ -562,9 +562,10 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         """Keep time ``t`` in view: live → at the right edge; playback → page when it leaves."""
         (x0, x1), _ = self.roll_vb.viewRange()
         w = x1 - x0
-        if live:
+        if live:  # the newest audio near the right edge; never before 0 s
             w = w if w < 60 else self.LIVE_WINDOW_S
-            self.roll_vb.setXRange(t - 0.92 * w, t + 0.08 * w, padding=0)
+            x0 = max(0.0, t - 0.92 * w)
+            self.roll_vb.setXRange(x0, x0 + w, padding=0)
         elif t > x0 + 0.85 * w or t < x0:
             self.roll_vb.setXRange(t - 0.15 * w, t + 0.85 * w, padding=0)
 

@@ -306,7 +306,8 @@ class LiveWorker(QObject):
     failed = Signal(str)
     notice = Signal(str)  #: a problem that does not stop the session (the recording to disk)
 
-    def __init__(self, model=None, sensitivity: float = 0.0, pitch_spectrum: bool = True, record_to=None):
+    def __init__(self, model=None, sensitivity: float = 0.0, pitch_spectrum: bool = True, record_to=None,
+                 record_rate: int = SAMPLE_RATE, record_channels: int = 1):
         super().__init__()
         from .spectrum import PitchSpectrogramStream, SpectrogramStream
 
@@ -316,6 +317,9 @@ class LiveWorker(QObject):
         self.spec = SpectrogramStream()
         self.pitch = PitchSpectrogramStream() if pitch_spectrum else None
         self.record_to = record_to  #: WAV path the input is recorded to as it arrives (None: not)
+        #: the recording's format: the input device's own (push() then gets its frames too)
+        self.record_rate, self.record_channels = int(record_rate), int(record_channels)
+        self.recorded_path = None  #: the finished recording (a FLAC once finish() converted it)
         self.recorder = None
         self.samples = 0
         self.dead = False
@@ -347,7 +351,8 @@ class LiveWorker(QObject):
             try:
                 from ..audio.recorder import RecordingWriter
 
-                self.recorder = RecordingWriter(self.record_to)
+                self.recorder = RecordingWriter(self.record_to, self.record_rate, self.record_channels, "PCM_24")
+                self.recorded_path = self.recorder.path
             except Exception as exc:
                 self._recording_failed(exc)
 
@@ -357,12 +362,15 @@ class LiveWorker(QObject):
         self.notice.emit(f"The live input is not being recorded to {self.record_to} ({_plain(exc)}); "
                          "the session goes on, and the audio is kept in memory until you close it.")
 
-    def close_recording(self) -> None:
+    def close_recording(self, as_flac: bool = False) -> None:
         """Close the recording file (called at the end of the session, in this worker's thread,
-        or by the GUI after joining it)."""
+        or by the GUI after joining it); ``as_flac``: and convert it to FLAC (a normal end)."""
         if self.recorder is not None:
             try:
-                self.recorder.close()
+                if as_flac and not self.recorder.closed:
+                    self.recorded_path = self.recorder.finish_as_flac()
+                else:
+                    self.recorder.close()
             except Exception:
                 pass
 
@@ -372,13 +380,18 @@ class LiveWorker(QObject):
             return
         t = time.perf_counter()
         try:
+            raw = None
+            if isinstance(block, tuple):  # (16 kHz mono for the model, the device's own frames)
+                block, raw = block
             block = np.asarray(block, np.float32).reshape(-1)
             self.samples += len(block)
             if self.recorder is not None:
                 try:
-                    self.recorder.write(block)
+                    self.recorder.write(block if raw is None else raw)
                 except Exception as exc:
                     self._recording_failed(exc)
+            if raw is not None and not len(block):
+                return  # the device's last frames, for the recording only
             t0, cols = self.spec.push(block)
             upd = LiveUpdate(t0, cols, samples_pushed=self.samples)
             if self.pitch is not None:
@@ -400,7 +413,7 @@ class LiveWorker(QObject):
         if self._abort.is_set():
             return
         result = None
-        self.close_recording()
+        self.close_recording(as_flac=True)
         try:
             if self.engine is not None and not self.dead:
                 su = self.engine.finish()

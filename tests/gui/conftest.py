@@ -25,15 +25,24 @@ def lively_model(preset, ms, audio, gain=300.0, target=(0.6, -4.0, 0.0, 0.4, -4.
     """
     import torch
 
-    from par_studio.engine.offline import transcribe
     from par_studio.model.config import preset_config
     from par_studio.model.par import PARModel
+
+    import inspect
+
+    from par_studio.engine.offline import acoustic_chunks
 
     torch.manual_seed(0)
     m = PARModel(preset_config(preset, ms)).eval()
     outs = []
     hook = m.decoder.state_head.register_forward_hook(lambda mod, i, o: outs.append(o.detach().reshape(-1, 5)))
-    transcribe(audio, m)
+    # the frame-by-frame reference decoder calls the state head as a module (a fused fast loop
+    # may not), so the hook sees every frame's logits
+    kw = {"reference": True} if "reference" in inspect.signature(m.run_decoder).parameters else {}
+    ar = None
+    with torch.no_grad():
+        for _a, feat, vfeat in acoustic_chunks(m, torch.as_tensor(audio)):
+            *_, ar = m.run_decoder(feat, vfeat, ar, **kw)
     hook.remove()
     mean = torch.cat(outs).mean(0)
     with torch.no_grad():

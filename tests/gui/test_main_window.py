@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QLabel, QMenu
 
 from par_studio.midi_io import read_csv, read_midi
 from par_studio.notes import Notes
@@ -197,7 +197,7 @@ def test_live_from_file_source_produces_notes(qtbot, make_window, short_audio, t
     import soundfile as sf
 
     rec = Path(win.loaded.path)
-    assert rec.parent == tmp_path / "recordings" and rec.suffix == ".wav"
+    assert rec.parent == tmp_path / "recordings" and rec.suffix == ".flac"  # the WAV, finished as FLAC
     assert np.allclose(sf.read(rec, dtype="float32")[0], audio, atol=1.0 / 32768 + 1e-7)
     assert str(rec) in win.recent_files()
     win.editor.set_selection([0])
@@ -306,7 +306,15 @@ def test_shortcuts_help_lists_every_menu_key(qtbot, make_window):
     assert {a.text().replace("&", "") for a in with_keys} <= set(by_action)
     win.act_shortcuts.trigger()
     box = win._shortcuts_box
-    assert box.isVisible() and "Ctrl+E" in box.text() and "velocity lane" in box.text()
+    text = box.findChild(QLabel).text()
+    assert box.isVisible() and "Ctrl+E" in text and "velocity lane" in text
+    # it fits the screen (at most 80 % of its height: a 1000 px screen shows it whole) and
+    # scrolls what does not fit
+    from PySide6.QtWidgets import QScrollArea
+
+    scroll = box.findChild(QScrollArea)
+    assert scroll is not None and scroll.widget() is box.findChild(QLabel)
+    assert box.height() <= 0.8 * win.screen().availableGeometry().height() + 1
     box.close()
 
 

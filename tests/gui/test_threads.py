@@ -182,8 +182,9 @@ def test_live_recording_to_disk_failing_is_a_notice_not_a_stop(qtbot, tmp_path):
     ok.begin()
     for _ in range(3):
         ok.push(np.full(1600, 0.1, np.float32))
-    ok.finish()
-    assert np.allclose(sf.read(tmp_path / "ok.wav", dtype="float32")[0], 0.1, atol=1e-4)
+    ok.finish()  # a normal end: the crash-safe WAV becomes a FLAC
+    assert ok.recorded_path == tmp_path / "ok.flac" and not (tmp_path / "ok.wav").exists()
+    assert np.allclose(sf.read(ok.recorded_path, dtype="float32")[0], 0.1, atol=1e-4)
     bad = LiveWorker(None, record_to=tmp_path / "missing" / "x.wav")
     notices, updates = [], []
     bad.notice.connect(notices.append)
