@@ -1,14 +1,37 @@
-"""Tempo of a transcription, for the MIDI file's tempo map.
+"""Tempo, beats and meter of a transcription: the grid that bar lines, quantising and score
+export follow.
 
-A MIDI file stores ticks; its tempo says how many seconds a beat lasts. The notes keep their
-exact times in seconds whatever tempo is written, but notation software draws bars from the
-tempo: at a tempo near the player's, a performance lands near the right bar lines instead of
-at an arbitrary 120 BPM. :func:`estimate_tempo` finds that tempo from the note onsets alone
-(an onset-strength envelope weighted by velocity, scored by ``librosa.feature.tempo``), so it
-works the same on a transcription, on hand-edited notes and on notes from a MIDI file.
+Notes alone (onsets, pitches, velocities; no audio) are enough, so the estimate is the same on
+a transcription, on hand-edited notes and on notes read from a MIDI file.
+
+How (:func:`estimate_meter`):
+
+1. **Events and accents.** Onsets closer than 35 ms are one event. An event's accent grows
+   with its number of notes, a note in the bass, its loudness and how long its notes ring
+   (the cues of metrical accent in Lerdahl & Jackendoff's preference rules).
+2. **Candidate beats.** librosa's autocorrelation tempogram (``librosa.feature.tempogram``) of
+   the accent envelope lists the periodicities present; every peak and its relatives by 2, 3,
+   3/2 and 4/3 between 40 and 200 beats per minute is a candidate.
+3. **Candidates judged by a metrical grid.** For each candidate, librosa's dynamic-programming
+   beat tracker (``librosa.beat.beat_track``, Ellis 2007; it follows tempo drift) places the
+   beats; the grid is then scored by how well it explains the onsets: how much accent falls on
+   beats rather than between them, whether the onsets between beats sit on halves/quarters
+   (simple meter) or thirds/sixths (compound meter), how many beats are played at all, and a
+   log-normal prior on the beat tempo (most written tempi lie between 60 and 160). A figure
+   that repeats every three sixteenths (BWV 846) makes a strong periodicity, but its "beats"
+   leave the bass notes between them, so the grid at the written tempo wins.
+4. **Bars.** Downbeats are where the harmony changes and the bass enters: the number of beats
+   per bar (2, 3 or 4) and its phase are chosen by the mean harmonic change (pitch-class sets of
+   consecutive beats) and bass accent on candidate downbeats.
+
+librosa is used (rather than madmom, whose beat and downbeat networks need audio and an
+unmaintained build) because it is already a dependency, works on any onset envelope, and its
+beat tracker is the reference implementation of the DP tracker.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,39 +39,331 @@ from .midi_io import DEFAULT_TEMPO
 from .notes import Notes
 
 ENVELOPE_RATE = 100  #: onset envelope frames per second (10 ms)
-MIN_ONSETS = 8  #: fewer onsets than this give no estimate
-TEMPO_RANGE = (30.0, 300.0)  #: BPM; estimates are folded by octaves into this range
-MAX_SECONDS = 300.0  #: only the first 5 minutes are scored (the tempogram is 384 × frames)
+MIN_ONSETS = 8  #: fewer distinct onsets than this give no estimate
+TEMPO_RANGE = (30.0, 300.0)  #: BPM accepted for a typed tempo / folded estimates
+BEAT_RANGE = (40.0, 200.0)  #: beats per minute searched
+PRIOR_BPM = 110  #: centre of the log-normal prior on the beat tempo
+PRIOR_OCTAVES = 0.75  #: its standard deviation, in octaves
+MAX_SECONDS = 300.0  #: only the first 5 minutes are analysed
+CHORD_S = 0.035  #: onsets closer than this are one event
+BASS_WINDOW_S = 0.6  #: a bass note is the lowest struck within this many seconds either side
+W_CONTRAST, W_FIT, W_OCC = 1.5, 2.0, 2.0  #: weights of the grid's scores (see _score)
+
+
+@dataclass
+class Meter:
+    """A metrical grid: beats (seconds) grouped into bars.
+
+    ``beat_bpm`` counts beats per minute; a beat is a quarter note in simple meter
+    (``division`` 2) and a dotted quarter in compound meter (``division`` 3, 6/8 etc.).
+    ``beats`` (B,) float64 seconds, ``downbeat`` index into ``beats`` of the first bar line.
+    """
+
+    beat_bpm: float
+    beats_per_bar: int = 4
+    division: int = 2
+    beats: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    downbeat: int = 0
+
+    @property
+    def quarter_bpm(self) -> float:
+        """Quarter notes per minute (the MIDI and MusicXML tempo unit)."""
+        return self.beat_bpm * (1.5 if self.division == 3 else 1.0)
+
+    @property
+    def time_signature(self) -> str:
+        if self.division == 3:
+            return f"{3 * self.beats_per_bar}/8"
+        return f"{self.beats_per_bar}/4"
+
+    @property
+    def bar_quarters(self) -> float:
+        """Length of one bar in quarter notes."""
+        return self.beats_per_bar * (1.5 if self.division == 3 else 1.0)
+
+    @property
+    def downbeat_s(self) -> float:
+        return float(self.beats[self.downbeat]) if len(self.beats) else 0.0
+
+    @classmethod
+    def regular(cls, quarter_bpm: float, time_signature: str = "4/4", start_s: float = 0.0,
+                end_s: float = 60.0) -> "Meter":
+        """A steady grid at a typed tempo (quarter notes per minute) and time signature,
+        its first downbeat at ``start_s``, beats up to ``end_s``."""
+        num, den = parse_time_signature(time_signature)
+        division = 3 if den == 8 and num % 3 == 0 and num > 3 else 2
+        per_bar = num // 3 if division == 3 else num
+        beat_bpm = quarter_bpm / (1.5 if division == 3 else 1.0)
+        if division == 2 and den != 4:  # 2/2, 3/8...: count in quarters, keep the bar length
+            per_bar = max(1, round(num * 4 / den))
+        step = 60.0 / beat_bpm
+        beats = start_s + step * np.arange(max(1, int(np.ceil((end_s - start_s) / step)) + 1))
+        return cls(float(beat_bpm), int(per_bar), division, beats, 0)
+
+    def quarters_at(self, t) -> np.ndarray:
+        """Map seconds to quarter notes since the first downbeat, following the beats
+        (linear inside a beat, the edge beat lengths beyond the ends)."""
+        t = np.asarray(t, np.float64)
+        b = self.beats
+        q_per_beat = 1.5 if self.division == 3 else 1.0
+        if len(b) < 2:
+            return (t - (b[0] if len(b) else 0.0)) * self.quarter_bpm / 60.0
+        idx = np.arange(len(b), dtype=np.float64) - self.downbeat
+        inner = np.interp(t, b, idx)
+        first = (t - b[0]) / (b[1] - b[0]) + idx[0]
+        last = (t - b[-1]) / (b[-1] - b[-2]) + idx[-1]
+        beats = np.where(t < b[0], first, np.where(t > b[-1], last, inner))
+        return beats * q_per_beat
+
+    def seconds_at(self, q) -> np.ndarray:
+        """Inverse of :meth:`quarters_at`: quarter notes since the first downbeat → seconds."""
+        q = np.asarray(q, np.float64)
+        b = self.beats
+        q_per_beat = 1.5 if self.division == 3 else 1.0
+        x = q / q_per_beat + self.downbeat
+        if len(b) < 2:
+            return (b[0] if len(b) else 0.0) + q * 60.0 / self.quarter_bpm
+        idx = np.arange(len(b), dtype=np.float64)
+        inner = np.interp(x, idx, b)
+        first = b[0] + (x - 0) * (b[1] - b[0])
+        last = b[-1] + (x - idx[-1]) * (b[-1] - b[-2])
+        return np.where(x < 0, first, np.where(x > idx[-1], last, inner))
+
+    def extended(self, end_s: float) -> "Meter":
+        """The grid with beats continued (at the last beat length) up to ``end_s`` and back to
+        0 s, so bar lines cover the whole recording."""
+        b = np.asarray(self.beats, np.float64)
+        if len(b) < 2:
+            return self
+        step0, step1 = b[1] - b[0], b[-1] - b[-2]
+        n_before = int(np.floor(b[0] / step0)) if step0 > 0 else 0
+        before = b[0] - step0 * np.arange(n_before, 0, -1)
+        n_after = max(0, int(np.ceil((end_s - b[-1]) / step1))) if step1 > 0 else 0
+        after = b[-1] + step1 * np.arange(1, n_after + 1)
+        return Meter(self.beat_bpm, self.beats_per_bar, self.division,
+                     np.concatenate([before, b, after]), self.downbeat + n_before)
+
+
+def parse_time_signature(text: str) -> tuple[int, int]:
+    """``"6/8"`` → (6, 8); ValueError for anything that is not n/d with d in 2, 4, 8, 16."""
+    try:
+        num, den = (int(x) for x in str(text).strip().split("/"))
+    except ValueError:
+        raise ValueError(f"time signature {text!r} is not like 4/4 or 6/8") from None
+    if not (1 <= num <= 32 and den in (2, 4, 8, 16)):
+        raise ValueError(f"time signature {text!r}: need 1..32 beats over 2, 4, 8 or 16")
+    return num, den
+
+
+# --------------------------------------------------------------------------- events
+def _events(notes: Notes):
+    """Group onsets closer than CHORD_S. Returns (times (E,) s, accent (E,), pitch-class sets
+    as (E, 12) bool, lowest pitch (E,))."""
+    n = notes.sorted()
+    on = n.onset
+    new = np.concatenate([[True], np.diff(on) > CHORD_S])
+    group = np.cumsum(new) - 1
+    E = int(group[-1]) + 1
+    times = np.full(E, np.inf)
+    np.minimum.at(times, group, on)
+    size = np.bincount(group, minlength=E).astype(float)
+    vel = np.zeros(E)
+    np.maximum.at(vel, group, n.velocity / 127.0)
+    dur = np.zeros(E)
+    np.maximum.at(dur, group, np.clip(n.offset - n.onset, 0, 4.0))
+    low = np.full(E, 128)
+    np.minimum.at(low, group, n.pitch.astype(int))
+    pcs = np.zeros((E, 12), bool)
+    pcs[group, n.pitch.astype(int) % 12] = True
+    # bass: the event's lowest note is the lowest one struck within ±BASS_WINDOW_S (a bass
+    # note marks a beat); half as much when it is only in the lower third of all pitches
+    lo = np.searchsorted(times, times - BASS_WINDOW_S)
+    hi = np.searchsorted(times, times + BASS_WINDOW_S, side="right")
+    local_min = np.array([low[a:b].min() for a, b in zip(lo, hi)])
+    bass = np.where(low <= local_min, 1.0, 0.0) + 0.5 * (low <= np.percentile(n.pitch, 33))
+    rel_vel = vel / max(np.median(vel), 1e-3)
+    rel_dur = np.log1p(dur / max(np.median(dur), 1e-3))
+    accent = 1.0 + 0.5 * np.minimum(size - 1, 3) + 1.0 * bass + 0.5 * np.clip(rel_vel - 1, -0.5, 1) \
+        + 0.3 * rel_dur
+    return times, accent, pcs, low
+
+
+def accent_envelope(times: np.ndarray, weights: np.ndarray, rate: int = ENVELOPE_RATE) -> np.ndarray:
+    """(n_frames,) float32 envelope at ``rate`` frames/s: ``weights`` summed at ``times`` (s),
+    smoothed by a 30 ms triangle so that slightly spread chords count as one attack."""
+    n = int(np.ceil(float(times.max()) * rate)) + 4
+    env = np.zeros(n, np.float64)
+    np.add.at(env, np.round(times * rate).astype(np.int64), weights)
+    return np.convolve(env, [0.5, 1.0, 0.5], mode="same").astype(np.float32)
 
 
 def onset_envelope(notes: Notes, rate: int = ENVELOPE_RATE) -> np.ndarray:
-    """(n_frames,) float32: summed onset velocity/127 per ``1/rate`` s frame, smoothed by a
-    30 ms triangle so that chords played slightly apart count as one attack."""
-    n = int(np.ceil(float(notes.onset.max()) * rate)) + 2
-    env = np.zeros(n, np.float64)
-    np.add.at(env, np.round(notes.onset * rate).astype(np.int64), notes.velocity / 127.0)
-    kernel = np.array([0.5, 1.0, 0.5])
-    return np.convolve(env, kernel, mode="same").astype(np.float32)
+    """(n_frames,) float32: summed onset velocity/127 per ``1/rate`` s frame, smoothed."""
+    return accent_envelope(notes.onset, notes.velocity / 127.0, rate)
+
+
+# --------------------------------------------------------------------------- candidates
+def _candidates(env: np.ndarray) -> list[float]:
+    """Beat tempi (BPM) worth testing: tempogram peaks and their simple-ratio relatives."""
+    import librosa
+
+    win = int(min(len(env), 8 * ENVELOPE_RATE))
+    tg = librosa.feature.tempogram(onset_envelope=env, sr=ENVELOPE_RATE, hop_length=1,
+                                   win_length=max(win, 16))
+    ac = tg.mean(axis=1)
+    lags = np.arange(len(ac))
+    peaks = [l for l in range(2, len(ac) - 1) if ac[l] >= ac[l - 1] and ac[l] > ac[l + 1]
+             and ac[l] > 0.1 * ac[1:].max()]
+    peaks = sorted(peaks, key=lambda l: -ac[l])[:8]
+    cands = set()
+    for l in peaks:
+        # refine the lag by parabolic interpolation
+        a, b, c = ac[l - 1], ac[l], ac[l + 1]
+        d = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
+        bpm = 60.0 * ENVELOPE_RATE / (lags[l] + d)
+        for f in (1, 2, 3, 4, 1 / 2, 1 / 3, 1 / 4, 3 / 2, 2 / 3, 4 / 3, 3 / 4):
+            v = bpm * f
+            if BEAT_RANGE[0] <= v <= BEAT_RANGE[1]:
+                cands.add(round(v, 1))
+    # merge near-duplicates (within 2 %)
+    out: list[float] = []
+    for v in sorted(cands):
+        if not out or v / out[-1] > 1.02:
+            out.append(v)
+    return out
+
+
+def _track(env: np.ndarray, bpm: float) -> np.ndarray:
+    """Beat times (s) at about ``bpm`` following drift (librosa's DP beat tracker)."""
+    import librosa
+
+    _, frames = librosa.beat.beat_track(onset_envelope=env, sr=ENVELOPE_RATE, hop_length=1,
+                                        start_bpm=bpm, bpm=bpm, tightness=400, trim=False)
+    return np.asarray(frames, np.float64) / ENVELOPE_RATE
+
+
+def _phase(times: np.ndarray, beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each event inside its beat, 0..1 (E,), and the beat's index (E,)."""
+    if len(beats) < 2:
+        return np.zeros(len(times)), np.zeros(len(times), int)
+    step = np.diff(beats)
+    ext = np.concatenate([[beats[0] - step[0]], beats, [beats[-1] + step[-1]]])
+    idx = np.clip(np.searchsorted(ext, times, side="right") - 1, 0, len(ext) - 2)
+    frac = (times - ext[idx]) / (ext[idx + 1] - ext[idx])
+    return frac, idx
+
+
+def _near(frac: np.ndarray, grid: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    d = np.abs(frac[:, None] - grid[None, :]).min(axis=1)
+    return d <= tol
+
+
+def _score(times, accent, beats, bpm):
+    """How well a beat grid explains the events: (score, division, details)."""
+    if len(beats) < 4:
+        return -np.inf, 2, {}
+    frac, _ = _phase(times, beats)
+    period = 60.0 / bpm
+    tol = np.full(len(times), 0.04 / period + 0.03)  # 40 ms + 3 % of a beat
+    on_beat = _near(frac, np.array([0.0, 1.0]), tol)
+    w = accent / accent.sum()
+    # metrical accent: events on beats carry more accent than events between them
+    mean_acc = float(accent.mean())
+    off = ~on_beat
+    contrast = 0.0
+    if on_beat.any() and off.any():
+        contrast = float(accent[on_beat].mean() - accent[off].mean()) / mean_acc * min(1.0, 4 * off.mean())
+    # subdivisions: each grid point catches a quarter of its spacing either side at most,
+    # so the finer sextuple grid has no more chance hits than the quadruple one
+    t4, t6 = np.minimum(tol, 0.25 / 4), np.minimum(tol, 0.25 / 6)
+    fit2 = float(w[_near(frac, np.arange(0, 1.01, 0.25), t4)].sum())
+    fit3 = float(w[_near(frac, np.arange(0, 1.01, 1 / 6), t6)].sum())
+    fit3_only = float(w[_near(frac, np.array([1 / 3, 2 / 3]), t6)].sum())
+    fit2_only = float(w[_near(frac, np.array([0.5]), t4)].sum())
+    compound = fit3_only > 1.3 * fit2_only and fit3 > fit2 + 0.02
+    fit = fit3 if compound else fit2
+    # how many beats are played at all (a beat level far below the music has empty beats)
+    span = (beats >= times.min() - 0.05) & (beats <= times.max() + 0.05)
+    bt = beats[span]
+    occ = float(np.mean(np.abs(bt[:, None] - times[None, :]).min(axis=1) <= 0.05 + 0.06 * period)) \
+        if len(bt) else 0.0
+    eff_bpm = bpm
+    prior = -0.5 * (np.log2(eff_bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2
+    score = W_CONTRAST * contrast + W_FIT * fit + W_OCC * occ + prior
+    return score, (3 if compound else 2), dict(contrast=contrast, fit2=fit2, fit3=fit3,
+                                               occ=occ, prior=prior)
+
+
+def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4)):
+    """(beats per bar, index of the first downbeat) from harmonic change and bass accents."""
+    if len(beats) < 4:
+        return 4, 0
+    _, idx = _phase(times, beats)
+    nb = len(beats) + 2
+    chroma = np.zeros((nb, 12))
+    np.add.at(chroma, idx, pcs.astype(float))
+    chroma = chroma[1:-1]
+    bass_acc = np.zeros(nb)
+    lowest = np.full(nb, 128)
+    np.minimum.at(lowest, idx, low)
+    np.add.at(bass_acc, idx, accent)
+    bass_acc = bass_acc[1:-1]
+    lowest = lowest[1:-1]
+    # harmonic change into each beat: 1 - cosine similarity of the pitch classes sounding
+    norm = np.linalg.norm(chroma, axis=1) + 1e-9
+    sim = (chroma[1:] * chroma[:-1]).sum(1) / (norm[1:] * norm[:-1])
+    change = np.concatenate([[0.0], 1.0 - sim])
+    played = chroma.sum(1) > 0
+    lowness = np.where(lowest < 128, (np.median(lowest[lowest < 128]) - lowest) / 12.0, 0.0) \
+        if (lowest < 128).any() else np.zeros(len(lowest))
+    strength = change + 0.5 * np.clip(lowness, -1, 1) + 0.2 * bass_acc / max(bass_acc.max(), 1e-9)
+    strength = np.where(played, strength, 0.0)
+    best = (-np.inf, 4, 0)
+    for m in beats_per_bar_options:
+        for ph in range(m):
+            sel = strength[ph::m]
+            rest = np.delete(strength, np.arange(ph, len(strength), m))
+            if len(sel) < 2 or len(rest) < 1:
+                continue
+            s = float(sel.mean() - rest.mean())
+            # prefer 4 over 2 when equal (a tie means the pattern repeats each half bar)
+            s += {2: 0.0, 3: 0.0, 4: 0.02}[m]
+            if s > best[0]:
+                best = (s, m, ph)
+    return best[1], best[2]
+
+
+def estimate_meter(notes: Notes) -> Meter | None:
+    """The metrical grid (beats, tempo, time signature, first downbeat) that best explains
+    ``notes``; None when there are fewer than :data:`MIN_ONSETS` distinct onsets."""
+    if len(notes) == 0:
+        return None
+    notes = notes.take(notes.onset < MAX_SECONDS)
+    if len(np.unique(np.round(notes.onset, 2))) < MIN_ONSETS:
+        return None
+    times, accent, pcs, low = _events(notes)
+    if len(times) < MIN_ONSETS:
+        return None
+    env = accent_envelope(times, accent)
+    best = None
+    for bpm in _candidates(env):
+        beats = _track(env, bpm)
+        score, div, _ = _score(times, accent, beats, bpm)
+        if best is None or score > best[0]:
+            best = (score, bpm, div, beats)
+    if best is None or not np.isfinite(best[0]):
+        return None
+    _, bpm, div, beats = best
+    local = float(60.0 / np.median(np.diff(beats))) if len(beats) > 2 else bpm
+    per_bar, ph = _bars(times, pcs, low, accent, beats)
+    return Meter(round(local, 1), per_bar, div, beats, ph)
 
 
 def estimate_tempo(notes: Notes, start_bpm: float = 120.0) -> float | None:
-    """Tempo in BPM (rounded to 0.1) that best explains the onsets, or None when there are fewer
-    than :data:`MIN_ONSETS` distinct onsets to judge from."""
-    if len(notes) == 0 or len(np.unique(np.round(notes.onset, 2))) < MIN_ONSETS:
-        return None
-    import librosa
-
-    env = onset_envelope(notes.take(notes.onset < MAX_SECONDS))
-    # librosa's tempo works on an onset envelope at sr / hop_length frames per second
-    bpm = float(librosa.feature.tempo(onset_envelope=env, sr=ENVELOPE_RATE, hop_length=1,
-                                      start_bpm=start_bpm, aggregate=np.mean)[0])
-    if not np.isfinite(bpm) or bpm <= 0:
-        return None
-    while bpm < TEMPO_RANGE[0]:
-        bpm *= 2
-    while bpm > TEMPO_RANGE[1]:
-        bpm /= 2
-    return round(bpm, 1)
+    """Quarter notes per minute (rounded to 0.1) of :func:`estimate_meter`'s grid, or None
+    when the notes are too few to judge. (``start_bpm`` is kept for callers; unused.)"""
+    m = estimate_meter(notes)
+    return None if m is None else round(m.quarter_bpm, 1)
 
 
 def resolve_tempo(value, notes: Notes, default: float = DEFAULT_TEMPO) -> float:

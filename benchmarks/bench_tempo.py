@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Tempo and meter benchmark: how often :func:`par_studio.tempo.estimate_meter` finds the written
+tempo (within 4 %) and how often it is off by a factor (2, 3/2, 4/3, 3 and their inverses).
+
+The set: public-domain scores from the music21 corpus (2/4, 3/4, 4/4, 6/8), each played at
+three tempi around a tempo that suits its notation (60-160 beats per minute; a 6/8 beat is a
+dotted quarter), once exactly as written (every velocity 80) and once with human-like timing:
+a slow tempo drift (±4 %), 15 ms onset jitter, chords spread by up to 12 ms and random
+velocities (no metric accents, so loud beats give nothing away). Tempi are compared as quarter
+notes per minute, the MIDI convention, so a 6/8 piece is right only when the estimator also
+finds that its beat is a dotted quarter. The notes go straight to the estimator (score → note
+list at a known tempo; no audio). With ``--example`` the bundled recording is also transcribed
+(once, cached) and its tempo checked against the written ♩ = 70.
+
+Usage::
+
+    python benchmarks/bench_tempo.py [--example] [--threads 1] [--cache DIR] [-v]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from par_studio.notes import Notes  # noqa: E402
+
+#: (music21 corpus name, bars, beat BPM that suits the notation); the beat of 6/8 is a dotted quarter
+PIECES = [
+    ("bach/bwv846", (1, 16), 70),                      # 4/4 prelude, continuous 16ths
+    ("bach/bwv66.6", (1, 12), 84),                     # 4/4 chorales
+    ("bach/bwv10.7", (1, 12), 80),
+    ("bach/bwv101.7", (1, 12), 76),
+    ("bach/bwv1.6", (1, 12), 80),
+    ("mozart/k545/movement1", (1, 16), 132),           # 4/4 sonata, Allegro
+    ("bach/bwv11.6", (1, 16), 96),                     # 3/4 chorales
+    ("bach/bwv269", (1, 16), 90),
+    ("bach/bwv153.9", (1, 16), 90),
+    ("chopin/mazurka06-2.krn", (1, 24), 132),          # 3/4 mazurka
+    ("beethoven/opus59no3/movement3", (1, 24), 110),   # 3/4 menuetto
+    ("haydn/opus1no1/movement2", (1, 24), 120),
+    ("mozart/k458/movement1", (1, 24), 100),           # 6/8 (dotted-quarter beat)
+    ("haydn/opus1no1/movement1", (1, 24), 90),
+    ("schumann_robert/opus41no1/movement2", (1, 24), 100),
+    ("beethoven/opus18no5", (1, 24), 100),
+    ("beethoven/opus59no2/movement1", (1, 24), 84),
+    ("beethoven/opus59no3/movement2", (1, 16), 60),
+    ("joplin/maple_leaf_rag", (1, 24), 100),           # 2/4
+    ("mozart/k458/movement4", (1, 32), 150),
+    ("haydn/opus74no1/movement4", (1, 32), 150),
+    ("beethoven/opus18no1/movement4", (1, 32), 140),
+    ("mozart/k155/movement3", (1, 32), 120),
+    ("schumann_robert/dichterliebe_no2", (1, 16), 66),
+]
+TEMPO_SCALES = (0.85, 1.0, 1.2)
+TOLERANCE = 0.04
+FACTORS = {"×2": 2.0, "×1/2": 0.5, "×3/2": 1.5, "×2/3": 2 / 3, "×4/3": 4 / 3, "×3/4": 0.75,
+           "×3": 3.0, "×1/3": 1 / 3}
+
+
+def load_piece(name: str, bars: tuple[int, int], cache: Path):
+    """(onsets in quarter notes (N,), offsets (N,), pitches (N,), meter "n/d", bar starts in
+    quarters) of the piece's bars, cached as .npz."""
+    f = cache / (name.replace("/", "_") + f"_{bars[0]}-{bars[1]}.npz")
+    if f.exists():
+        z = np.load(f)
+        return z["on"], z["off"], z["pitch"], str(z["meter"]), z["bars"]
+    from music21 import corpus, meter
+
+    score = corpus.parse(name)
+    ts = score.recurse().getElementsByClass(meter.TimeSignature).first()
+    ex = score.measures(*bars)
+    on, off, pitch = [], [], []
+    for n in ex.flatten().notes:
+        if n.duration.isGrace or n.quarterLength <= 0:
+            continue
+        for p in n.pitches:
+            on.append(float(n.offset)); off.append(float(n.offset + n.quarterLength)); pitch.append(p.midi)
+    first = ex.parts[0] if hasattr(ex, "parts") and ex.parts else ex
+    bar_starts = sorted({float(m.offset) for m in first.getElementsByClass("Measure")})
+    on, off, pitch = np.array(on), np.array(off), np.array(pitch)
+    order = np.lexsort((pitch, on))
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(f, on=on[order], off=off[order], pitch=pitch[order], meter=ts.ratioString,
+             bars=np.array(bar_starts))
+    return on[order], off[order], pitch[order], ts.ratioString, np.array(bar_starts)
+
+
+def perform(on_q, off_q, pitch, quarter_bpm: float, human: bool, seed: int) -> Notes:
+    """Notes in seconds: quarters at ``quarter_bpm``; ``human`` adds drift, jitter, chord
+    spread and random velocities."""
+    rng = np.random.default_rng(seed)
+    sec = 60.0 / quarter_bpm
+    if not human:
+        return Notes(0.5 + on_q * sec, 0.5 + np.maximum(off_q * sec, on_q * sec + 0.05), pitch,
+                     np.full(len(on_q), 80)).sorted()
+    # slow tempo drift: the local beat length wanders ±4 % (smooth random walk over quarters)
+    span = int(np.ceil(off_q.max())) + 2
+    drift = np.cumsum(rng.normal(0, 0.01, span))
+    drift = 1.0 + 0.04 * np.tanh(drift / 0.04)
+    t_of_q = np.concatenate([[0.0], np.cumsum(drift * sec)])
+    q = np.arange(span + 1)
+    on = np.interp(on_q, q, t_of_q) + rng.normal(0, 0.015, len(on_q)) + rng.uniform(0, 0.012, len(on_q))
+    off = np.maximum(np.interp(off_q, q, t_of_q), on + 0.05)
+    vel = np.clip(rng.normal(72, 12, len(on_q)), 20, 120)
+    return Notes(0.5 + np.maximum(on, 0), 0.5 + off, pitch, vel.astype(int)).sorted()
+
+
+def quarter_bpm_of(beat_bpm: float, meter: str) -> float:
+    num, den = map(int, meter.split("/"))
+    compound = den == 8 and num % 3 == 0 and num > 3
+    return beat_bpm * 1.5 if compound else beat_bpm * 4.0 / den
+
+
+def classify(est: float | None, true: float) -> str:
+    if est is None:
+        return "none"
+    r = est / true
+    if abs(r - 1) <= TOLERANCE:
+        return "right"
+    for name, f in FACTORS.items():
+        if abs(r / f - 1) <= TOLERANCE:
+            return name
+    return "other"
+
+
+def example_notes(cache: Path, threads: int) -> Notes:
+    """The bundled example through the real transcription (cached as CSV)."""
+    f = cache / "example_transcription.csv"
+    from par_studio.midi_io import read_csv, write_csv
+
+    if f.exists():
+        return read_csv(f)
+    import torch
+
+    from par_studio.audio.io import load_audio
+    from par_studio.engine.offline import transcribe
+    from par_studio.model.checkpoint import resolve_model
+
+    torch.set_num_threads(threads)
+    model, _ = resolve_model("par")
+    tr = transcribe(load_audio(ROOT / "resources" / "example.flac"), model)
+    cache.mkdir(parents=True, exist_ok=True)
+    write_csv(tr.notes, f)
+    return tr.notes
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "par-studio" / "bench_tempo")
+    ap.add_argument("--example", action="store_true", help="also transcribe and check the bundled example")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("-v", "--verbose", action="store_true", help="one line per case")
+    args = ap.parse_args(argv)
+    from par_studio.tempo import estimate_meter
+
+    rows = []
+    t_est = 0.0
+    for name, bars, beat_bpm in PIECES:
+        try:
+            on_q, off_q, pitch, meter, _ = load_piece(name, bars, args.cache)
+        except Exception as exc:  # a corpus file music21 cannot read is reported, not fatal
+            print(f"skip {name}: {exc}", file=sys.stderr)
+            continue
+        for k, scale in enumerate(TEMPO_SCALES):
+            bpm = float(np.clip(beat_bpm * scale, 60, 160))
+            true_q = quarter_bpm_of(bpm, meter)
+            for human in (False, True):
+                notes = perform(on_q, off_q, pitch, true_q, human, seed=k * 1000 + len(rows))
+                # with drift the played tempo is the mean one: quarters over seconds
+                span_q = on_q.max() - on_q.min()
+                true_q = 60.0 * span_q / (notes.onset.max() - notes.onset.min()) if span_q > 0 else true_q
+                t0 = time.perf_counter()
+                m = estimate_meter(notes)
+                t_est += time.perf_counter() - t0
+                est_q = m.quarter_bpm if m else None
+                verdict = classify(est_q, true_q)
+                meter_ok = m is not None and m.time_signature == meter
+                rows.append((name, meter, human, true_q, est_q, verdict, meter_ok))
+                if args.verbose:
+                    print(f"{name:38s} {meter:4s} {'human' if human else 'exact'} true ♩={true_q:6.1f} "
+                          f"est {est_q or 0:6.1f} {m.time_signature if m else '-':5s} {verdict}")
+    n = len(rows)
+    right = sum(r[5] == "right" for r in rows)
+    factor = sum(r[5] in FACTORS for r in rows)
+    print(f"cases: {n} ({len({r[0] for r in rows})} pieces × {len(TEMPO_SCALES)} tempi × exact/human)")
+    print(f"tempo right within {TOLERANCE:.0%}: {right}/{n} = {right / n:.1%}")
+    print(f"off by a factor: {factor}/{n} = {factor / n:.1%}  "
+          + ", ".join(f"{k} {sum(r[5] == k for r in rows)}" for k in FACTORS if any(r[5] == k for r in rows)))
+    print(f"other errors: {sum(r[5] in ('other', 'none') for r in rows)}")
+    for human in (False, True):
+        sub = [r for r in rows if r[2] == human]
+        print(f"  {'human timing' if human else 'exact timing'}: right {sum(r[5] == 'right' for r in sub)}/{len(sub)}"
+              f", time signature right {sum(r[6] for r in sub)}/{len(sub)}")
+    for meter in ("2/4", "3/4", "4/4", "6/8"):
+        sub = [r for r in rows if r[1] == meter]
+        if sub:
+            print(f"  {meter}: right {sum(r[5] == 'right' for r in sub)}/{len(sub)}, "
+                  f"time signature right {sum(r[6] for r in sub)}/{len(sub)}")
+    print(f"estimate time: {1000 * t_est / max(n, 1):.0f} ms per piece")
+    if args.example:
+        notes = example_notes(args.cache, args.threads)
+        m = estimate_meter(notes)
+        q = m.quarter_bpm if m else float("nan")
+        ok = abs(q / 70 - 1) <= 0.03
+        print(f"example (BWV 846 transcribed, {len(notes)} notes): ♩ = {q:.1f} "
+              f"({'within' if ok else 'NOT within'} 3 % of 70), time signature {m.time_signature if m else '-'}, "
+              f"first downbeat {m.downbeat_s if m else float('nan'):.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
