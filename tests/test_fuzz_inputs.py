@@ -408,3 +408,16 @@ def test_stale_temp_files_of_our_pattern_are_cleaned_on_the_next_write(tmp_path)
     atomic_write_bytes(tmp_path / "x.mid", b"data")
     assert not old.exists() and fresh.exists() and foreign.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, foreign.name, "x.mid"])
+
+
+def test_autosave_of_a_file_whose_name_is_not_utf8(tmp_path):
+    pytest.importorskip("PySide6")
+    from par_studio.gui.session import AutosaveStore
+    from par_studio.notes import Notes
+
+    store = AutosaveStore(tmp_path / "autosave")
+    ident = {"path": os.fsdecode(b"/x/caf\xe9.wav"), "size": 1, "mtime_ns": 2}
+    notes = Notes([0.1], [0.4], [60], [80])
+    store.save(ident, notes)
+    back, _ = store.load(ident)
+    assert back.equals(notes)

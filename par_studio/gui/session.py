@@ -59,7 +59,8 @@ class AutosaveStore:
 
     def file_for(self, ident: dict) -> Path:
         key = f"{ident['path']}|{ident['size']}|{ident['mtime_ns']}"
-        return self.root / f"{hashlib.sha1(key.encode()).hexdigest()[:24]}.json"
+        # surrogateescape: a file name that is not UTF-8 keys its autosave by its raw bytes
+        return self.root / f"{hashlib.sha1(key.encode('utf-8', 'surrogateescape')).hexdigest()[:24]}.json"
 
     def save(self, ident: dict, notes: Notes, exported: bool = False) -> Path:
         doc = {
