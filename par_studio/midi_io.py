@@ -95,12 +95,17 @@ def atomic_write_bytes(path, data: bytes) -> Path:
     return path
 
 
-def notes_to_pretty_midi(notes: Notes, tempo: float = DEFAULT_TEMPO):
+def notes_to_pretty_midi(notes: Notes, tempo: float = DEFAULT_TEMPO, time_signature: str | None = None):
+    """A pretty_midi object of ``notes`` (seconds) with one tempo (quarter notes per minute)
+    and, when given, a time signature such as "3/4" at the start."""
     import pretty_midi
 
     if not (20.0 <= tempo <= 400.0):
         raise ValueError(f"tempo {tempo} BPM is outside 20..400")
     pm = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=float(tempo))
+    if time_signature:
+        num, den = (int(x) for x in time_signature.split("/"))
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, 0.0))
     inst = pretty_midi.Instrument(program=0, name="Piano")
     for on, off, p, v in zip(notes.onset, notes.offset, notes.pitch, notes.velocity):
         inst.notes.append(pretty_midi.Note(velocity=int(v), pitch=int(p), start=float(on), end=float(off)))
@@ -108,9 +113,10 @@ def notes_to_pretty_midi(notes: Notes, tempo: float = DEFAULT_TEMPO):
     return pm
 
 
-def write_midi(notes: Notes, path, tempo: float = DEFAULT_TEMPO) -> Path:
-    """Write ``notes`` as a standard MIDI file (type 1) at ``path``, atomically."""
-    pm = notes_to_pretty_midi(notes.sorted(), tempo)
+def write_midi(notes: Notes, path, tempo: float = DEFAULT_TEMPO, time_signature: str | None = None) -> Path:
+    """Write ``notes`` as a standard MIDI file (type 1) at ``path``, atomically; the file
+    states ``tempo`` (and ``time_signature`` when given)."""
+    pm = notes_to_pretty_midi(notes.sorted(), tempo, time_signature)
     buf = io.BytesIO()
     pm.write(buf)
     return atomic_write_bytes(path, buf.getvalue())

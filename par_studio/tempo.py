@@ -373,3 +373,20 @@ def resolve_tempo(value, notes: Notes, default: float = DEFAULT_TEMPO) -> float:
         est = estimate_tempo(notes)
         return est if est is not None else float(default)
     return float(value)
+
+
+def resolve_meter(tempo=None, notes: Notes | None = None, time_signature: str | None = None,
+                  end_s: float | None = None) -> Meter:
+    """The grid to export and draw: the estimate from ``notes`` when ``tempo`` is "auto"/None/0
+    and no ``time_signature`` is given; otherwise a steady grid at the typed tempo (quarter
+    notes per minute; the estimate's, else 120, when "auto") in ``time_signature`` (the
+    estimate's, else 4/4), its first bar line on the estimated downbeat or the first note."""
+    auto = tempo is None or (isinstance(tempo, str) and tempo.strip().lower() == "auto") or tempo == 0
+    est = estimate_meter(notes) if notes is not None and len(notes) else None
+    end = end_s if end_s is not None else (float(notes.offset.max()) + 1.0 if notes is not None and len(notes) else 60.0)
+    if auto and time_signature is None and est is not None:
+        return est.extended(end)
+    bpm = float(tempo) if not auto else (est.quarter_bpm if est is not None else DEFAULT_TEMPO)
+    ts = time_signature or (est.time_signature if est is not None else "4/4")
+    start = est.downbeat_s if est is not None else (float(notes.onset.min()) if notes is not None and len(notes) else 0.0)
+    return Meter.regular(bpm, ts, start, end).extended(end)
