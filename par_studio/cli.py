@@ -57,6 +57,17 @@ def threads_arg(text: str) -> int:
     return n
 
 
+def meter_arg(text: str) -> str:
+    """argparse type of ``--meter``: a time signature such as 3/4 or 6/8."""
+    from .tempo import parse_time_signature
+
+    try:
+        num, den = parse_time_signature(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return f"{num}/{den}"
+
+
 def tempo_arg(text: str):
     """argparse type of ``--tempo``: "auto" or a BPM in 20..400."""
     if text.strip().lower() == "auto":
@@ -97,6 +108,16 @@ def add_transcribe_parser(sub) -> None:
                         "collide or overwrite an input are renamed, and the renaming is shown")
     add_model_args(p)
     p.add_argument("--csv", action="store_true", help="also write a CSV of notes")
+    p.add_argument("--musicxml", action="store_true",
+                   help="also write a MusicXML score (.musicxml: two staves, notes quantised to "
+                        "the detected beats, key, time signature, tempo) for MuseScore, Sibelius, "
+                        "Dorico")
+    p.add_argument("--meter", type=meter_arg, default=None, metavar="N/D",
+                   help="time signature for the score and the MIDI file, e.g. 3/4 or 6/8 "
+                        "(default: detected)")
+    p.add_argument("--quantise", action="store_true",
+                   help="write the MIDI file quantised to the beat grid (steady tempo, notes on "
+                        "16ths or triplets, as in the score) instead of the played times")
     add_sensitivity_arg(p)
     p.add_argument("--tempo", type=tempo_arg, default="auto", metavar="BPM|auto",
                    help="MIDI tempo: a BPM, or auto (default) to detect it from the notes; note "

@@ -109,7 +109,16 @@ def _write(plan, notes, args, write_or_fallback) -> tuple[list, bool]:
     from .tempo import resolve_tempo
 
     written, fell_back = [], False
-    if plan.midi is not None:
+    if plan.midi is not None and (getattr(args, "musicxml", False) or getattr(args, "quantise", False)
+                                  or getattr(args, "meter", None)):
+        from .notation_export import write_notation  # score and/or quantised MIDI (H19)
+
+        paths, msgs = write_notation(plan.midi, notes, args, write_or_fallback)
+        written += paths
+        for msg in msgs:
+            fell_back = True
+            print(f"error: {msg}", file=sys.stderr)
+    elif plan.midi is not None:
         tempo = resolve_tempo(args.tempo, notes)
         path, msg = write_or_fallback(lambda n, p: write_midi(n, p, tempo=tempo), plan.midi, notes)
         written.append(path)
