@@ -122,7 +122,10 @@ def add_transcribe_parser(sub) -> None:
     p.add_argument("--tempo", type=tempo_arg, default="auto", metavar="BPM|auto",
                    help="MIDI tempo: a BPM, or auto (default) to detect it from the notes; note "
                         "times in seconds are the same either way, the tempo places the bar lines")
-    p.add_argument("--threads", type=threads_arg, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=threads_arg, default=None, metavar="N",
+                   help="CPU threads for the acoustic network (default: automatic, the cores "
+                        "idle now, so a busy computer is not slowed down further; the decoder "
+                        "always uses one)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_transcribe)
 

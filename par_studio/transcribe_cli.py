@@ -92,14 +92,20 @@ def cmd_transcribe(args) -> int:
 def _transcribe_one(path, model, args, tqdm):
     from .audio.io import load_audio
     from .engine.offline import transcribe
+    from .engine.progress import ProgressClock, format_left
 
     audio = load_audio(path)
     with tqdm(total=100, desc=shown(path.name)[:30], unit="%", leave=False,
+              bar_format="{desc}: {percentage:3.0f}%|{bar}|",
               disable=args.quiet or not sys.stderr.isatty()) as bar:
-        def progress(f, bar=bar):
+        clock = ProgressClock()
+
+        def progress(f, bar=bar, clock=clock):  # from the decoder, every 0.1 s of work
             bar.n = round(100 * f)
+            bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| " + format_left(clock.update(f))
             bar.refresh()
-        return transcribe(audio, model, progress=progress, sensitivity=args.sensitivity)
+        return transcribe(audio, model, progress=progress, sensitivity=args.sensitivity,
+                          threads=getattr(args, "threads", None))
 
 
 def _write(plan, notes, args, write_or_fallback) -> tuple[list, bool]:
