@@ -180,7 +180,7 @@ def cmd_live(args) -> int:
         midi.update(upd.finished, upd.sounding)
         midi.close()
     notes = engine.notes()
-    written = None
+    written, fell_back = None, False
     if args.output:
         from .outputs import write_or_fallback
         from .tempo import resolve_tempo
@@ -188,6 +188,7 @@ def cmd_live(args) -> int:
         tempo = resolve_tempo(args.tempo, notes)
         written, msg = write_or_fallback(lambda n, p: write_notes(n, p, tempo=tempo), Path(args.output), notes)
         if msg:
+            fell_back = True
             print(f"error: {msg}", file=sys.stderr)
     wall = time.perf_counter() - t_start
     audio_s = engine.samples_pushed / 16000
@@ -195,7 +196,7 @@ def cmd_live(args) -> int:
           f"in {wall:.1f} s, {source.overflows} overflows ({source.dropped_samples} samples dropped)"
           f"{', written to ' + shown(written) if written else ''}"
           f"{', audio recorded to ' + str(args.record) if recorder is not None else ''}", file=sys.stderr)
-    return 130 if interrupted else 0
+    return 130 if interrupted else 1 if fell_back else 0
 
 
 def add_live_parser(sub) -> None:

@@ -141,10 +141,11 @@ def _disambiguate(plans: list[Planned], input_keys: set, notes: list[str]) -> No
                 notes.append(f"{shown(pl.src)}: output {shown(old)} {why}; writing {shown(new)}")
 
 
-def check_writable(path: Path) -> None:
+def check_writable(path: Path, probed: set | None = None) -> None:
     """Raise :class:`OutputError` (naming ``path``) unless a file can be created at ``path``:
     its folder (or the nearest existing folder above it, where the folders will be made)
-    accepts a new file and ``path`` is not a folder."""
+    accepts a new file and ``path`` is not a folder. ``probed``: folders already proven
+    writable in this run (each is probed once)."""
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"cannot write {shown(path)}: it is a folder.")
@@ -157,6 +158,8 @@ def check_writable(path: Path) -> None:
         folder = folder.parent
     if not folder.is_dir():
         raise OutputError(f"cannot write {shown(path)}: {shown(folder)} is a file, not a folder.")
+    if probed is not None and folder in probed:
+        return
     try:
         fd, tmp = tempfile.mkstemp(prefix=".par-studio-check.", suffix=".tmp", dir=folder)
         os.close(fd)
@@ -164,6 +167,8 @@ def check_writable(path: Path) -> None:
     except OSError as exc:
         raise OutputError(f"cannot write {shown(path)}: {exc.strerror or exc} in {shown(folder)}. "
                           "Choose another place with -o.") from None
+    if probed is not None:
+        probed.add(folder)
 
 
 def fallback_dir() -> Path:

@@ -40,9 +40,10 @@ def cmd_transcribe(args) -> int:
     plans, renamed = plan_outputs(inputs, args.output, args.csv)  # OutputError → main: exit 2
     for msg in renamed:
         print(f"note: {msg}", file=sys.stderr)
+    probed: set = set()
     for target in {p for pl in plans for p in (pl.midi, pl.csv) if p is not None}:
         try:
-            check_writable(target)
+            check_writable(target, probed)
         except OutputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

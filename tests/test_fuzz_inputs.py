@@ -421,3 +421,25 @@ def test_autosave_of_a_file_whose_name_is_not_utf8(tmp_path):
     store.save(ident, notes)
     back, _ = store.load(ident)
     assert back.equals(notes)
+
+
+def test_live_output_that_fails_at_the_end_is_saved_to_the_user_data_folder(tmp_path, compact_ckpt, capsys,
+                                                                             monkeypatch, data_home):
+    import par_studio.midi_io as mio
+
+    wav = fuzzgen.good_wav(tmp_path / "take.wav", seconds=1.0)
+    real = mio.write_notes
+    calls = []
+
+    def flaky(notes, path, tempo=120.0):
+        calls.append(Path(path))
+        if len(calls) == 1:
+            raise OSError(5, "Input/output error", str(path))
+        return real(notes, path, tempo)
+
+    monkeypatch.setattr(mio, "write_notes", flaky)
+    out = tmp_path / "live.mid"
+    code, _, err = run(["live", "--file", wav, "--no-realtime", "-o", out, "--model", compact_ckpt], capsys)
+    saved = list(data_home.glob("*live.mid"))
+    assert code == 1 and not out.exists() and len(saved) == 1
+    assert str(saved[0]) in err and "Input/output error" in err and "written to " + str(saved[0]) in err
