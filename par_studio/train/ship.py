@@ -26,12 +26,14 @@ from .dataset import dir_pairs
 from .evaluate import evaluate_pairs, format_report
 
 START, END = "<!-- figures -->", "<!-- /figures -->"
+HELDOUT_COLUMNS = ("splendid", "splendid-detune35", "splendid-hall", "freepats", "freepats-detune35",
+                   "freepats-hall")
 
 
 def figures_table(models_dir: Path) -> str:
-    rows = ["| model | look-ahead | parameters | steps | CPU h | note F1 | note+offset F1 | "
+    rows = ["| model | look-ahead | parameters | steps | CPU h | test set | note F1 | note+offset F1 | "
             "note+off+vel F1 | frame F1 | RTF offline |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     bands = ["", "Per pitch band, note F1 (MIDI 21–43 / 44–65 / 66–87 / 88–108):", ""]
     for js in sorted(models_dir.glob("*.eval.json")):
         r = json.loads(js.read_text())
@@ -40,7 +42,7 @@ def figures_table(models_dir: Path) -> str:
         steps = f"{m['steps']}" + (" ¹" if m.get("initialised_from") else "")
         rows.append(
             f"| {m['preset']} | {m['latency_ms']} ms | {m['parameters']:,} | {steps} | "
-            f"{m['cpu_hours']:.2f} | {o['note']['f1']:.3f} | {o['note_offset']['f1']:.3f} | "
+            f"{m['cpu_hours']:.2f} | {r.get('test_name', 'corpus2/test')} ({r['files']}) | {o['note']['f1']:.3f} | {o['note_offset']['f1']:.3f} | "
             f"{o['note_offset_velocity']['f1']:.3f} | {o['frame']['f1']:.3f} | {r['real_time_factor']:.3f} |")
         b = r["bands"]
         bands.append(f"- {js.name[:-len('.eval.json')]}: " + " / ".join(
@@ -54,11 +56,25 @@ def figures_table(models_dir: Path) -> str:
             curves.append(f"- {js.name[:-len('.eval.json')]}: " + ", ".join(
                 f"{p['step']}: {p['note_f1']:.2f}/{p['note_offset_f1']:.2f}" for p in pts))
     bands += curves
-    n = json.loads(next(iter(sorted(models_dir.glob("*.eval.json")))).read_text())["files"] if len(rows) > 2 else 0
-    head = f"Held-out test set: {n} files (test pieces of the ASAP split, rendered with the unseen timbre).\n\n"
+    held = ["", "Held-out sets of corpus v2 (12 × 30 s of the ASAP test pieces; note / note+offset / "
+            "note+offset+velocity F1):", "",
+            "| model | " + " | ".join(HELDOUT_COLUMNS) + " |", "|---|" + "---|" * len(HELDOUT_COLUMNS)]
+    for js in sorted(models_dir.glob("*.eval.json")):
+        r = json.loads(js.read_text())
+        h = dict(r.get("heldout") or {})
+        if r.get("test_name") == "freepats":
+            h["freepats"] = r
+        cells = [" / ".join(f"{h[c]['overall'][k]['f1']:.3f}" for k in ("note", "note_offset",
+                                                                          "note_offset_velocity"))
+                 if c in h else "–" for c in HELDOUT_COLUMNS]
+        held.append(f"| {js.name[:-len('.eval.json')]} | " + " | ".join(cells) + " |")
+    bands += held
+    head = ("Test set of each model: test pieces of the ASAP split rendered by TiMidity + freepats "
+            "(never trained on): `corpus2/test` = 30 × 60 s (corpus v1, clean), `freepats` = "
+            "12 × 30 s (corpus v2 `heldout/freepats`).\n\n")
     if any("¹" in r for r in rows):
         rows.append("\n¹ fine-tuned from another checkpoint: steps and CPU hours of the fine-tuning "
-                    "only (the whole lineage is under *Training runs*).")
+                    "only (the whole lineage: `training_logs/HISTORY.md`).")
     return head + "\n".join(rows) + "\n" + "\n".join(bands) + "\n"
 
 
@@ -154,6 +170,7 @@ def main(argv=None) -> int:
                     "offset_shift_s": model.cfg.offset_shift_s}
     if calibration:
         res["calibration"] = calibration
+    res["test_name"] = args.test_name or Path(args.test_dir).name
     print(format_report(res))
     for spec in args.heldout:
         name, _, d = spec.partition("=")

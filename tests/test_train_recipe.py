@@ -1,0 +1,51 @@
+"""The one training recipe (models/recipe.toml): ten models, valid inits, commands in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from par_studio.constants import LATENCY_SETTINGS_MS
+from par_studio.train import recipe
+
+
+def test_recipe_names_ten_models_all_lookaheads():
+    r = recipe.load_recipe()
+    got = {(m["preset"], m["latency"]) for m in r["model"]}
+    assert got == {(p, lat) for p in ("par", "par-compact") for lat in LATENCY_SETTINGS_MS}
+    assert all(m["name"] == f"{m['preset']}-{m['latency']}" for m in r["model"])
+
+
+def test_plan_orders_corpus_train_ship_and_variants_start_from_320(tmp_path):
+    r = recipe.load_recipe()
+    models = tmp_path / "models"
+    cmds = recipe.plan(r, tmp_path / "work", recipe.STAGES, set(), models)
+    assert cmds[0][:2] == ["par-studio", "build-corpus-v2"]
+    assert len(cmds) == 1 + 2 * len(r["model"])
+    trains = [c for c in cmds if c[:2] == ["par-studio", "train"]]
+    for c in trains:
+        lat = int(c[c.index("--latency") + 1])
+        if lat != 320:
+            init = Path(c[c.index("--init") + 1])
+            assert init.parent == models and init.name.endswith("-320.pt")
+        else:
+            assert "--init" not in c
+        steps = int(c[c.index("--steps") + 1])
+        assert int(c[c.index("--cooldown-start") + 1]) < steps
+    ships = [c for c in cmds if "par_studio.train.ship" in c]
+    assert all(sum(a == "--heldout" for a in c) == len(recipe.HELDOUT_SETS) for c in ships)
+
+
+def test_only_and_stage_filter(tmp_path):
+    r = recipe.load_recipe()
+    cmds = recipe.plan(r, tmp_path, ("train",), {"par-192"}, tmp_path)
+    assert len(cmds) == 1 and "par" == cmds[0][cmds[0].index("--preset") + 1]
+
+
+def test_init_must_name_an_earlier_model(tmp_path):
+    bad = tmp_path / "r.toml"
+    text = (recipe.RECIPE).read_text().replace('init = "model:par-compact-320"', 'init = "model:par-128"', 1)
+    bad.write_text(text)
+    with pytest.raises(ValueError, match="earlier model"):
+        recipe.load_recipe(bad)
