@@ -96,10 +96,10 @@ class ActionsMixin:
                               tip="Delete the selected notes, or reject the focused candidate (Delete)")
         self.act_delete.setShortcuts([QKeySequence.Delete, QKeySequence("Backspace")])
         self.act_select_all = act("Select &all notes", ed.select_all, QKeySequence.SelectAll)
-        self.act_next_note = act("Next note", lambda: ed.select_step(1, self.timeline.playhead()), "Tab",
+        self.act_next_note = act("Next note", lambda: self._step_note(1), "Tab",
                                  tip="Select the next note in time (from the playhead when nothing is "
                                      "selected), show it and play it (Tab)")
-        self.act_prev_note = act("Previous note", lambda: ed.select_step(-1, self.timeline.playhead()), "Shift+Tab",
+        self.act_prev_note = act("Previous note", lambda: self._step_note(-1), "Shift+Tab",
                                  tip="Select the previous note in time, show it and play it (Shift+Tab)")
         self.act_left = act("Move earlier (32 ms)", lambda: ed.nudge(frames=-1), "Left")
         self.act_right = act("Move later (32 ms)", lambda: ed.nudge(frames=1), "Right")
@@ -150,6 +150,15 @@ class ActionsMixin:
                                              tip="Make every candidate shown a note (one undo step)")
         self.candidate_actions = (self.act_next_candidate, self.act_prev_candidate,
                                   self.act_accept_candidate, self.act_accept_all_candidates)
+
+    def _step_note(self, direction: int) -> None:
+        """Tab / Shift+Tab: the next / previous note; the roll takes the keyboard from there (the
+        arrows then move that note, not a slider that had the focus). While typing in the
+        inspector they move to its next / previous field instead."""
+        if self.inspector.step_field(direction):
+            return
+        self.timeline.setFocus(Qt.TabFocusReason)
+        self.editor.select_step(direction, self.timeline.playhead())
 
     def _delete_or_reject(self) -> None:
         if self.candidates.focus >= 0:

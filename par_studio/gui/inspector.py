@@ -16,6 +16,7 @@ import re
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QApplication,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
@@ -201,6 +202,20 @@ class NoteInspector(QWidget):
         self.start_box.setValue(float(notes.onset[i]))
         self.length_box.setValue(float(notes.offset[i] - notes.onset[i]))
         self.velocity_box.setValue(int(notes.velocity[i]))
+
+    def step_field(self, direction: int) -> bool:
+        """Tab while typing here: focus the next (+1) / previous (−1) field shown (the typed
+        value is applied as the field is left). False when the keyboard focus is elsewhere."""
+        fw = QApplication.focusWidget()
+        fields = [w for _label, w in self.fields.values() if w.isVisibleTo(self) and w.isEnabled()]
+        mine = [i for i, w in enumerate(fields) if w is fw or w.isAncestorOf(fw)] if fw is not None else []
+        if not mine:
+            return False
+        nxt = fields[(mine[0] + direction) % len(fields)]
+        nxt.setFocus(Qt.TabFocusReason)
+        if hasattr(nxt, "selectAll"):
+            nxt.selectAll()
+        return True
 
     # ------------------------------------------------------------------ edit
     def _pitch_typed(self) -> None:

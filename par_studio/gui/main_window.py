@@ -103,6 +103,7 @@ class MainWindow(ActionsMixin, ToolbarMixin, SettingsMixin, FileSessionMixin, Tr
         self.play_timer.setInterval(33)
         self.play_timer.timeout.connect(self._tick_playback)
         self._update_enabled()
+        self.timeline.setFocus()  # the roll takes the keys (Tab, arrows, Space) from the start
 
     # ================================================================== UI
     def _build_ui(self) -> None:
@@ -157,6 +158,15 @@ class MainWindow(ActionsMixin, ToolbarMixin, SettingsMixin, FileSessionMixin, Tr
         out = output_device_name()
         self.device_label.setText(f"output: {out}" if out else "output: none")
         self.device_label.setToolTip("Audio output device used for playback")
+
+    def focusNextPrevChild(self, next: bool) -> bool:  # noqa: N802, A002 (Qt names)
+        """Tab / Shift+Tab select the next / previous note wherever the keyboard focus is (a
+        toolbar control, the restore bar...), not only once the roll was clicked."""
+        act = self.act_next_note if next else self.act_prev_note
+        if act.isEnabled():
+            act.trigger()
+            return True
+        return super().focusNextPrevChild(next)
 
     def _selection_changed(self, n: int) -> None:
         if n:
