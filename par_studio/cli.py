@@ -274,7 +274,8 @@ def run_gui(args, parser) -> int:
     except ImportError:
         parser.print_help()
         return 0
-    return int(run_app(audio=args.audio, screenshot=args.screenshot, live=args.live) or 0)
+    return int(run_app(audio=args.audio, screenshot=args.screenshot, live=args.live,
+                       fast_exit=not args.screenshot) or 0)
 
 
 if __name__ == "__main__":
