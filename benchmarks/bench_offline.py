@@ -11,6 +11,14 @@ Weights: the shipped checkpoint ``models/{preset}-{ms}.pt`` when present, else a
 
     python benchmarks/bench_offline.py                       # everything (several minutes)
     python benchmarks/bench_offline.py --presets par-compact --latencies 320 192 --no-memory
+    python benchmarks/bench_offline.py --loaded-only      # quiet vs two busy processes, same run
+
+**Busy CPU** (``--loaded``/``--loaded-only``): the bundled example (35 s) transcribed by the
+default thread policy (engine/threads.py: decoder on one thread, acoustic network on idle
+cores, OpenMP threads passive) on the machine as it is ("quiet") and again while two extra
+processes spin at normal priority ("loaded"), alternating, best of ``--repeats``; the ratio
+loaded/quiet is the figure (target ≤ 2). ``--old-policy`` adds torch's defaults for contrast
+(one thread per core, OpenMP threads spinning), run in a subprocess with a time limit.
 """
 
 from __future__ import annotations
@@ -111,6 +119,80 @@ def memory_child(preset: str, latency: int, wav: str) -> None:
                       "notes": len(tr.notes)}))
 
 
+def spinners(n: int) -> list:
+    """``n`` busy processes at normal priority, each in its own session (so in its own
+    scheduler autogroup, as another desktop program would be: a browser tab, a DAW, a video
+    call). They exit by themselves after 10 minutes should this benchmark be killed."""
+    code = "import time\nt = time.monotonic()\nwhile time.monotonic() - t < 600: pass"
+    return [subprocess.Popen([sys.executable, "-c", code], start_new_session=True) for _ in range(n)]
+
+
+LOADED_CHILD = r"""
+import sys, time, json
+sys.path.insert(0, sys.argv[1])
+import torch
+from par_studio.audio.io import load_audio
+from par_studio.engine.offline import transcribe
+from par_studio.model.checkpoint import resolve_model
+model, _ = resolve_model(sys.argv[2], int(sys.argv[3]))
+audio = load_audio(sys.argv[4])
+threads = int(sys.argv[5]) or None
+transcribe(audio[:32000], model, threads=threads)
+t0 = time.perf_counter()
+tr = transcribe(audio, model, threads=threads)
+print(json.dumps({"seconds": time.perf_counter() - t0, "notes": len(tr.notes),
+                  "torch_threads": torch.get_num_threads()}))
+"""
+
+
+def timed_child(preset: str, latency: int, wav: Path, env: dict, threads: int, limit: float) -> dict | None:
+    """Transcribe ``wav`` in a fresh interpreter (own thread pool, own OMP settings)."""
+    cmd = [sys.executable, "-c", LOADED_CHILD, str(ROOT), preset, str(latency), str(wav), str(threads)]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return None
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr.strip().splitlines()[-1:])
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def bench_loaded(presets, repeats: int, old_policy: bool, busy: int = 2) -> None:
+    from par_studio.engine.threads import describe
+
+    wav = ROOT / "resources" / "example.flac"
+    env = dict(os.environ)
+    env.pop("OMP_WAIT_POLICY", None)  # the product's default (par_studio sets PASSIVE)
+    old_env = dict(env, OMP_WAIT_POLICY="ACTIVE")  # torch's own defaults: spin, one thread per core
+    print(f"\nbusy CPU: the example (35 s) quiet vs with {busy} extra busy processes, "
+          f"fresh process per run, transcribe() only; policy: {describe(None)}")
+    head = f"{'preset':<12} {'policy':<22} {'quiet':>8} {'loaded':>8} {'ratio':>6}  load avg"
+    print(head)
+    print("-" * len(head))
+    policies = [("automatic (default)", env, 0)]
+    if old_policy:
+        policies.append((f"torch default ({os.cpu_count()} thr)", old_env, os.cpu_count()))
+    for preset in presets:
+        for name, e, threads in policies:
+            quiet, loaded = [], []
+            for _ in range(max(1, repeats)):
+                q = timed_child(preset, 320, wav, e, threads, 600)
+                quiet.append(q["seconds"])
+                procs = spinners(busy)
+                try:
+                    time.sleep(1.0)
+                    limit = max(120.0, 20 * min(quiet))
+                    d = timed_child(preset, 320, wav, e, threads, limit)
+                    loaded.append(d["seconds"] if d else float("inf"))
+                finally:
+                    for p in procs:
+                        p.kill()
+                        p.wait()
+            q, l = min(quiet), min(loaded)
+            lt = f"{l:7.1f}s" if l != float("inf") else f">{limit:.0f}s"
+            print(f"{preset:<12} {name:<22} {q:7.1f}s {lt:>8} {l / q:6.2f}  {os.getloadavg()[0]:.2f}", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
@@ -123,6 +205,10 @@ def main(argv=None) -> int:
     ap.add_argument("--memory-only", action="store_true", help="skip the real-time-factor table")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (default 1: on a shared, loaded machine more threads spin-wait)")
+    ap.add_argument("--loaded", action="store_true", help="add the busy-CPU case (quiet vs loaded)")
+    ap.add_argument("--loaded-only", action="store_true", help="only the busy-CPU case")
+    ap.add_argument("--old-policy", action="store_true",
+                    help="busy-CPU case: also torch's default threads with spinning OpenMP threads")
     ap.add_argument("--_child", nargs=3, metavar=("PRESET", "LATENCY", "WAV"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -132,6 +218,10 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     if args._child:
         memory_child(args._child[0], int(args._child[1]), args._child[2])
+        return 0
+
+    if args.loaded_only:
+        bench_loaded(args.presets, args.repeats, args.old_policy)
         return 0
 
     from par_studio.model.complexity import macs_per_frame
@@ -194,6 +284,8 @@ def main(argv=None) -> int:
                 d = json.loads(r.stdout.strip().splitlines()[-1])
                 print(f"{preset:<12} {d['baseline_mib']:>12.0f} MiB {d['peak_mib']:>6.0f} MiB {d['seconds']:>8.1f} s "
                       f"{d['seconds'] / d['audio_s']:>7.4f}  {os.getloadavg()[0]:>8.2f}  {d['weights']}", flush=True)
+    if args.loaded:
+        bench_loaded(args.presets, args.repeats, args.old_policy)
     print(f"\nload average after {tuple(round(x, 2) for x in os.getloadavg())}")
     return 0
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QFileDialog, QLabel
 
+from ..engine.progress import ProgressClock, format_left
 from ..notes import Notes
 from .workers import LoadedAudio, LoadJob, PitchSpectrumJob, TranscribeJob, start_job, stop_job
 
@@ -53,6 +54,7 @@ class FileSessionMixin:
         self.job, self.job_kind = (job, thread), kind
         job.done.connect(self._job_done)
         job.progress.connect(self._on_progress)
+        self._progress_clock = ProgressClock()
         self.progress.setValue(0)
         self.progress.setRange(0, 1000 if kind == "transcribe" else 0)
         self.progress.setFormat({"load": "Loading %p%", "transcribe": "Transcribing %p%",
@@ -71,7 +73,11 @@ class FileSessionMixin:
             self.sigIdle.emit()
 
     def _on_progress(self, frac: float) -> None:
+        """From the engine as the decoder goes (every 0.1 s of work): the bar and the time left."""
         self.progress.setValue(int(1000 * frac))
+        if self.job_kind == "transcribe":
+            left = format_left(self._progress_clock.update(frac))
+            self.progress.setFormat("Transcribing %p%" + (f" · {left}" if left else ""))
 
     def cancel(self) -> None:
         if self.job is not None:
@@ -184,7 +190,7 @@ class FileSessionMixin:
                                  or kept.model is not cached[0]):
             kept = None
         job = TranscribeJob(self.loaded.audio, spec, *(cached or (None, None)), sensitivity=self.sensitivity(),
-                            features=kept)
+                            features=kept, threads=self.cpu_threads())
         job.model_ready.connect(self._cache_model)
         job.finished.connect(self._on_transcribed)
         job.error_title = "Transcription failed"

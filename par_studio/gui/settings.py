@@ -67,6 +67,51 @@ class SettingsMixin:
             cand = DEFAULT_CANDIDATE_STEPS
         self.candidates_slider.setValue(max(0, min(self.candidates_slider.maximum(), cand)))
         self._candidates_changed(self.candidates_slider.value())
+        self._build_threads_menu()
+
+    # ------------------------------------------------------------------ CPU threads
+    def cpu_threads(self) -> int:
+        """The acoustic network's CPU threads for the next transcription; 0 = automatic (the
+        cores idle at the time, see engine/threads.py). The decoder always uses one."""
+        try:
+            return max(0, int(self.settings.value("engine/threads", 0)))
+        except (TypeError, ValueError):
+            return 0
+
+    def _build_threads_menu(self) -> None:
+        """Transcribe → CPU threads: Automatic (default) or a fixed count up to the cores."""
+        from PySide6.QtGui import QAction, QActionGroup
+
+        from ..engine.threads import usable_cores
+
+        menu = getattr(self, "threads_menu", None)
+        if menu is None:
+            menu = self.threads_menu = self.transcribe_menu.addMenu("CPU &threads")
+            menu.setToolTipsVisible(True)
+        menu.clear()
+        group = QActionGroup(menu)
+        current = self.cpu_threads()
+        choices = [(0, "Automatic (keeps a busy computer responsive)")]
+        choices += [(n, f"{n}") for n in range(1, usable_cores() + 1)]
+        if current > usable_cores():
+            choices.append((current, f"{current}"))
+        for n, label in choices:
+            act = QAction(label, menu, checkable=True)
+            act.setData(n)
+            act.setChecked(n == current)
+            act.setToolTip("Threads for the acoustic network; the decoder always uses one. "
+                           "Automatic uses the cores that are idle when a transcription starts.")
+            act.triggered.connect(lambda _=False, n=n: self._set_cpu_threads(n))
+            group.addAction(act)
+            menu.addAction(act)
+
+    def _set_cpu_threads(self, n: int) -> None:
+        self.settings.setValue("engine/threads", int(n))
+        for act in self.threads_menu.actions():
+            act.setChecked(act.data() == n)
+        from ..engine.threads import describe
+
+        self.statusBar().showMessage(f"CPU threads: {describe(n or None)}", 5000)
 
     def recent_files(self) -> list[str]:
         v = self.settings.value("files/recent", [])

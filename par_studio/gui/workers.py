@@ -240,10 +240,12 @@ class TranscribeJob(Job):
     model_ready = Signal(object)  #: (spec, model, meta), so the GUI can cache it
 
     def __init__(self, audio: np.ndarray, spec: ModelSpec, model=None, meta=None, sensitivity: float = 0.0,
-                 features=None):
+                 features=None, threads: int | None = None):
         super().__init__()
         self.audio, self.spec, self.model, self.meta = audio, spec, model, meta or {}
         self.sensitivity = sensitivity
+        #: the acoustic network's CPU threads (None/0: automatic, see engine/threads.py)
+        self.threads = threads or None
         #: acoustic features kept by an earlier run of this model on this audio: then only the
         #: decoder runs again (NeuralNote's "re-run the cheapest stale stage")
         self.features = features
@@ -263,7 +265,7 @@ class TranscribeJob(Job):
             else:
                 tr = transcribe(self.audio, self.model, progress=self.progress.emit,
                                 should_cancel=self.is_cancelled, sensitivity=self.sensitivity,
-                                keep_features=True)
+                                keep_features=True, threads=self.threads)
         except Cancelled:
             raise _CancelledError() from None
         from ..tempo import estimate_tempo
