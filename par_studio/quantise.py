@@ -19,7 +19,7 @@ TICKS = 48  #: ticks per quarter note
 SIXTEENTH, TRIPLET, THIRTY_SECOND = 12, 16, 6  #: grid steps in ticks
 TRIPLET_GAIN = 0.6  #: a beat uses triplets when they cut the mean snapping error to this share
 FINE_GAIN = 0.5  #: ... and 32nds when they cut the 16th grid's error to this share
-MIN_ERROR = 0.07 * TICKS  #: finer or triplet grids only when the 16th grid misses by this (ticks)
+MIN_ERROR = 0.04 * TICKS  #: finer or triplet grids only when the 16th grid misses by this (ticks)
 SPLIT_WINDOW_S = 1.5  #: the hand split follows the pitches within this many seconds
 
 
@@ -84,11 +84,17 @@ def hand_split(notes: Notes, window_s: float = SPLIT_WINDOW_S) -> np.ndarray:
     return out
 
 
+def _beat_of(q: np.ndarray, beat_q: float) -> np.ndarray:
+    """Beat index of quarter positions; an onset played slightly early (within 1/12 beat)
+    belongs to the beat it anticipates."""
+    return np.floor(q / beat_q + 1.0 / 12).astype(int)
+
+
 def _beat_steps(q: np.ndarray, beat_q: float) -> dict[int, int]:
     """Grid step (ticks) per beat index: 16ths by default; 8th-note triplets or 32nds where
     the onsets in that beat fit them clearly better."""
     ticks = q * TICKS
-    beat = np.floor(q / beat_q + 1e-9).astype(int)
+    beat = _beat_of(q, beat_q)
     steps: dict[int, int] = {}
     for b in np.unique(beat):
         t = ticks[beat == b] - b * beat_q * TICKS
@@ -110,7 +116,7 @@ def _beat_steps(q: np.ndarray, beat_q: float) -> dict[int, int]:
 def _snap(q: np.ndarray, beat_q: float, steps: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Quarter positions → (ticks on their beat's grid, that grid's step)."""
     beat_ticks = int(round(beat_q * TICKS))
-    beat = np.floor(q / beat_q + 1e-9).astype(int)
+    beat = _beat_of(q, beat_q)
     step = np.array([steps.get(int(b), SIXTEENTH) for b in beat])
     rel = q * TICKS - beat * beat_ticks
     snapped = beat * beat_ticks + np.round(rel / step).astype(int) * step
@@ -149,6 +155,10 @@ def quantise(notes: Notes, meter: Meter) -> Quantised:
             sel = on[idx] == s
             d[sel] = d[sel].max()
         dur[idx] = d
+    # the score ends with the bar of the last onset: notes ringing on past it end there
+    bar_t = int(round(bar_q * TICKS))
+    last_bar_end = (int(on.max()) // bar_t + 1) * bar_t
+    dur = np.maximum(np.minimum(dur, last_bar_end - on), np.minimum(step, last_bar_end - on))
     # a pitch struck twice at one grid point (a re-strike closer than the grid) keeps one note
     key = on * 1000 + n.pitch.astype(np.int64)
     _, keep = np.unique(key, return_index=True)

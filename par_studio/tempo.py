@@ -242,6 +242,21 @@ def _track(env: np.ndarray, bpm: float) -> np.ndarray:
     return np.asarray(frames, np.float64) / ENVELOPE_RATE
 
 
+def _trim_edges(beats: np.ndarray, tolerance: float = 0.12) -> np.ndarray:
+    """Drop first/last beats whose spacing differs from the median by more than
+    ``tolerance`` (the tracker pulls its edge beats towards the first and last onsets)."""
+    b = np.asarray(beats, np.float64)
+    while len(b) > 4:
+        med = np.median(np.diff(b))
+        if abs((b[-1] - b[-2]) / med - 1) > tolerance:
+            b = b[:-1]
+        elif abs((b[1] - b[0]) / med - 1) > tolerance:
+            b = b[1:]
+        else:
+            break
+    return b
+
+
 def _phase(times: np.ndarray, beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Position of each event inside its beat, 0..1 (E,), and the beat's index (E,)."""
     if len(beats) < 2:
@@ -354,6 +369,7 @@ def estimate_meter(notes: Notes) -> Meter | None:
     if best is None or not np.isfinite(best[0]):
         return None
     _, bpm, div, beats = best
+    beats = _trim_edges(beats)
     local = float(60.0 / np.median(np.diff(beats))) if len(beats) > 2 else bpm
     per_bar, ph = _bars(times, pcs, low, accent, beats)
     return Meter(round(local, 1), per_bar, div, beats, ph)
