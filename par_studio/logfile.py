@@ -58,3 +58,19 @@ def log_exception(context: str, exc: BaseException) -> None:
         logger().error("%s", context, exc_info=(type(exc), exc, exc.__traceback__))
     except Exception:  # logging must never break the app
         print(f"par-studio: could not write the log file {log_path()}", file=sys.stderr)
+
+
+def install_excepthook() -> None:
+    """Route exceptions nobody caught (in Qt slots, say) to the log file with their
+    traceback; stderr gets one line saying where it is."""
+
+    def hook(kind, exc, tb):
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, exc, tb)
+            return
+        exc.__traceback__ = tb
+        log_exception("unexpected error", exc)
+        print(f"par-studio: unexpected error ({kind.__name__}: {exc}); details in {log_path()}",
+              file=sys.stderr)
+
+    sys.excepthook = hook

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -443,3 +444,18 @@ def test_live_output_that_fails_at_the_end_is_saved_to_the_user_data_folder(tmp_
     saved = list(data_home.glob("*live.mid"))
     assert code == 1 and not out.exists() and len(saved) == 1
     assert str(saved[0]) in err and "Input/output error" in err and "written to " + str(saved[0]) in err
+
+
+def test_uncaught_errors_go_to_the_log_with_one_line_on_stderr(tmp_path, monkeypatch, capsys):
+    from par_studio import logfile
+
+    monkeypatch.setenv("PAR_STUDIO_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setattr("sys.excepthook", sys.excepthook)
+    logfile.install_excepthook()
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1 and "RuntimeError: boom" in err
+    assert "Traceback" in (tmp_path / "logs" / "par-studio.log").read_text()

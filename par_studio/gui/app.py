@@ -31,6 +31,9 @@ def run_app(audio: str | None = None, screenshot: str | None = None, live: bool 
     from .main_window import EXAMPLE, MainWindow, ensure_app, make_settings
 
     _warn_broken_binding()
+    from ..logfile import install_excepthook
+
+    install_excepthook()  # an error no one caught goes to the log file, one line on stderr
     app = ensure_app()
     if screenshot:
         tmp = tempfile.TemporaryDirectory()
