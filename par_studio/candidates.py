@@ -83,16 +83,32 @@ def _blocked(notes: Notes, T: int, guard: int) -> np.ndarray:
 
 
 def _lengths(pitches: np.ndarray, notes: Notes | None) -> np.ndarray:
-    """Median length (s) of the transcribed notes within NEIGHBOUR_SEMITONES of each pitch."""
-    out = np.full(len(pitches), DEFAULT_LENGTH_S)
-    if notes is None or not len(notes):
-        return out
-    dur = notes.offset - notes.onset
-    for i, p in enumerate(pitches):
-        near = np.abs(notes.pitch.astype(int) - int(p)) <= NEIGHBOUR_SEMITONES
-        if near.any():
-            out[i] = float(np.median(dur[near]))
-    return np.clip(out, MIN_LENGTH_S, MAX_LENGTH_S)
+    """Median length (s) of the transcribed notes within NEIGHBOUR_SEMITONES of each pitch
+    (DEFAULT_LENGTH_S where there are none), clipped to MIN_LENGTH_S..MAX_LENGTH_S."""
+    per_key = np.full(N_KEYS, DEFAULT_LENGTH_S)
+    if notes is not None and len(notes):
+        dur = notes.offset - notes.onset
+        npitch = notes.pitch.astype(int)
+        for k in np.unique(np.asarray(pitches, int) - MIN_MIDI):
+            near = np.abs(npitch - (k + MIN_MIDI)) <= NEIGHBOUR_SEMITONES
+            if near.any():
+                per_key[k] = float(np.median(dur[near]))
+    return np.clip(per_key[np.asarray(pitches, int) - MIN_MIDI], MIN_LENGTH_S, MAX_LENGTH_S)
+
+
+def _next_onset(onset: np.ndarray, pitch: np.ndarray, others_onset: np.ndarray,
+                others_pitch: np.ndarray) -> np.ndarray:
+    """For each (onset, pitch): the first onset of ``others`` on that pitch strictly after it
+    (inf when none)."""
+    out = np.full(len(onset), np.inf)
+    for p in np.unique(pitch):
+        mine = np.flatnonzero(pitch == p)
+        theirs = np.sort(others_onset[others_pitch == p])
+        if len(theirs):
+            j = np.searchsorted(theirs, onset[mine] + 1e-9)
+            ok = j < len(theirs)
+            out[mine[ok]] = theirs[j[ok]]
+    return out
 
 
 def find_candidates(probabilities: np.ndarray, states: np.ndarray, velocity: np.ndarray,
@@ -129,15 +145,17 @@ def find_candidates(probabilities: np.ndarray, states: np.ndarray, velocity: np.
     onset = frames * FRAME_SECONDS
     offset = onset + _lengths(pitch, notes)
     # end before the next note of the same key: a transcribed one or another candidate
-    for i, (t, k) in enumerate(zip(frames, keys)):
-        later = notes.onset[(notes.pitch == k + MIN_MIDI) & (notes.onset > onset[i])]
-        same = onset[(keys == k) & (frames > t)]
-        nxt = [float(x.min()) for x in (later, same) if len(x)]
-        if nxt:
-            offset[i] = max(onset[i] + FRAME_SECONDS, min(offset[i], min(nxt) - FRAME_SECONDS))
+    nxt = np.minimum(_next_onset(onset, pitch, notes.onset, notes.pitch.astype(int)),
+                     _next_onset(onset, pitch, onset, pitch))
+    cut = np.isfinite(nxt)
+    offset[cut] = np.maximum(onset[cut] + FRAME_SECONDS, np.minimum(offset[cut], nxt[cut] - FRAME_SECONDS))
     vel = np.clip(np.round(np.asarray(velocity, np.float32)[frames, keys] * VELOCITY_SCALE), 1, 127)
-    order = np.lexsort((pitch, onset))
-    return Candidates(Notes(onset, offset, pitch, vel).take(order), margin[frames, keys][order])
+    # a near-miss squeezed against the next note of its key (less than MIN_LENGTH_S of room) is
+    # that note's onset wavering, not a note of its own
+    room = offset - onset >= MIN_LENGTH_S - 1e-9
+    order = np.lexsort((pitch[room], onset[room]))
+    return Candidates(Notes(onset[room], offset[room], pitch[room], vel[room]).take(order),
+                      margin[frames, keys][room][order])
 
 
 def candidates_of(transcription, max_margin: float = MAX_MARGIN) -> Candidates:

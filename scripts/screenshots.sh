@@ -29,4 +29,9 @@ fi
 PAR_STUDIO_MODEL=par-compact run --screenshot "$OUT/live.png" --live "${AUDIO[@]}"
 # 3. PARcompact at its shortest shipped look-ahead, file mode
 PAR_STUDIO_MODEL=par-compact:min run --screenshot "$OUT/compact.png" "${AUDIO[@]}"
+# 4. hand-checking at a laptop's 1280 x 720 (both toolbar rows whole): a note selected with Tab
+#    and read in the inspector, the velocity legend at its right; then candidate notes (ghosts,
+#    Candidates slider at +1.5) with the first one focused as N does
+PAR_STUDIO_SHOT=inspector run --screenshot "$OUT/inspector.png" "${AUDIO[@]}"
+PAR_STUDIO_SHOT=candidates run --screenshot "$OUT/candidates.png" "${AUDIO[@]}"
 ls -l "$OUT"

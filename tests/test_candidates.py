@@ -68,7 +68,7 @@ def test_candidates_are_near_misses_away_from_the_notes():
 
 def test_a_candidate_ends_before_the_next_note_of_its_key():
     notes = Notes([1.0], [1.5], [65], [64])
-    probs, states, vel = roll(notes, 80, extra=[(28, 65, 0.3)])  # 0.896 s, 104 ms before the note
+    probs, states, vel = roll(notes, 80, extra=[(25, 65, 0.3)])  # 0.8 s, 200 ms before the note
     c = find_candidates(probs, states, vel, notes, guard_frames=2)
     assert len(c) == 1 and c.notes.offset[0] <= 1.0 - FRAME_SECONDS + 1e-9
 
@@ -126,3 +126,13 @@ def test_candidates_are_what_a_higher_sensitivity_decodes():
         assert 0 <= mine.min() - first_new[0] <= 4 * FRAME_SECONDS + 1e-9
         checked += 1
     assert checked >= 3
+
+
+def test_a_near_miss_squeezed_against_the_next_note_is_not_a_candidate():
+    """Two frames before a note of the same key there is no room for a note of its own: that is
+    the note's onset wavering."""
+    notes = Notes([1.0], [1.5], [65], [64])
+    probs, states, vel = roll(notes, 80, extra=[(29, 65, 0.3)])  # 0.928 s: 72 ms before 1.0 s
+    assert len(find_candidates(probs, states, vel, notes, guard_frames=1)) == 0
+    probs, states, vel = roll(notes, 80, extra=[(26, 65, 0.3)])  # 0.832 s: room for 136 ms
+    assert len(find_candidates(probs, states, vel, notes, guard_frames=1)) == 1

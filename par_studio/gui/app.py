@@ -108,6 +108,36 @@ def _preset_from_env(settings, models_dir) -> None:
         settings.setValue("model/latency_ms", int(ms))
 
 
+def _stage(win, shot: str) -> None:
+    """PAR_STUDIO_SHOT for a file screenshot, at a laptop's 1280 × 720: "inspector" selects a
+    note (as Tab does) and shows it in the inspector; "candidates" shows candidate notes (the
+    Candidates slider at +1.5) where they are densest and focuses the first, as N does."""
+    if shot not in ("inspector", "candidates") or win.live is not None or not len(win.notes):
+        return
+    import numpy as np
+
+    win.resize(1280, 720)
+    if shot == "candidates":  # the 8 s with the most candidates; the first of them focused
+        win.candidates_slider.setValue(15)
+        on = win.candidates.shown.onset
+        if not len(on):
+            return
+        counts = [np.sum((on >= t) & (on < t + 8.0)) for t in on]
+        t0 = float(on[int(np.argmax(counts))])
+        win.timeline.set_playhead(max(0.0, t0 - 0.01))
+        i = win.candidates.step(1)
+        t = float(win.candidates.shown.onset[i])
+        win.timeline.roll_vb.setXRange(max(0.0, t - 1.0), t + 7.0, padding=0)
+        span = win.notes.take((win.notes.onset < t + 7.0) & (win.notes.offset > t - 1.0))
+        pitches = np.concatenate([span.pitch, win.candidates.shown.pitch]).astype(float)
+        win.timeline.roll_vb.setYRange(pitches.min() - 3, pitches.max() + 3, padding=0)
+        return
+    win.timeline.set_playhead(float(win.notes.onset[min(12, len(win.notes) - 1)]) - 0.01)
+    win.act_next_note.trigger()
+    t = float(win.notes.onset[win.editor.selection[0]])
+    win.timeline.roll_vb.setXRange(max(0.0, t - 3.0), t + 5.0, padding=0)
+
+
 def _screenshot(app, win, audio: str, out: str, live: bool) -> int:
     """Transcribe ``audio`` (or play it as live input) and save a PNG of the window at ``out``.
 
@@ -146,6 +176,7 @@ def _screenshot(app, win, audio: str, out: str, live: bool) -> int:
         app.quit()
 
     def later(*_):
+        _stage(win, os.environ.get("PAR_STUDIO_SHOT", ""))
         QTimer.singleShot(400, save)
 
     def failed(message):

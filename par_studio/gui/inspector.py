@@ -86,6 +86,7 @@ class NoteInspector(QWidget):
         self.title = QLabel("")
         self.title.setMinimumWidth(96)
         lay.addWidget(self.title)
+        lay.addSpacing(6)
         self.pitch_edit = QLineEdit()
         self.pitch_edit.setFixedWidth(64)
         self.pitch_edit.setToolTip("Pitch: a name with octave (C4 = middle C; C#4, Db4) or a MIDI number")
@@ -128,12 +129,11 @@ class NoteInspector(QWidget):
             lay.addWidget(b)
         self.accept_button.clicked.connect(lambda: self.win.candidates.accept_focused())
         self.reject_button.clicked.connect(lambda: self.win.candidates.reject_focused())
-        lay.addStretch(1)
         self.hint = QLabel("")
         self.hint.setStyleSheet("color: #8a909c;")
         self.hint.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # cut, never widening the window
         self.hint.setMinimumWidth(0)
-        lay.addWidget(self.hint)
+        lay.addWidget(self.hint, 1)  # takes the free width (the stretch), cut when there is none
         lay.addSpacing(4)
         self.legend = VelocityLegend()
         lay.addWidget(self.legend)
@@ -175,7 +175,7 @@ class NoteInspector(QWidget):
             self._fill(cand, 0)
             for _label, w in self.fields.values():
                 w.setEnabled(False)
-            self.hint.setText("Enter: accept · Del: reject · N / Shift+N: next / previous candidate")
+            self.hint.setText("Enter: accept · Del: reject · N: next")
             return
         for _label, w in self.fields.values():
             w.setEnabled(editable)

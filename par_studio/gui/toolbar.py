@@ -112,7 +112,10 @@ class ToolbarMixin:
         self.candidates.set_max_margin(value / 10)
 
     def _show_candidate_count(self, n: int) -> None:
-        self.candidates_label.setText("off" if self.candidates_slider.value() == 0 else f"{n} shown")
+        if self.live is not None:
+            self.candidates_label.setText("—")  # a live session keeps no probabilities
+        else:
+            self.candidates_label.setText("off" if self.candidates_slider.value() == 0 else f"{n} shown")
 
     def _fill_inputs(self) -> None:
         from .sources import input_devices
