@@ -156,7 +156,7 @@ def format_report(res: dict) -> str:
 
 def cmd_evaluate(args) -> int:
     """Exit 0 when every pair was scored, 1 when some could not be (they are listed; the
-    others are scored), 2 when none could."""
+    others are scored) or there are none, 2 when none of the pairs could be scored."""
     from ..cli import load_model_from_args
     from ..names import shown
     from ..outputs import check_writable, write_or_fallback
@@ -164,7 +164,7 @@ def cmd_evaluate(args) -> int:
 
     if not args.directory.strip() or not Path(args.directory).is_dir():
         print(f"error: {shown(args.directory)!r} is not a folder of audio + MIDI pairs", file=sys.stderr)
-        return 2
+        return 1
     pairs = dir_pairs(args.directory)
     if args.limit:
         pairs = pairs[: args.limit]
