@@ -134,13 +134,16 @@ def quantise(notes: Notes, meter: Meter) -> Quantised:
     beat_q = 1.5 if meter.division == 3 else 1.0
     q_on = meter.quarters_at(n.onset)
     bar_q = meter.bar_quarters
-    shift = -np.floor(q_on.min() / bar_q + 1e-9) * bar_q  # first note's bar starts at 0
+    # the first note's bar starts at 0 (a note played up to a 16th early belongs to the bar)
+    shift = -np.floor((q_on.min() + 0.25) / bar_q) * bar_q
     q_on = q_on + shift
     q_off = meter.quarters_at(n.offset) + shift
     steps = _beat_steps(q_on, beat_q)
     on, step = _snap(q_on, beat_q, steps)
     off, _ = _snap(np.maximum(q_off, q_on), beat_q, steps)
-    hand = (n.pitch < hand_split(n)).astype(np.int64)
+    # hands from the quantised times, so quantising quantised notes again changes nothing
+    on_s = meter.seconds_at(on / TICKS - shift)
+    hand = (n.pitch < hand_split(Notes(on_s, on_s + 0.1, n.pitch, n.velocity))).astype(np.int64)
     dur = np.maximum(off - on, step)
     for h in (0, 1):
         idx = np.flatnonzero(hand == h)

@@ -31,6 +31,7 @@ beat tracker is the reference implementation of the DP tracker.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -348,9 +349,27 @@ def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4)):
     return best[1], best[2]
 
 
+_last: tuple = (None, None)  #: (weakref to the Notes last estimated, its Meter)
+
+
 def estimate_meter(notes: Notes) -> Meter | None:
     """The metrical grid (beats, tempo, time signature, first downbeat) that best explains
-    ``notes``; None when there are fewer than :data:`MIN_ONSETS` distinct onsets."""
+    ``notes``; None when there are fewer than :data:`MIN_ONSETS` distinct onsets. The last
+    result is remembered for the same ``notes`` object (notes are replaced, never changed in
+    place), so asking again for its tempo costs nothing."""
+    global _last
+    ref, cached = _last
+    if ref is not None and ref() is notes:
+        return cached
+    meter = _estimate_meter(notes)
+    try:
+        _last = (weakref.ref(notes), meter)
+    except TypeError:
+        pass
+    return meter
+
+
+def _estimate_meter(notes: Notes) -> Meter | None:
     if len(notes) == 0:
         return None
     notes = notes.take(notes.onset < MAX_SECONDS)
@@ -392,17 +411,22 @@ def resolve_tempo(value, notes: Notes, default: float = DEFAULT_TEMPO) -> float:
 
 
 def resolve_meter(tempo=None, notes: Notes | None = None, time_signature: str | None = None,
-                  end_s: float | None = None) -> Meter:
-    """The grid to export and draw: the estimate from ``notes`` when ``tempo`` is "auto"/None/0
-    and no ``time_signature`` is given; otherwise a steady grid at the typed tempo (quarter
-    notes per minute; the estimate's, else 120, when "auto") in ``time_signature`` (the
-    estimate's, else 4/4), its first bar line on the estimated downbeat or the first note."""
+                  end_s: float | None = None, estimate: Meter | None = None,
+                  first_onset: float | None = None) -> Meter:
+    """The grid to export and draw: the estimate (``estimate``, else from ``notes``) when
+    ``tempo`` is "auto"/None/0 and no ``time_signature`` is given; otherwise a steady grid at
+    the typed tempo (quarter notes per minute; the estimate's, else 120, when "auto") in
+    ``time_signature`` (the estimate's, else 4/4), its first bar line on the estimated downbeat,
+    else on the first note. Beats cover 0 s to ``end_s``."""
     auto = tempo is None or (isinstance(tempo, str) and tempo.strip().lower() == "auto") or tempo == 0
-    est = estimate_meter(notes) if notes is not None and len(notes) else None
-    end = end_s if end_s is not None else (float(notes.offset.max()) + 1.0 if notes is not None and len(notes) else 60.0)
+    has_notes = notes is not None and len(notes) > 0
+    est = estimate if estimate is not None else (estimate_meter(notes) if has_notes else None)
+    if first_onset is None:
+        first_onset = float(notes.onset.min()) if has_notes else 0.0
+    end = end_s if end_s is not None else (float(notes.offset.max()) + 1.0 if has_notes else 60.0)
     if auto and time_signature is None and est is not None:
         return est.extended(end)
     bpm = float(tempo) if not auto else (est.quarter_bpm if est is not None else DEFAULT_TEMPO)
     ts = time_signature or (est.time_signature if est is not None else "4/4")
-    start = est.downbeat_s if est is not None else (float(notes.onset.min()) if notes is not None and len(notes) else 0.0)
+    start = est.downbeat_s if est is not None else first_onset
     return Meter.regular(bpm, ts, start, end).extended(end)

@@ -209,6 +209,7 @@ class FileSessionMixin:
         tr = res.transcription
         self.transcription = tr
         self._detected_tempo = (tr.notes, res.tempo)
+        self.on_meter_detected(tr.notes, getattr(res, "meter", None))  # beat grid (score_actions.py)
         self._tempo_for = self.loaded  # shown while this audio is open, edits or not
         self._features_for = self.loaded  # the audio these acoustic features belong to
         if self.undo_stack.count():  # edits exist: replacing them is one undoable step

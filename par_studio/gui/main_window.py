@@ -39,6 +39,7 @@ from .inspector import NoteInspector
 from .live_session import LiveSessionMixin
 from .mixer import MixController
 from .playback import Player, output_device_name
+from .score_actions import ScoreMixin
 from .session import EditSession
 from .settings import APPLICATION, ORGANIZATION, SettingsMixin, make_settings
 from .speed import SpeedController
@@ -52,7 +53,7 @@ __all__ = ["MainWindow", "ensure_app", "make_settings", "EXAMPLE", "RESOURCES", 
 
 
 class MainWindow(ActionsMixin, ToolbarMixin, SettingsMixin, FileSessionMixin, TransportMixin, LiveSessionMixin,
-                 ExportMixin, QMainWindow):
+                 ExportMixin, ScoreMixin, QMainWindow):
     # signals tests and the screenshot mode wait on
     sigLoaded = Signal(str)
     sigTranscribed = Signal(object)  #: Transcription
@@ -91,12 +92,14 @@ class MainWindow(ActionsMixin, ToolbarMixin, SettingsMixin, FileSessionMixin, Tr
         self._side_jobs: dict = {}  #: jobs outside the main job slot (pitch spectrogram) → their audio
         self._detected_tempo: tuple[Notes | None, float | None] = (None, None)  #: (notes, BPM)
         self._tempo_for = None  #: the LoadedAudio whose transcription the BPM was detected from
+        self._build_score_ui()
 
         self.setWindowTitle("PAR Studio[*]")  # [*]: "*" while there are unexported edits
         self.setAcceptDrops(True)
         self._build_ui()
         self._build_actions()
         self._build_menus()
+        self._build_score_actions()  # beat grid, tempo/meter, Export score (score_actions.py)
         self._build_toolbar()
         self._restore_settings()
         self.play_timer = QTimer(self)
@@ -232,6 +235,7 @@ class MainWindow(ActionsMixin, ToolbarMixin, SettingsMixin, FileSessionMixin, Tr
         self.setWindowModified(not clean)
 
     def _set_info(self) -> None:
+        self.refresh_grid()  # the beat grid follows notes and tempo (score_actions.py)
         if self.loaded is None:
             self.info_label.setText("")
             return

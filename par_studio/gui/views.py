@@ -18,6 +18,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPicture
 from ..constants import FRAME_SECONDS, MAX_MIDI, MIN_MIDI
 from ..notes import Notes
 from . import theme
+from .beatgrid import BarTimeAxis, BeatGridItem
 from .spectrum import mel_frequencies
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background=theme.BACKGROUND,
@@ -263,6 +264,8 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self.c_lines = pg.BarGraphItem(x0=[], y0=[], width=[], height=[], brush=QColor("#3a3f49"),
                                        pen=pg.mkPen(None))
         self.roll_vb.addItem(self.c_lines)
+        self.beat_grid = BeatGridItem()  # beats and bars under the notes (gui/beatgrid.py)
+        self.roll_vb.addItem(self.beat_grid, ignoreBounds=True)
         # pitch spectrogram behind the notes: one row per key, transparent where quiet
         self.pitch_img = pg.ImageItem(autoDownsample=True)
         self.pitch_img.setLookupTable(theme.pitch_spectrum_lut())
@@ -336,7 +339,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
                                                brush=pg.mkBrush(None))
         self.vel_vb.addItem(self.vel_selected)
 
-        self.time_axis = pg.AxisItem("bottom")
+        self.time_axis = BarTimeAxis("bottom")  # seconds, or bar numbers with a beat grid
         self.time_axis.linkToView(self.vel_vb)
         self.time_axis.setLabel("time", units="s")
 
@@ -388,6 +391,12 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         cs = np.arange(24, MAX_MIDI + 1, 12, dtype=float)
         self.c_lines.setOpts(x0=np.full(len(cs), -2.0), y0=cs - 0.5 - 0.03, width=np.full(len(cs), width + 2),
                              height=np.full(len(cs), 0.06))
+
+    def set_meter(self, meter) -> None:
+        """Draw ``meter``'s beats and bars under the notes and number the bars on the time axis
+        (:mod:`.beatgrid`); None: no grid, the axis in seconds."""
+        self.beat_grid.set_meter(meter)
+        self.time_axis.set_meter(meter)
 
     def fit(self, duration: float | None = None, notes: Notes | None = None) -> None:
         d = self.duration if duration is None else duration

@@ -234,6 +234,7 @@ class TranscribeResult:
     transcription: object  #: engine.offline.Transcription
     seconds: float
     tempo: float | None = None  #: BPM detected from the notes (None: too few notes)
+    meter: object = None  #: tempo.Meter detected from the notes (beats, bars), or None
 
 
 class TranscribeJob(Job):
@@ -268,10 +269,11 @@ class TranscribeJob(Job):
                                 keep_features=True, threads=self.threads)
         except Cancelled:
             raise _CancelledError() from None
-        from ..tempo import estimate_tempo
+        from ..tempo import estimate_meter, estimate_tempo
 
-        bpm = estimate_tempo(tr.notes)  # here, off the GUI thread (librosa's first call compiles)
-        return TranscribeResult(self.spec, self.model, self.meta, tr, time.perf_counter() - t0, bpm)
+        meter = estimate_meter(tr.notes)  # here, off the GUI thread (librosa's first call compiles)
+        bpm = estimate_tempo(tr.notes)  # the same estimate's tempo (remembered, no second run)
+        return TranscribeResult(self.spec, self.model, self.meta, tr, time.perf_counter() - t0, bpm, meter)
 
 
 @dataclass
