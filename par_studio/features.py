@@ -67,7 +67,12 @@ class LogMel(nn.Module):
     def __init__(self, n_mels: int = DEFAULT_N_MELS):
         super().__init__()
         self.n_mels = n_mels
-        self.register_buffer("window", torch.hann_window(N_FFT, periodic=True), persistent=False)
+        # computed on the CPU even inside a ``torch.device("meta")`` block (a model built only
+        # to count its parameters): a meta hann_window goes through torch's decompositions,
+        # which import sympy and cost seconds
+        with torch.device("cpu"):
+            window = torch.hann_window(N_FFT, periodic=True)
+        self.register_buffer("window", window, persistent=False)
         self.register_buffer("fb", torch.from_numpy(mel_filterbank(n_mels)), persistent=False)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:

@@ -42,12 +42,23 @@ class ConvBlock(nn.Module):
         if time_padding:
             x = self._pad_time(x, self.widths[0])
         c1 = self.conv1(x)
+        del x
+        trim = self.widths[1] // 2
+        if not torch.is_grad_enabled():
+            # inference: the same arithmetic in place, so at most three maps of this size are
+            # alive at once instead of six (the CNN's working memory per chunk)
+            y = torch.relu(c1).mul_(g).add_(b)
+            if time_padding:
+                y = self._pad_time(y, self.widths[1])
+            y = self.bn(self.conv2(y)).mul_(g).add_(b)
+            if trim and not time_padding:
+                c1 = c1[..., trim:-trim]
+            return y.add_(c1).relu_()
         y = torch.relu(c1) * g + b
         if time_padding:
             y = self._pad_time(y, self.widths[1])
         y = self.conv2(y)
         y = self.bn(y) * g + b
-        trim = self.widths[1] // 2
         if trim and not time_padding:
             c1 = c1[..., trim:-trim]
         return torch.relu(y + c1)

@@ -28,10 +28,9 @@ class FrequencyFiLM(nn.Module):
         self.n_bins = n_bins
         self.gamma = _mlp(hidden, channels)
         self.beta = _mlp(hidden, channels)
-        self.register_buffer(
-            "condition", (torch.arange(n_bins, dtype=torch.float32) / n_bins).unsqueeze(1),
-            persistent=False,
-        )
+        with torch.device("cpu"):  # not through meta decompositions (see features.LogMel)
+            condition = (torch.arange(n_bins, dtype=torch.float32) / n_bins).unsqueeze(1)
+        self.register_buffer("condition", condition, persistent=False)
 
     def coefficients(self) -> tuple[torch.Tensor, torch.Tensor]:
         """γ, β of shape (1, C, F, 1)."""

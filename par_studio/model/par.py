@@ -47,10 +47,15 @@ class PARModel(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.frontend = LogMel(cfg.n_mels)
-        self.acoustic = AcousticModel(cfg)
-        self.decoder = PitchwiseDecoder(cfg)
-        self.set_state_bias(cfg.state_bias)
+        # Always built on the CPU, also inside a ``torch.device("meta")`` block (used to count
+        # parameters): initialising meta tensors runs torch's Python decompositions, whose
+        # first use imports torch._dynamo and sympy (≈ 1.7 s of CPU and 80 MB per process),
+        # while the real model (≤ 1.3 M parameters) takes milliseconds and a few MB.
+        with torch.device("cpu"):
+            self.frontend = LogMel(cfg.n_mels)
+            self.acoustic = AcousticModel(cfg)
+            self.decoder = PitchwiseDecoder(cfg)
+            self.set_state_bias(cfg.state_bias)
 
     def set_state_bias(self, bias) -> None:
         """Decoding bias (5,) added to the state logits in :meth:`step` (see ModelConfig)."""
