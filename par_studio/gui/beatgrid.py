@@ -16,8 +16,8 @@ from PySide6.QtGui import QColor, QPen
 from ..constants import MAX_MIDI, MIN_MIDI
 from ..tempo import Meter
 
-BEAT_COLOR = QColor(255, 255, 255, 22)  #: beat lines: barely there
-BAR_COLOR = QColor(255, 255, 255, 60)  #: bar lines
+BEAT_COLOR = QColor(255, 255, 255, 32)  #: beat lines: barely there
+BAR_COLOR = QColor(255, 255, 255, 95)  #: bar lines
 MIN_BEAT_PX = 6.0  #: beat lines closer than this on screen are left out (bars stay)
 MIN_BAR_LABEL_PX = 28.0  #: bar numbers closer than this are thinned (every 2nd, 4th, ...)
 
