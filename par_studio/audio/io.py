@@ -48,10 +48,10 @@ def audio_info(path) -> AudioInfo:
     check_source(path)
     try:
         i = sf.info(os.fsencode(path))
-        return AudioInfo(shown(path), int(i.samplerate), int(i.channels), int(i.frames))
+        return AudioInfo(str(path), int(i.samplerate), int(i.channels), int(i.frames))
     except Exception:
         y = load_audio(path)
-        return AudioInfo(shown(path), SAMPLE_RATE, 1, len(y))
+        return AudioInfo(str(path), SAMPLE_RATE, 1, len(y))
 
 
 def _resampler(sr: int):
