@@ -35,7 +35,11 @@ from .constants import (
 )
 from .notes import Notes, decode
 
-MAX_MARGIN = 3.0  #: candidates are searched up to this much extra sensitivity (onset-logit bias)
+#: candidates are searched up to this much extra sensitivity (onset-logit bias). Beyond it they
+#: are mostly false: on the example transcribed at −1 (PAR misses 23 notes), +1 shows 16
+#: candidates, all real; +2 shows 20 (16 real); +3 shows 105 (16 real)
+#: (benchmarks/bench_candidates.py)
+MAX_MARGIN = 2.0
 GUARD_FRAMES = 3  #: frames (96 ms) around a transcribed note of the same key with no candidate
 DEFAULT_LENGTH_S = 0.25  #: a candidate's length when no transcribed note is near its pitch
 MIN_LENGTH_S = 3 * FRAME_SECONDS

@@ -23,7 +23,7 @@ from ..notes import Notes
 from .editing import add_note, hit_test
 from .views import NOTE_HEIGHT, note_name
 
-SLIDER_STEPS = 30  #: slider position s shows candidates up to s / 10 more sensitivity
+SLIDER_STEPS = 20  #: slider position s shows candidates up to s / 10 more sensitivity (MAX_MARGIN)
 DEFAULT_STEPS = 10
 
 
