@@ -46,3 +46,24 @@ def test_argument_errors_import_nothing_heavy():
 def test_a_subcommand_in_its_own_module_still_gets_its_real_parser():
     heavy, out = imported_after("live", "--help")
     assert "--list-devices" in out
+
+
+def test_main_window_opens_without_torch():
+    """The window is on screen before any model loads: building it imports no torch/scipy/librosa
+    (the installed look-aheads come from model/shipped.py)."""
+    code = r"""
+import os, sys, tempfile
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from par_studio.gui.main_window import MainWindow, ensure_app, make_settings
+app = ensure_app()
+win = MainWindow(make_settings(tempfile.mkdtemp() + "/s.ini"))
+win.show()
+app.processEvents()
+assert win.latency_combo.count() >= 1
+print("HEAVY=" + ",".join(m for m in ("torch", "scipy", "librosa", "numba") if m in sys.modules))
+win.shutdown()
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("HEAVY=")][-1]
+    assert line == "HEAVY=", line

@@ -145,7 +145,7 @@ class SettingsMixin:
         return ModelSpec(self.model_combo.currentData(), int(lat or DEFAULT_LATENCY_MS), self.models_dir)
 
     def _fill_latencies(self, prefer: int | None = None) -> None:
-        from ..model.checkpoint import available_latencies
+        from ..model.shipped import available_latencies  # no torch before the window shows
 
         preset = self.model_combo.currentData()
         have = available_latencies(preset, self.models_dir)
@@ -204,10 +204,12 @@ class SettingsMixin:
         self.model_label.setText(f"{label} · {spec.latency_ms} ms" + ("" if self._has_weights else " (no weights)"))
 
     def _missing_weights_message(self, spec: ModelSpec) -> str | None:
-        from ..model.checkpoint import resolve_model, shipped_path
+        from ..model.shipped import shipped_path
 
         if shipped_path(spec.preset, spec.latency_ms, self.models_dir).exists():
             return None
+        from ..model.checkpoint import resolve_model
+
         try:
             resolve_model(spec.preset, spec.latency_ms, models_dir=self.models_dir)
         except ParStudioError as exc:
