@@ -64,13 +64,32 @@ app.exec()
 """
 
 
-def bench_launch(n: int = 3) -> float:
+BARE = r"""
+import sys, time
+print(f"{time.time() - float(sys.argv[1]):.4f}")
+"""
+
+
+def bench_launch(n: int = 3, code: str = LAUNCH, cwd: Path = ROOT) -> float:
+    """Median seconds from spawning ``python -c code`` to what it prints (the window shown)."""
     times = []
     for _ in range(n):
-        out = subprocess.run([sys.executable, "-c", LAUNCH, repr(time.time())], capture_output=True, text=True,
-                             cwd=ROOT, check=True)
+        out = subprocess.run([sys.executable, "-c", code, repr(time.time())], capture_output=True, text=True,
+                             cwd=cwd, check=True)
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(times)
+
+
+def launch_line(n: int = 3, compare: str | None = None) -> str:
+    """The launch figure with the bare interpreter's start-up measured alongside (on a loaded
+    machine both grow), and optionally the same launch from another git revision's files."""
+    line = (f"launch → window shown: {bench_launch(n):.2f} s (median of {n}, fresh interpreter; "
+            f"a bare interpreter starts in {bench_launch(n, BARE):.2f} s")
+    if compare:
+        with tempfile.TemporaryDirectory() as old:
+            subprocess.run(f"git -C {ROOT} archive {compare} | tar -x -C {old}", shell=True, check=True)
+            line += f"; revision {compare}: {bench_launch(n, cwd=Path(old)):.2f} s"
+    return line + ")"
 
 
 def model_dir_and_note(tmp: Path, preset: str) -> tuple[Path | None, str]:
@@ -247,13 +266,15 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--full", action="store_true", help="run the real engine over the whole file")
     ap.add_argument("--skip", nargs="*", default=[], choices=["launch", "live", "memory", "spectrograms", "stretch"])
+    ap.add_argument("--compare-launch", metavar="REV",
+                    help="also time the launch with the files of git revision REV (same run)")
     args = ap.parse_args()
     from par_studio.gui.main_window import ensure_app
 
     print(f"platform: {os.environ.get('QT_QPA_PLATFORM')}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     if "launch" not in args.skip:
-        print(f"launch → window shown: {bench_launch():.2f} s (median of 3, fresh interpreter)")
+        print(launch_line(3, args.compare_launch))
     if "spectrograms" not in args.skip:
         r = bench_spectrograms()
         print(f"display spectrograms of {r['minutes']:.0f} min of audio: mel {r['mel_s']:.2f} s, "
