@@ -47,6 +47,7 @@ PRIOR_BPM = 110  #: centre of the log-normal prior on the beat tempo
 PRIOR_OCTAVES = 0.75  #: its standard deviation, in octaves
 MAX_SECONDS = 300.0  #: only the first 5 minutes are analysed
 CHORD_S = 0.035  #: onsets closer than this are one event
+W_REPEAT = 1.0  #: weight of bar-periodicity against downbeat strength when choosing the bar
 BASS_WINDOW_S = 0.6  #: a bass note is the lowest struck within this many seconds either side
 W_CONTRAST, W_FIT, W_OCC = 1.5, 2.0, 2.0  #: weights of the grid's scores (see _score)
 
@@ -334,6 +335,31 @@ def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4)):
         if (lowest < 128).any() else np.zeros(len(lowest))
     strength = change + 0.5 * np.clip(lowness, -1, 1) + 0.2 * bass_acc / max(bass_acc.max(), 1e-9)
     strength = np.where(played, strength, 0.0)
+    # bars repeat: how alike beats m and 2m apart are (rhythm inside the beat, harmony, bass)
+    frac, _ = _phase(times, beats)
+    rhythm = np.zeros((nb, 12))
+    np.add.at(rhythm, (idx, np.round(frac * 12).astype(int) % 12), accent)
+    bass_pc = np.zeros((nb, 12))
+    has = lowest < 128
+    rows = np.flatnonzero(has)
+    bass_pc[1:-1][rows, lowest[rows] % 12] = 1.0
+    feats = [rhythm[1:-1], chroma, bass_pc[1:-1]]
+    F = np.concatenate([f / (np.linalg.norm(f, axis=1, keepdims=True) + 1e-9) for f in feats], axis=1)
+
+    def alike(lag):
+        if len(F) <= lag + 1:
+            return 0.0
+        a, b = F[:-lag], F[lag:]
+        ok = played[:-lag] & played[lag:]
+        if not ok.any():
+            return 0.0
+        return float(((a * b).sum(1) / 3.0)[ok].mean())
+
+    # duple (2, 4 beats) against triple (3): a bar of 2 repeats at 4 beats too, so both
+    # duple lengths share one figure and the downbeat strength chooses between them
+    duple, triple = alike(4) + alike(8), alike(3) + alike(6)
+    periodic = {m: triple if m == 3 else duple for m in beats_per_bar_options}
+    mean_p = np.mean(list(periodic.values()))
     best = (-np.inf, 4, 0)
     for m in beats_per_bar_options:
         for ph in range(m):
@@ -341,7 +367,7 @@ def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4)):
             rest = np.delete(strength, np.arange(ph, len(strength), m))
             if len(sel) < 2 or len(rest) < 1:
                 continue
-            s = float(sel.mean() - rest.mean())
+            s = float(sel.mean() - rest.mean()) + W_REPEAT * (periodic[m] - mean_p)
             # prefer 4 over 2 when equal (a tie means the pattern repeats each half bar)
             s += {2: 0.0, 3: 0.0, 4: 0.02}[m]
             if s > best[0]:
