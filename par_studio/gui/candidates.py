@@ -41,8 +41,8 @@ class CandidateController(QObject):
         self.shown = Notes()
         self.focus = -1  #: index into ``shown`` of the focused candidate, or -1
         vb = window.timeline.roll_vb
-        self.bar = pg.BarGraphItem(x0=[], y0=[], width=[], height=[], brush=QColor(255, 255, 255, 18),
-                                   pen=pg.mkPen(QColor(235, 235, 245, 190), width=1.2, style=Qt.DashLine))
+        self.bar = pg.BarGraphItem(x0=[], y0=[], width=[], height=[], brush=QColor(255, 255, 255, 40),
+                                   pen=pg.mkPen(QColor(240, 240, 250, 220), width=1.5, style=Qt.DashLine))
         self.bar.setZValue(15)
         vb.addItem(self.bar)
         self.focus_bar = pg.BarGraphItem(x0=[], y0=[], width=[], height=[], brush=QColor(120, 200, 255, 70),

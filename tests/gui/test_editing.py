@@ -314,13 +314,17 @@ def test_midi_export_tempo_detected_or_fixed(qtbot, make_window, tmp_path, monke
 
 
 def test_quantise_snaps_to_the_midi_tempo_grid_in_whole_ticks(qtbot, make_window, tmp_path):
-    """Q quantises all notes (or the selection) to 1/16 notes at the MIDI tempo; in the
-    exported file every start and end is then a whole 1/16 note in ticks."""
+    """With the beat grid hidden (View → Beat grid off; with it shown Quantise follows the grid:
+    tests/gui/test_beatgrid.py), Q quantises all notes (or the selection) to 1/16 notes at the
+    MIDI tempo from 0 s; in the exported file every start and end is then a whole 1/16 note in
+    ticks."""
     import mido
 
     notes = six_notes()
     win = roll_window(make_window, qtbot, notes)
     vp = win.timeline.viewport()
+    if getattr(win, "act_beat_grid", None) is not None and win.act_beat_grid.isChecked():
+        win.act_beat_grid.trigger()
     win.set_export_tempo(100.0)
     grid = 60.0 / 100.0 / 4
     # the selection only
