@@ -21,7 +21,8 @@ from ..candidates import Candidates, candidates_of, not_in
 from ..constants import FRAME_SECONDS
 from ..notes import Notes
 from .editing import add_note, hit_test
-from .views import NOTE_HEIGHT, note_name
+from .keyboard import note_name
+from .views import NOTE_HEIGHT
 
 SLIDER_STEPS = 20  #: slider position s shows candidates up to s / 10 more sensitivity (MAX_MARGIN)
 DEFAULT_STEPS = 10

@@ -31,7 +31,7 @@ from ..constants import FRAME_SECONDS, MAX_MIDI, MIN_MIDI
 from ..notes import Notes
 from .editing import _sorted_with_selection
 from .legend import VelocityLegend
-from .views import note_name
+from .keyboard import note_name
 
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
