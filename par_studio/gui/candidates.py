@@ -20,7 +20,7 @@ from PySide6.QtGui import QColor
 from ..candidates import Candidates, candidates_of, not_in
 from ..constants import FRAME_SECONDS
 from ..notes import Notes
-from .editing import add_note, hit_test
+from .note_edits import add_note, hit_test
 from .keyboard import note_name
 from .views import NOTE_HEIGHT
 

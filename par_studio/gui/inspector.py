@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ..constants import FRAME_SECONDS, MAX_MIDI, MIN_MIDI
 from ..notes import Notes
-from .editing import _sorted_with_selection
+from .note_edits import _sorted_with_selection
 from .legend import VelocityLegend
 from .keyboard import note_name
 
