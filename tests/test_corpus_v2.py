@@ -199,3 +199,15 @@ def test_sampled_piano_renders_detuned_note():
     b = render_note(s, 69, 90, 0.8, 1.0, 35.0)
     got = 1200 * np.log2(_f0(b[1600:9800], 400, 480) / _f0(a[1600:9800], 400, 480))
     assert abs(got - 35.0) < 3.0
+
+
+def test_soundfont_detune_is_a_pitch_bend_at_zero():
+    from par_studio.train.corpus import tune_pretty_midi
+
+    pm = pretty_midi.PrettyMIDI()
+    pm.instruments = [pretty_midi.Instrument(0), pretty_midi.Instrument(0)]
+    pm.instruments[0].notes = [pretty_midi.Note(80, 60, 0.0, 1.0)]
+    tune_pretty_midi(pm, 35.0)
+    for inst in pm.instruments:
+        assert [(b.pitch, b.time) for b in inst.pitch_bends] == [(round(35 / 200 * 8192), 0.0)]
+    assert pm.instruments[0].notes[0].start == 0.0  # timing untouched

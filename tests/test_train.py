@@ -405,3 +405,15 @@ def test_latched_context_sustains_after_a_note_end_until_the_next_note():
     s3, _, _ = latch_note_ends(ps, pt, pv, state, generator=g, p=1.0, max_frames=3)
     latched = (s3[0, 7:15, 0] == 3).sum().item()
     assert 1 <= latched <= 3 and s3[0, 7 + latched:15, 0].eq(0).all()
+
+
+def test_fine_tune_validates_with_the_start_weights_decoder_calibration():
+    from par_studio.train.trainer import inherit_decoder_calibration
+
+    m = PARModel(preset_config("par-compact", 320))
+    assert tuple(m.cfg.state_bias) == (0.0,) * 5
+    inherit_decoder_calibration(m, {"config": {"state_bias": [0.0, -0.75, -0.5, 0.0, -0.5],
+                                               "offset_shift_s": 0.016}})
+    assert tuple(m.cfg.state_bias) == (0.0, -0.75, -0.5, 0.0, -0.5) and m.cfg.offset_shift_s == 0.016
+    inherit_decoder_calibration(m, {"config": {}})  # an old checkpoint without them: unchanged
+    assert m.cfg.offset_shift_s == 0.016

@@ -166,6 +166,9 @@ def train(args) -> int:
         blob = read_checkpoint(args.init)
         model.load_state_dict(adapt_state_dict(blob["state_dict"], model))
         log(f"initialised from {args.init}")
+    calibration_from = args.init or (last if last.exists() else None)
+    if calibration_from:
+        inherit_decoder_calibration(model, read_checkpoint(calibration_from))
     model.to(device).train()
     net = model
     if world > 1:
@@ -253,6 +256,18 @@ def train(args) -> int:
 
         dist.destroy_process_group()
     return 0
+
+
+def inherit_decoder_calibration(model: PARModel, blob: dict) -> None:
+    """Decode with the state bias and note-end shift stored in ``blob``'s config (those of the
+    weights a fine-tune starts from): validation then compares like with like, since the
+    shipped weights carry biases calibrated by :mod:`.ship` and fresh ones would decode with
+    none. The weights' own training is unaffected (the biases act only in the decoder)."""
+    cfg = blob.get("config") or {}
+    if "state_bias" in cfg:
+        model.set_state_bias(tuple(float(x) for x in cfg["state_bias"]))
+    if "offset_shift_s" in cfg:
+        model.set_offset_shift(float(cfg["offset_shift_s"]))
 
 
 def bf16_is_fast(device: torch.device) -> bool:
