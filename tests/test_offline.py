@@ -152,3 +152,26 @@ def test_decoder_only_rerun_equals_a_full_transcription():
     assert "features" not in transcribe(audio, model).info  # only when asked
     with pytest.raises(ValueError, match="another model"):
         redecode(feats, lively_model("par-compact", 320, seed=1))
+
+
+def test_progress_clock_estimates_from_the_pace_since_the_first_report():
+    from par_studio.engine.progress import ProgressClock, Throttle, format_left
+
+    now = [100.0]
+    clock = ProgressClock(clock=lambda: now[0])
+    now[0] += 30.0  # model loading before the first report: not part of the pace
+    assert clock.update(0.10) is None
+    now[0] += 0.2
+    assert clock.update(0.105) is None  # too early to tell
+    now[0] += 9.8
+    assert clock.update(0.30) == pytest.approx(10.0 * 0.70 / 0.20)  # 35 s left at 2 %/s
+    assert clock.update(1.0) == 0.0
+    assert format_left(None) == "" and format_left(35) == "35 s left"
+    assert format_left(125) == "2 min 05 s left" and format_left(3725) == "1 h 02 min left"
+    t = [0.0]
+    seen = []
+    throttle = Throttle(seen.append, interval=0.1, clock=lambda: t[0])
+    for k in range(1, 11):  # a report every 0.03 s: one in four passes, and always the end
+        t[0] = 0.03 * k
+        throttle(k / 10)
+    assert seen[0] == 0.1 and seen[-1] == 1.0 and len(seen) < 6

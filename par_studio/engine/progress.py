@@ -31,8 +31,10 @@ class Throttle:
 
 
 class ProgressClock:
-    """Time left from the fraction done: elapsed × (1 − f) / f, once there is enough to go on
-    (≥ 2 % done and ≥ 0.5 s elapsed); None before. ``start`` resets the clock."""
+    """Time left from the pace since the first report: (now − t₁) × (1 − f) / (f − f₁), where
+    (t₁, f₁) is the first report, so time spent before the work started (loading the model,
+    the first acoustic chunk) does not inflate the estimate; None until there is enough to go on
+    (≥ 0.5 s and ≥ 1 % since the first report). ``start`` resets the clock."""
 
     def __init__(self, clock=time.monotonic):
         self.clock = clock
@@ -40,21 +42,27 @@ class ProgressClock:
 
     def start(self) -> None:
         self.t0 = self.clock()
+        self.first: tuple[float, float] | None = None
         self.fraction = 0.0
 
     def update(self, fraction: float) -> float | None:
         """Record ``fraction`` done; return the estimated seconds left (None: too early)."""
+        if self.first is None:
+            self.first = (self.clock(), fraction)
         self.fraction = fraction
         return self.seconds_left()
 
     def seconds_left(self) -> float | None:
         f = self.fraction
-        elapsed = self.clock() - self.t0
         if f >= 1.0:
             return 0.0
-        if f < 0.02 or elapsed < 0.5:
+        if self.first is None:
             return None
-        return elapsed * (1.0 - f) / f
+        t1, f1 = self.first
+        elapsed = self.clock() - t1
+        if f - f1 < 0.01 or elapsed < 0.5:
+            return None
+        return elapsed * (1.0 - f) / (f - f1)
 
 
 def format_left(seconds: float | None) -> str:
