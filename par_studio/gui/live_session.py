@@ -171,7 +171,8 @@ class LiveSessionMixin:
         self.timeline.set_provisional(Notes())
         self.timeline.set_extent(3600.0)
         self.candidates.set_transcription(None)
-        self.timeline.roll_vb.setXRange(0.0, self.timeline.LIVE_WINDOW_S, padding=0)  # no negative seconds
+        self.timeline.roll_vb.setLimits(xMin=0.0)  # no negative seconds, even when panned
+        self.timeline.roll_vb.setXRange(0.0, self.timeline.LIVE_WINDOW_S, padding=0)
         self._follow_paused = False
         try:
             lv["source"].start()
@@ -355,6 +356,7 @@ class LiveSessionMixin:
 
                 torch.set_num_threads(worker.prev_threads)  # the live session's 1 thread
         self.live = None
+        self.timeline.roll_vb.setLimits(xMin=-2.0)  # a file's view keeps its small left margin
         self.live_label.setText("")
         self._update_enabled()
 

@@ -209,6 +209,8 @@ def test_full_quality_take_from_a_file_played_as_live_input(qtbot, make_window, 
         with qtbot.waitSignal(win.sigLiveStarted, timeout=LONG):
             win.act_live.trigger()
         x0s.append(win.timeline.roll_vb.viewRange()[0][0])
+        win.timeline.roll_vb.setXRange(-5.0, 5.0, padding=0)  # as a pan to the left would
+        x0s.append(win.timeline.roll_vb.viewRange()[0][0])
     assert x0s and min(x0s) >= 0.0
     rec = Path(win.loaded.path)
     assert rec.suffix == ".flac" and rec.parent == tmp_path / "recordings"
