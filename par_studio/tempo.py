@@ -20,9 +20,10 @@ How (:func:`estimate_meter`):
    log-normal prior on the beat tempo (most written tempi lie between 60 and 160). A figure
    that repeats every three sixteenths (BWV 846) makes a strong periodicity, but its "beats"
    leave the bass notes between them, so the grid at the written tempo wins.
-4. **Bars.** Downbeats are where the harmony changes and the bass enters: the number of beats
-   per bar (2, 3 or 4) and its phase are chosen by the mean harmonic change (pitch-class sets of
-   consecutive beats) and bass accent on candidate downbeats.
+4. **Bars.** Downbeats are where the harmony changes, the bass enters and long notes start:
+   the number of beats per bar (2, 3 or 4) and its phase are chosen by that strength on
+   candidate downbeats and by how alike beats one bar apart are (duple: 4 and 8 beats apart;
+   triple: 3 and 6), in rhythm inside the beat, harmony and bass.
 
 librosa is used (rather than madmom, whose beat and downbeat networks need audio and an
 unmaintained build) because it is already a dependency, works on any onset envelope, and its
@@ -47,6 +48,7 @@ PRIOR_BPM = 110  #: centre of the log-normal prior on the beat tempo
 PRIOR_OCTAVES = 0.75  #: its standard deviation, in octaves
 MAX_SECONDS = 300.0  #: only the first 5 minutes are analysed
 CHORD_S = 0.035  #: onsets closer than this are one event
+W_LONG = 0.5  #: weight of long notes struck on a beat in the downbeat strength
 W_REPEAT = 1.0  #: weight of bar-periodicity against downbeat strength when choosing the bar
 BASS_WINDOW_S = 0.6  #: a bass note is the lowest struck within this many seconds either side
 W_CONTRAST, W_FIT, W_OCC = 1.5, 2.0, 2.0  #: weights of the grid's scores (see _score)
@@ -160,7 +162,7 @@ def parse_time_signature(text: str) -> tuple[int, int]:
 # --------------------------------------------------------------------------- events
 def _events(notes: Notes):
     """Group onsets closer than CHORD_S. Returns (times (E,) s, accent (E,), pitch-class sets
-    as (E, 12) bool, lowest pitch (E,))."""
+    as (E, 12) bool, lowest pitch (E,), longest note (E,) s)."""
     n = notes.sorted()
     on = n.onset
     new = np.concatenate([[True], np.diff(on) > CHORD_S])
@@ -187,7 +189,7 @@ def _events(notes: Notes):
     rel_dur = np.log1p(dur / max(np.median(dur), 1e-3))
     accent = 1.0 + 0.5 * np.minimum(size - 1, 3) + 1.0 * bass + 0.5 * np.clip(rel_vel - 1, -0.5, 1) \
         + 0.3 * rel_dur
-    return times, accent, pcs, low
+    return times, accent, pcs, low, dur
 
 
 def accent_envelope(times: np.ndarray, weights: np.ndarray, rate: int = ENVELOPE_RATE) -> np.ndarray:
@@ -311,7 +313,7 @@ def _score(times, accent, beats, bpm):
                                                occ=occ, prior=prior)
 
 
-def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4)):
+def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4), dur=None):
     """(beats per bar, index of the first downbeat) from harmonic change and bass accents."""
     if len(beats) < 4:
         return 4, 0
@@ -334,9 +336,15 @@ def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4)):
     lowness = np.where(lowest < 128, (np.median(lowest[lowest < 128]) - lowest) / 12.0, 0.0) \
         if (lowest < 128).any() else np.zeros(len(lowest))
     strength = change + 0.5 * np.clip(lowness, -1, 1) + 0.2 * bass_acc / max(bass_acc.max(), 1e-9)
+    frac, _ = _phase(times, beats)
+    if dur is not None and len(beats) > 1:
+        # long notes start on strong beats: the longest note struck near each beat, in beats
+        near = (frac < 0.15) | (frac > 0.85)
+        longest = np.zeros(nb)
+        np.maximum.at(longest, idx[near], dur[near] / np.median(np.diff(beats)))
+        strength = strength + W_LONG * np.log1p(np.minimum(longest[1:-1], 4.0))
     strength = np.where(played, strength, 0.0)
     # bars repeat: how alike beats m and 2m apart are (rhythm inside the beat, harmony, bass)
-    frac, _ = _phase(times, beats)
     rhythm = np.zeros((nb, 12))
     np.add.at(rhythm, (idx, np.round(frac * 12).astype(int) % 12), accent)
     bass_pc = np.zeros((nb, 12))
@@ -401,7 +409,7 @@ def _estimate_meter(notes: Notes) -> Meter | None:
     notes = notes.take(notes.onset < MAX_SECONDS)
     if len(np.unique(np.round(notes.onset, 2))) < MIN_ONSETS:
         return None
-    times, accent, pcs, low = _events(notes)
+    times, accent, pcs, low, dur = _events(notes)
     if len(times) < MIN_ONSETS:
         return None
     env = accent_envelope(times, accent)
@@ -416,7 +424,7 @@ def _estimate_meter(notes: Notes) -> Meter | None:
     _, bpm, div, beats = best
     beats = _trim_edges(beats)
     local = float(60.0 / np.median(np.diff(beats))) if len(beats) > 2 else bpm
-    per_bar, ph = _bars(times, pcs, low, accent, beats)
+    per_bar, ph = _bars(times, pcs, low, accent, beats, dur=dur)
     return Meter(round(local, 1), per_bar, div, beats, ph)
 
 
