@@ -112,8 +112,8 @@ class ToolbarMixin:
         self.candidates.set_max_margin(value / 10)
 
     def _show_candidate_count(self, n: int) -> None:
-        if self.live is not None:
-            self.candidates_label.setText("—")  # a live session keeps no probabilities
+        if self.live is not None or self.transcription is None:
+            self.candidates_label.setText("—")  # nothing transcribed (a live session keeps no probabilities)
         else:
             self.candidates_label.setText("off" if self.candidates_slider.value() == 0 else f"{n} shown")
 

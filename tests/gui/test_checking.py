@@ -268,3 +268,38 @@ def test_empty_window_hint_and_the_tempo_stays_after_restoring_edits(qtbot, make
     win.session.restore()
     assert "Restore autosaved edits" in win.act_undo.text() and win.notes is not win.transcription.notes
     assert "≈94 BPM" in win.info_label.text()
+
+
+def test_the_program_ends_right_after_its_window_closes_with_everything_saved(tmp_path, empty_models_dir):
+    """fast_exit (the par-studio program): the process ends as the window closes, skipping
+    Python's slow teardown, but only after the window saved what it keeps (settings here)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    ini = tmp_path / "settings.ini"
+    code = textwrap.dedent(f"""
+        import os
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+        from par_studio.gui import app as gui_app
+        from par_studio.gui.main_window import ensure_app
+
+        ensure_app()  # the timer below needs the application run_app will use
+
+        def close_when_shown():
+            for w in QApplication.topLevelWidgets():
+                if type(w).__name__ == "MainWindow" and w.isVisible():
+                    QTimer.singleShot(300, w.close)
+                    return
+            QTimer.singleShot(100, close_when_shown)
+
+        QTimer.singleShot(100, close_when_shown)
+        gui_app.run_app(settings_path={str(ini)!r}, models_dir={str(empty_models_dir)!r}, fast_exit=True)
+        print("returned")  # never: the process ended inside run_app
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "returned" not in r.stdout
+    assert "window" in ini.read_text() and "geometry" in ini.read_text()
