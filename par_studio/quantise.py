@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .notes import Notes
-from .tempo import Meter
+from .meter import Meter
 
 TICKS = 48  #: ticks per quarter note
 SIXTEENTH, TRIPLET, THIRTY_SECOND = 12, 16, 6  #: grid steps in ticks

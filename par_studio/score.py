@@ -18,7 +18,8 @@ from .errors import MidiError
 from .midi_io import atomic_write_bytes
 from .notes import Notes
 from .quantise import TICKS, Quantised, quantise
-from .tempo import Meter, estimate_meter
+from .meter import Meter
+from .tempo import estimate_meter
 
 #: MIDI velocity bounds of each dynamic mark (upper bound exclusive)
 DYNAMICS = (("pp", 40), ("p", 56), ("mp", 72), ("mf", 88), ("f", 104), ("ff", 128))

@@ -14,7 +14,7 @@ from PySide6.QtCore import QLineF, QRectF
 from PySide6.QtGui import QColor, QPen
 
 from ..constants import MAX_MIDI, MIN_MIDI
-from ..tempo import Meter
+from ..meter import Meter
 
 BEAT_COLOR = QColor(255, 255, 255, 32)  #: beat lines: barely there
 BAR_COLOR = QColor(255, 255, 255, 95)  #: bar lines

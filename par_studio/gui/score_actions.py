@@ -229,7 +229,7 @@ class ScoreMixin:
         quantised notes the score holds."""
         from ..midi_io import atomic_write_bytes
         from ..score import musicxml_bytes
-        from ..tempo import Meter
+        from ..meter import Meter
 
         path = Path(path)
         if path.suffix.lower() not in (".musicxml", ".xml"):
