@@ -98,3 +98,16 @@ def test_a_file_played_as_live_input_keeps_its_rate_and_channels(tmp_path):
     src.stop()
     assert np.array_equal(src.take_raw(), frames)
     assert abs(sum(map(len, out)) - 8000) <= 1  # 0.5 s at 16 kHz mono
+
+
+def test_a_file_too_big_to_hold_as_stored_plays_as_16k_mono(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    from par_studio.audio import live
+
+    frames = np.zeros((44100, 2), np.float32)
+    path = tmp_path / "big.wav"
+    sf.write(path, frames, 44100)
+    monkeypatch.setattr(live, "MAX_NATIVE_SAMPLES", 1000)
+    src = live.FileSource(path, realtime=False)
+    assert (src.device_rate, src.channels) == (SAMPLE_RATE, 1) and len(src.audio) == SAMPLE_RATE

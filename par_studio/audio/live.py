@@ -29,6 +29,9 @@ from .ringbuffer import RingBuffer
 
 DEFAULT_BUFFER_SECONDS = 10.0
 MAX_CHANNELS = 2  #: a microphone is opened with its own channel count, up to stereo
+#: a file played as live input is held as stored (rate, channels) up to this many samples
+#: (1 GiB of float32: 1 h of 48 kHz stereo); beyond, as 16 kHz mono
+MAX_NATIVE_SAMPLES = 256 * 2**20
 
 
 def _sounddevice():
@@ -293,13 +296,16 @@ class FileSource(AudioSource):
 
 def _read_native(path) -> tuple[np.ndarray, int]:
     """(frames (n, channels) float32, rate) of an audio file as stored; formats soundfile does
-    not read come as 16 kHz mono from :func:`load_audio` (which gives the plain error)."""
+    not read, and files too big to hold that way (over MAX_NATIVE_SAMPLES), come as 16 kHz mono
+    from :func:`load_audio` (which gives the plain error for a bad file)."""
     try:
         import soundfile as sf
 
-        frames, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        if len(frames) and 1000 <= rate <= 768_000:
-            return frames, int(rate)
+        info = sf.info(str(path))
+        if 0 < info.frames * info.channels <= MAX_NATIVE_SAMPLES and 1000 <= info.samplerate <= 768_000:
+            frames, rate = sf.read(str(path), dtype="float32", always_2d=True)
+            if len(frames):
+                return frames, int(rate)
     except Exception:
         pass
     from .io import load_audio
