@@ -141,7 +141,7 @@ def _track(env: np.ndarray, bpm: float) -> np.ndarray:
     return np.asarray(frames, np.float64) / ENVELOPE_RATE
 
 
-def _trim_edges(beats: np.ndarray, tolerance: float = 0.12) -> np.ndarray:
+def _trim_edges(beats: np.ndarray, tolerance: float = 0.08) -> np.ndarray:
     """Drop first/last beats whose spacing differs from the median by more than
     ``tolerance`` (the tracker pulls its edge beats towards the first and last onsets)."""
     b = np.asarray(beats, np.float64)

@@ -236,3 +236,29 @@ def test_cli_musicxml_quantise_and_meter(tmp_path, compact_ckpt, monkeypatch):
     assert [(t.numerator, t.denominator) for t in pm.time_signature_changes] == [(3, 4)]
     with pytest.raises(SystemExit):
         main(["transcribe", str(wav), "--meter", "4/5", "--model", str(compact_ckpt)])
+
+
+@pytest.mark.slow
+def test_bundled_example_transcribed_exports_at_70_in_four_four(tmp_path):
+    """The bundled recording (BWV 846 bars 1-10, written at ♩ = 70) through the shipped
+    PARcompact weights: the score has 10 bars of 4/4 at ♩ = 70 on two staves (the old tempo
+    detector said 93.8, locked onto the three-sixteenth figure)."""
+    from pathlib import Path
+
+    from par_studio.audio.io import load_audio
+    from par_studio.engine.offline import transcribe
+    from par_studio.model.checkpoint import resolve_model
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        model, _ = resolve_model("par-compact")
+    except Exception as exc:  # weights not shipped in this checkout
+        pytest.skip(f"no shipped PARcompact weights: {exc}")
+    notes = transcribe(load_audio(root / "resources" / "example.flac"), model).notes
+    m = estimate_meter(notes)
+    assert m.quarter_bpm == pytest.approx(70.0, rel=0.03) and m.time_signature == "4/4"
+    s, parts, got = reread(write_musicxml(notes, tmp_path / "example.musicxml"))
+    assert len(parts) == 2 and [len(p.getElementsByClass("Measure")) for p in parts] == [10, 10]
+    assert s.recurse().getElementsByClass("MetronomeMark").first().number == 70
+    # bar 1 begins with the first note (C4 on the downbeat), as written
+    assert min(got[0] + got[1]) == (Fraction(0), 60)
