@@ -10,10 +10,12 @@ from .midi_io import write_midi
 from .notes import Notes
 
 
-def write_notation(midi_path: Path, notes: Notes, args, write_or_fallback) -> tuple[list[Path], list[str]]:
-    """Write the MIDI file at ``midi_path`` (played times, or quantised with ``args.quantise``)
-    stating the grid's tempo and time signature, and with ``args.musicxml`` the score next to
-    it (same name, .musicxml). Returns (paths written, messages of writes that fell back)."""
+def write_notation(midi_path: Path | None, notes: Notes, args, write_or_fallback,
+                   score_path: Path | None = None) -> tuple[list[Path], list[str]]:
+    """Write the MIDI file at ``midi_path`` (none when None; played times, or quantised with
+    ``args.quantise``) stating the grid's tempo and time signature, and with ``args.musicxml``
+    the score at ``score_path`` (default: the MIDI file's name with .musicxml). Returns (paths
+    written, messages of writes that fell back)."""
     from .quantise import quantise, steady_notes
     from .score import write_musicxml
     from .tempo import resolve_meter
@@ -25,13 +27,14 @@ def write_notation(midi_path: Path, notes: Notes, args, write_or_fallback) -> tu
     out = notes
     if getattr(args, "quantise", False) and meter is not None:
         out = steady_notes(quantise(notes, meter))
-    path, msg = write_or_fallback(lambda n, p: write_midi(n, p, tempo=tempo, time_signature=ts),
-                                  midi_path, out)
-    written.append(path)
-    if msg:
-        msgs.append(msg)
+    if midi_path is not None:
+        path, msg = write_or_fallback(lambda n, p: write_midi(n, p, tempo=tempo, time_signature=ts),
+                                      midi_path, out)
+        written.append(path)
+        if msg:
+            msgs.append(msg)
     if getattr(args, "musicxml", False) and len(notes):
-        xml = Path(midi_path).with_suffix(".musicxml")
+        xml = Path(score_path or Path(midi_path).with_suffix(".musicxml"))
         path, msg = write_or_fallback(lambda n, p: write_musicxml(n, p, meter=meter), xml, notes)
         written.append(path)
         if msg:

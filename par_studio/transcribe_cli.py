@@ -116,11 +116,12 @@ def _write(plan, notes, args, write_or_fallback) -> tuple[list, bool]:
     from .tempo import resolve_tempo
 
     written, fell_back = [], False
-    if plan.midi is not None and (getattr(args, "musicxml", False) or getattr(args, "quantise", False)
-                                  or getattr(args, "meter", None)):
+    score = getattr(args, "musicxml", False) and (plan.midi or plan.csv) is not None
+    if score or (plan.midi is not None and (getattr(args, "quantise", False) or getattr(args, "meter", None))):
         from .notation_export import write_notation  # score and/or quantised MIDI (H19)
 
-        paths, msgs = write_notation(plan.midi, notes, args, write_or_fallback)
+        paths, msgs = write_notation(plan.midi, notes, args, write_or_fallback,
+                                     (plan.midi or plan.csv).with_suffix(".musicxml"))
         written += paths
         for msg in msgs:
             fell_back = True

@@ -234,6 +234,10 @@ def test_cli_musicxml_quantise_and_meter(tmp_path, compact_ckpt, monkeypatch):
     pm = pretty_midi.PrettyMIDI(str(tmp_path / "u.mid"))
     assert pm.get_tempo_changes()[1][0] == pytest.approx(90.0, rel=1e-4)
     assert [(t.numerator, t.denominator) for t in pm.time_signature_changes] == [(3, 4)]
+    # -o a CSV (no MIDI): the score goes beside it
+    assert main(["transcribe", str(wav), "-q", "--model", str(compact_ckpt), "--musicxml",
+                 "-o", str(tmp_path / "v.csv")]) == 0
+    assert (tmp_path / "v.musicxml").exists() and not (tmp_path / "v.mid").exists()
     with pytest.raises(SystemExit):
         main(["transcribe", str(wav), "--meter", "4/5", "--model", str(compact_ckpt)])
 
