@@ -92,24 +92,36 @@ def load_piece(name: str, bars: tuple[int, int], cache: Path):
     return on[order], off[order], pitch[order], ts.ratioString, np.array(bar_starts)
 
 
-def perform(on_q, off_q, pitch, quarter_bpm: float, human: bool, seed: int) -> Notes:
+def perform(on_q, off_q, pitch, quarter_bpm: float, human: bool, seed: int) -> tuple[Notes, np.ndarray]:
     """Notes in seconds: quarters at ``quarter_bpm``; ``human`` adds drift, jitter, chord
-    spread and random velocities."""
+    spread and random velocities. Also each note's written onset in quarters (N,)."""
     rng = np.random.default_rng(seed)
     sec = 60.0 / quarter_bpm
     if not human:
-        return Notes(0.5 + on_q * sec, 0.5 + np.maximum(off_q * sec, on_q * sec + 0.05), pitch,
-                     np.full(len(on_q), 80)).sorted()
-    # slow tempo drift: the local beat length wanders ±4 % (smooth random walk over quarters)
-    span = int(np.ceil(off_q.max())) + 2
-    drift = np.cumsum(rng.normal(0, 0.01, span))
-    drift = 1.0 + 0.04 * np.tanh(drift / 0.04)
-    t_of_q = np.concatenate([[0.0], np.cumsum(drift * sec)])
-    q = np.arange(span + 1)
-    on = np.interp(on_q, q, t_of_q) + rng.normal(0, 0.015, len(on_q)) + rng.uniform(0, 0.012, len(on_q))
-    off = np.maximum(np.interp(off_q, q, t_of_q), on + 0.05)
-    vel = np.clip(rng.normal(72, 12, len(on_q)), 20, 120)
-    return Notes(0.5 + np.maximum(on, 0), 0.5 + off, pitch, vel.astype(int)).sorted()
+        on = 0.5 + on_q * sec
+        off = 0.5 + np.maximum(off_q * sec, on_q * sec + 0.05)
+        vel = np.full(len(on_q), 80)
+    else:
+        # slow tempo drift: the local beat length wanders ±4 % (smooth random walk over quarters)
+        span = int(np.ceil(off_q.max())) + 2
+        drift = np.cumsum(rng.normal(0, 0.01, span))
+        drift = 1.0 + 0.04 * np.tanh(drift / 0.04)
+        t_of_q = np.concatenate([[0.0], np.cumsum(drift * sec)])
+        q = np.arange(span + 1)
+        on = np.interp(on_q, q, t_of_q) + rng.normal(0, 0.015, len(on_q)) + rng.uniform(0, 0.012, len(on_q))
+        off = 0.5 + np.maximum(np.interp(off_q, q, t_of_q), on + 0.05)
+        on = 0.5 + np.maximum(on, 0)
+        vel = np.clip(rng.normal(72, 12, len(on_q)), 20, 120).astype(int)
+    order = np.lexsort((pitch, on))
+    return Notes(on[order], off[order], pitch[order], vel[order]), on_q[order]
+
+
+def downbeat_right(m, notes: Notes, written_q: np.ndarray, bar_starts: np.ndarray) -> bool:
+    """The estimated first downbeat lies on a note (within 70 ms) written on a bar line."""
+    if m is None or not len(notes):
+        return False
+    i = int(np.argmin(np.abs(notes.onset - m.downbeat_s)))
+    return abs(notes.onset[i] - m.downbeat_s) < 0.07 and bool(np.any(np.abs(bar_starts - written_q[i]) < 1e-6))
 
 
 def quarter_bpm_of(beat_bpm: float, meter: str) -> float:
@@ -171,7 +183,7 @@ def main(argv=None) -> int:
     t_est = 0.0
     for name, bars, beat_bpm in PIECES:
         try:
-            on_q, off_q, pitch, meter, _ = load_piece(name, bars, args.cache)
+            on_q, off_q, pitch, meter, bar_starts = load_piece(name, bars, args.cache)
         except Exception as exc:  # a corpus file music21 cannot read is reported, not fatal
             print(f"skip {name}: {exc}", file=sys.stderr)
             continue
@@ -179,7 +191,7 @@ def main(argv=None) -> int:
             bpm = float(np.clip(beat_bpm * scale, 60, 160))
             true_q = quarter_bpm_of(bpm, meter)
             for human in (False, True):
-                notes = perform(on_q, off_q, pitch, true_q, human, seed=k * 1000 + len(rows))
+                notes, written_q = perform(on_q, off_q, pitch, true_q, human, seed=k * 1000 + len(rows))
                 # with drift the played tempo is the mean one: quarters over seconds
                 span_q = on_q.max() - on_q.min()
                 true_q = 60.0 * span_q / (notes.onset.max() - notes.onset.min()) if span_q > 0 else true_q
@@ -192,7 +204,8 @@ def main(argv=None) -> int:
                 # the same bar up to doubling/halving (2/4 ~ 4/4, 6/8 ~ 12/8): beats and bar lines
                 # still fall right, every other bar line is missing or extra
                 family_ok = m is not None and same_family(m.time_signature, meter)
-                rows.append((name, meter, human, true_q, est_q, verdict, meter_ok, family_ok))
+                down_ok = downbeat_right(m, notes, written_q, bar_starts)
+                rows.append((name, meter, human, true_q, est_q, verdict, meter_ok, family_ok, down_ok))
                 if args.verbose:
                     print(f"{name:38s} {meter:4s} {'human' if human else 'exact'} true ♩={true_q:6.1f} "
                           f"est {est_q or 0:6.1f} {m.time_signature if m else '-':5s} {verdict}")
@@ -208,7 +221,7 @@ def main(argv=None) -> int:
         sub = [r for r in rows if r[2] == human]
         print(f"  {'human timing' if human else 'exact timing'}: right {sum(r[5] == 'right' for r in sub)}/{len(sub)}"
               f", time signature right {sum(r[6] for r in sub)}/{len(sub)}, up to a doubled/halved bar "
-              f"{sum(r[7] for r in sub)}/{len(sub)}")
+              f"{sum(r[7] for r in sub)}/{len(sub)}, first downbeat on a bar line {sum(r[8] for r in sub)}/{len(sub)}")
     for meter in ("2/4", "3/4", "4/4", "6/8"):
         sub = [r for r in rows if r[1] == meter]
         if sub:
