@@ -49,6 +49,7 @@ PRIOR_OCTAVES = 0.75  #: its standard deviation, in octaves
 MAX_SECONDS = 300.0  #: only the first 5 minutes are analysed
 CHORD_S = 0.035  #: onsets closer than this are one event
 W_LONG = 0.5  #: weight of long notes struck on a beat in the downbeat strength
+W_FIRST = 0.1  #: prior for the first played beat being a downbeat
 W_REPEAT = 1.0  #: weight of bar-periodicity against downbeat strength when choosing the bar
 BASS_WINDOW_S = 0.6  #: a bass note is the lowest struck within this many seconds either side
 W_CONTRAST, W_FIT, W_OCC = 1.5, 2.0, 2.0  #: weights of the grid's scores (see _score)
@@ -263,6 +264,7 @@ def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4), dur=N
     duple, triple = alike(4) + alike(8), alike(3) + alike(6)
     periodic = {m: triple if m == 3 else duple for m in beats_per_bar_options}
     mean_p = np.mean(list(periodic.values()))
+    first_played = int(np.argmax(played)) if played.any() else -1
     best = (-np.inf, 4, 0)
     for m in beats_per_bar_options:
         for ph in range(m):
@@ -273,6 +275,9 @@ def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4), dur=N
             s = float(sel.mean() - rest.mean()) + W_REPEAT * (periodic[m] - mean_p)
             # prefer 4 over 2 when equal (a tie means the pattern repeats each half bar)
             s += {2: 0.0, 3: 0.0, 4: 0.02}[m]
+            # most pieces begin on a downbeat (fewer with an upbeat): a weak prior for it
+            if first_played >= 0 and (first_played - ph) % m == 0:
+                s += W_FIRST
             if s > best[0]:
                 best = (s, m, ph)
     return best[1], best[2]
