@@ -29,12 +29,10 @@ from .checkpoint_schema import (
 )
 from .config import PRESETS, ModelConfig
 from .par import PARModel
+from .shipped import MODELS_DIR, available_latencies, shipped_path  # noqa: F401 (re-exported)
 
 FORMAT = "par-studio-checkpoint"
 VERSION = 1
-
-#: Folder of the shipped checkpoints (the repository's ``models/``).
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 def save_checkpoint(model: PARModel, path, metadata: dict | None = None, extra: dict | None = None) -> Path:
@@ -154,22 +152,6 @@ def load_checkpoint(path) -> tuple[PARModel, dict]:
     meta = dict(blob["metadata"])
     meta["path"] = str(path)
     return model, meta
-
-
-def shipped_path(preset: str, latency_ms: int = DEFAULT_LATENCY_MS, models_dir: Path | None = None) -> Path:
-    """Path of the shipped checkpoint of a preset at a latency, e.g. models/par-compact-320.pt."""
-    return (models_dir or MODELS_DIR) / f"{preset}-{int(latency_ms)}.pt"
-
-
-def available_latencies(preset: str, models_dir: Path | None = None) -> list[int]:
-    """Latency settings (ms) for which ``preset`` has shipped weights."""
-    d = models_dir or MODELS_DIR
-    out = []
-    for p in d.glob(f"{preset}-*.pt"):
-        tail = p.stem[len(preset) + 1:]
-        if tail.isdigit():
-            out.append(int(tail))
-    return sorted(out)
 
 
 def resolve_model(spec: str = "par", latency_ms: int | None = None, models_dir: Path | None = None
