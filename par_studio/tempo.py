@@ -134,11 +134,13 @@ def _candidates(env: np.ndarray) -> list[float]:
 
 
 def _track(env: np.ndarray, bpm: float) -> np.ndarray:
-    """Beat times (s) at about ``bpm`` following drift (librosa's DP beat tracker)."""
-    import librosa
+    """Beat times (s) at about ``bpm`` following drift: librosa's DP beat tracker
+    (``beat_track(..., bpm=bpm, tightness=400, trim=False)``), same frames, as re-implemented in
+    NumPy by :mod:`par_studio.beat_tracking` (importing ``librosa.beat`` compiles numba
+    kernels: about 7 s of CPU in every process)."""
+    from .beat_tracking import beat_track
 
-    _, frames = librosa.beat.beat_track(onset_envelope=env, sr=ENVELOPE_RATE, hop_length=1,
-                                        start_bpm=bpm, bpm=bpm, tightness=400, trim=False)
+    frames = beat_track(env, bpm, ENVELOPE_RATE, tightness=400, trim=False)
     return np.asarray(frames, np.float64) / ENVELOPE_RATE
 
 
