@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from par_studio.beat_tracking import beat_track, frames_per_beat
+from par_studio.beat_tracking import _fast_len, beat_track, frames_per_beat, mean_tempogram
 from par_studio.notes import Notes
 from par_studio.tempo import ENVELOPE_RATE, _candidates, accent_envelope, onset_envelope
 
@@ -173,9 +173,27 @@ def test_real_performances(asap_root):
             assert_same(env, bpm)
 
 
-def test_tempo_path_does_not_import_librosa_beat_or_compile_numba():
-    """Estimating a meter uses this module, not librosa.beat (whose import compiles numba
-    kernels in every process)."""
+@pytest.mark.parametrize("n, win", [(10, 16), (16, 16), (333, 333), (2500, 800), (9000, 800)])
+def test_mean_tempogram_equals_librosas(n, win):
+    librosa = pytest.importorskip("librosa")
+    rng = np.random.default_rng(n)
+    env = onset_train(rng, n, rng.uniform(30, 150), lead=int(rng.integers(0, 50)), noise=0.05)
+    ref = librosa.feature.tempogram(onset_envelope=env, sr=RATE, hop_length=1,
+                                    win_length=win).mean(axis=1)
+    ours = mean_tempogram(env, win, chunk=700)
+    assert ours.shape == (win,)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_fast_fft_length():
+    fft = pytest.importorskip("scipy.fft")
+    for k in range(1, 3000):
+        assert _fast_len(k) == fft.next_fast_len(k, real=True), k
+
+
+def test_tempo_path_does_not_import_librosa_or_numba():
+    """Estimating tempo and meter uses this module, not librosa.beat / librosa.feature (whose
+    imports compile numba kernels in every process)."""
     code = (
         "import sys, numpy as np\n"
         "from par_studio.tempo import _track, onset_envelope\n"
@@ -184,6 +202,8 @@ def test_tempo_path_does_not_import_librosa_beat_or_compile_numba():
         "env = onset_envelope(Notes(on, on + 0.2, np.full(40, 60), np.full(40, 80)))\n"
         "b = _track(env, 120.0)\n"
         "assert len(b) > 30, b\n"
+        "from par_studio.tempo import estimate_meter\n"
+        "assert abs(estimate_meter(Notes(on, on + 0.2, on * 0 + 60, on * 0 + 80)).quarter_bpm - 120) < 3\n"
         "print(sorted(m for m in sys.modules if m.startswith(('librosa', 'numba'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
