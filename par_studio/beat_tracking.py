@@ -173,7 +173,7 @@ def _fast_len(n: int) -> int:
     return best
 
 
-def mean_tempogram(env: np.ndarray, win_length: int, chunk: int = 2048) -> np.ndarray:
+def mean_tempogram(env: np.ndarray, win_length: int, chunk: int = 512) -> np.ndarray:
     """(win_length,) float64: ``librosa.feature.tempogram(onset_envelope=env, hop_length=1,
     win_length=win_length).mean(axis=1)`` without librosa (whose import and first call cost
     about 2.5 s of CPU and 250 MB in a process that has not loaded it).
