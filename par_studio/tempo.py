@@ -9,12 +9,13 @@ How (:func:`estimate_meter`):
 1. **Events and accents.** Onsets closer than 35 ms are one event. An event's accent grows
    with its number of notes, a note in the bass, its loudness and how long its notes ring
    (the cues of metrical accent in Lerdahl & Jackendoff's preference rules).
-2. **Candidate beats.** librosa's autocorrelation tempogram (``librosa.feature.tempogram``) of
-   the accent envelope lists the periodicities present; every peak and its relatives by 2, 3,
+2. **Candidate beats.** The autocorrelation tempogram of the accent envelope
+   (:func:`par_studio.beat_tracking.mean_tempogram`, equal to ``librosa.feature.tempogram``
+   averaged over time) lists the periodicities present; every peak and its relatives by 2, 3,
    3/2 and 4/3 between 40 and 200 beats per minute is a candidate.
-3. **Candidates judged by a metrical grid.** For each candidate, librosa's dynamic-programming
-   beat tracker (``librosa.beat.beat_track``, Ellis 2007; it follows tempo drift) places the
-   beats; the grid is then scored by how well it explains the onsets: how much accent falls on
+3. **Candidates judged by a metrical grid.** For each candidate, the dynamic-programming
+   beat tracker of Ellis 2007 (:func:`par_studio.beat_tracking.beat_track`, the same beats as
+   ``librosa.beat.beat_track``; it follows tempo drift) places the beats; the grid is then scored by how well it explains the onsets: how much accent falls on
    beats rather than between them, whether the onsets between beats sit on halves/quarters
    (simple meter) or thirds/sixths (compound meter), how many beats are played at all, and a
    log-normal prior on the beat tempo (most written tempi lie between 60 and 160). A figure
@@ -25,9 +26,12 @@ How (:func:`estimate_meter`):
    candidate downbeats and by how alike beats one bar apart are (duple: 4 and 8 beats apart;
    triple: 3 and 6), in rhythm inside the beat, harmony and bass.
 
-librosa is used (rather than madmom, whose beat and downbeat networks need audio and an
-unmaintained build) because it is already a dependency, works on any onset envelope, and its
-beat tracker is the reference implementation of the DP tracker.
+The tempogram and beat tracker are librosa's algorithms (rather than madmom's, whose beat and
+downbeat networks need audio and an unmaintained build): they work on any onset envelope and
+the DP tracker is the reference one. They run as NumPy re-implementations in
+:mod:`par_studio.beat_tracking`, tested to give librosa's exact beats and candidates, because
+importing ``librosa.beat`` compiles numba kernels in every process (about 7 s of CPU and
+260 MB before the first beat).
 """
 
 from __future__ import annotations
