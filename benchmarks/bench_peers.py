@@ -12,8 +12,9 @@ Peers, when installed (in any Python; ``--peer-python`` points at it, e.g. a sep
 the main environment's torch and numpy stay as they are):
 
 * **basic-pitch** (Spotify, ICASSP 2022) with its ONNX backend:
-  ``python3 -m venv --system-site-packages /work/par-work/peers-venv``, then
-  ``peers-venv/bin/pip install --no-deps basic-pitch && peers-venv/bin/pip install onnxruntime resampy``
+  ``python3 -m venv --system-site-packages .peers-venv`` (in the checkout; the default of
+  ``--peer-python``, or set ``PAR_PEER_PYTHON``), then
+  ``.peers-venv/bin/pip install --no-deps basic-pitch && .peers-venv/bin/pip install onnxruntime resampy``
 * **transkun** (Yan & Duan 2024): ``pip install --no-deps transkun moduleconf ncls pydub`` —
   it needs torchaudio, which exists for torch ≤ 2.11 only; reported as unavailable otherwise.
 
@@ -42,7 +43,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 EXAMPLE = ROOT / "resources" / "example.flac"
-DEFAULT_PEER_PYTHON = "/work/par-work/peers-venv/bin/python"
+DEFAULT_PEER_PYTHON = os.environ.get(
+    "PAR_PEER_PYTHON", str(ROOT / ".peers-venv" / "bin" / "python"))
 
 #: Runs in a fresh interpreter: pin to one core, run one tool on one file, print JSON.
 CHILD = r"""
