@@ -21,3 +21,7 @@ class MidiError(ParStudioError):
 
 class AudioDeviceError(ParStudioError):
     """No usable audio input/output device."""
+
+
+class CorpusError(ParStudioError):
+    """The corpus could not be built (bad input folder, renderer failure)."""
