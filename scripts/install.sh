@@ -4,7 +4,7 @@
 # sudo; skipped when they are all there already), everything else goes into a virtual
 # environment, by default .venv in the checkout:
 #   bash scripts/install.sh           app + command line  -> .venv/bin/par-studio
-#   bash scripts/install.sh --test    the same plus the test tools
+#   bash scripts/install.sh --test    the same plus the test tools and sfizz (sampled-piano tests)
 # Choices (environment variables):
 #   PAR_VENV=DIR          where the virtual environment goes (default: .venv in the checkout)
 #   PAR_TORCH=cpu         (default) torch's CPU-only build where the platform has one (Linux:
@@ -116,7 +116,8 @@ else
 fi
 
 # ------------------------------------------------------------------ PAR Studio
-if [ "$TEST" = 1 ]; then EXTRAS="test,midi-out"; else EXTRAS="midi-out"; fi
+if [ "$TEST" = 1 ]; then EXTRAS="test,midi-out,train"; else  # train: sfizz, so the sampled-piano tests run
+  EXTRAS="midi-out"; fi
 say "PAR Studio and its libraries (.[$EXTRAS]) into $VENV"
 "${PIP[@]}" -e ".[$EXTRAS]"
 "$PY" -c 'import par_studio.cli' || { echo "install.sh: the installed package does not import" >&2; exit 1; }

@@ -190,7 +190,14 @@ def test_heldout_plan_has_the_six_variants_of_one_segment():
     assert [p.name for p in PIANOS if p.role == "heldout"] == [c2.HELDOUT_PIANO]
 
 
+def _have_sfizz() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pysfizz") is not None
+
+
 @pytest.mark.skipif(not discover_pianos(), reason="sampled pianos not installed")
+@pytest.mark.skipif(not _have_sfizz(), reason="pysfizz not installed (pip install -e '.[train]')")
 def test_sampled_piano_renders_detuned_note():
     from par_studio.train.sampled_pianos import load_synth, piano_by_name
 
