@@ -166,7 +166,7 @@ def check_writable(path: Path, probed: set | None = None) -> None:
         os.unlink(tmp)
     except OSError as exc:
         raise OutputError(f"cannot write {shown(path)}: {exc.strerror or exc} in {shown(folder)}. "
-                          "Choose another place with -o.") from None
+                          "Choose another place.") from None
     if probed is not None:
         probed.add(folder)
 

@@ -339,13 +339,15 @@ def test_evaluate_scores_good_pairs_and_lists_bad_ones(tmp_path, compact_ckpt, c
     write_midi(ref, d / "nan.mid")
     fuzzgen.fifo(d / "pipe.wav")
     write_midi(ref, d / "pipe.mid")
+    fuzzgen.random_bytes(d / "noise.wav")  # bad audio: random bytes under an audio name
+    write_midi(ref, d / "noise.mid")
     js = tmp_path / "scores.json"
     code, out, err = run(["evaluate", d, "--model", compact_ckpt, "--json", js], capsys)
     res = json.loads(js.read_text())
     assert code == 1 and res["files"] == 1 and "note" in out
     assert sorted(Path(f["audio"]).name for f in res["failed"]) == ["empty.wav", "folder.wav", "nan.wav",
-                                                                   "notmidi.wav", "pipe.wav"]
-    assert "5 of 6 pairs could not be scored" in err
+                                                                   "noise.wav", "notmidi.wav", "pipe.wav"]
+    assert "6 of 7 pairs could not be scored" in err
 
 
 def test_evaluate_json_to_an_unwritable_place_is_refused_first(tmp_path, compact_ckpt, capsys):

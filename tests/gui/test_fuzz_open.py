@@ -65,3 +65,27 @@ def test_damaged_autosave_is_offered_without_its_invalid_notes(qtbot, make_windo
     out = win2.export(Path(saved.args[0]).parent.parent / "restored.mid")
     assert out is not None and out.exists()
 
+
+
+def test_malformed_checkpoint_in_the_app_names_the_file(tmp_path, tiny_ckpts, monkeypatch, capfd):
+    """A damaged model file (bad config, NaN weights, ...) fails the app's model job with one
+    message naming the file, never "Something went wrong (ValueError ...)"; nothing is built."""
+    import torch
+
+    import par_studio.model.checkpoint as ck
+    from par_studio.gui.workers import ModelJob, ModelSpec
+
+    monkeypatch.setenv("PAR_STUDIO_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setattr(ck, "PARModel", lambda cfg: (_ for _ in ()).throw(AssertionError("built")))
+    blob = torch.load(tiny_ckpts["par-compact"], weights_only=True)
+    for name, bad in fuzzgen.checkpoint_variants(blob).items():
+        d = tmp_path / name
+        d.mkdir()
+        torch.save(bad, d / "par-compact-320.pt")
+        job = ModelJob(ModelSpec("par-compact", 320, models_dir=d))
+        got = []
+        job.failed.connect(got.append)
+        job.run()
+        assert len(got) == 1 and "par-compact-320.pt" in got[0], (name, got)
+        assert "went wrong" not in got[0] and "\n" not in got[0], (name, got[0])
+    assert "Traceback" not in capfd.readouterr().err
