@@ -95,17 +95,48 @@ def atomic_write_bytes(path, data: bytes) -> Path:
     return path
 
 
-def notes_to_pretty_midi(notes: Notes, tempo: float = DEFAULT_TEMPO, time_signature: str | None = None):
+def lead_in(downbeat_s: float, tempo: float, bar_quarters: float) -> tuple[int, int]:
+    """How the time before the first downbeat is counted: (16ths before it, of which whole
+    bars' worth); 0 when the downbeat lies within a 32nd note of 0 s. The remainder after the
+    whole bars is a pickup bar just before the downbeat."""
+    n16 = int(round(max(downbeat_s, 0.0) * tempo / 60.0 * 4))
+    bar16 = max(1, int(round(bar_quarters * 4)))
+    return n16, (n16 // bar16) * bar16
+
+
+def notes_to_pretty_midi(notes: Notes, tempo: float = DEFAULT_TEMPO, time_signature: str | None = None,
+                         downbeat_s: float = 0.0):
     """A pretty_midi object of ``notes`` (seconds) with one tempo (quarter notes per minute)
-    and, when given, a time signature such as "3/4" at the start."""
+    and, when given, a time signature such as "3/4" at the start.
+
+    ``downbeat_s``: where bar 1 begins (a recording that starts late). The time before it is
+    written as whole bars and a pickup bar (a time signature of n/16, n/8 or n/4) at a tempo
+    that makes them last exactly ``downbeat_s``, so the file's bar lines fall on the played
+    downbeats; notes keep their times in seconds."""
     import pretty_midi
 
     if not (20.0 <= tempo <= 400.0):
         raise ValueError(f"tempo {tempo} BPM is outside 20..400")
     pm = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=float(tempo))
+    num = den = None
     if time_signature:
         num, den = (int(x) for x in time_signature.split("/"))
+    n16, whole16 = lead_in(downbeat_s, tempo, num * 4.0 / den if num else 4.0)
+    if n16 > 0:
+        tick_db = n16 * RESOLUTION // 4
+        # the lead-in at its own tempo (within a 32nd of the played one), then the played tempo
+        pm._tick_scales = [(0, downbeat_s / tick_db), (tick_db, 60.0 / (float(tempo) * RESOLUTION))]
+        pm._update_tick_to_time(tick_db + 1)
+    if num:
         pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, 0.0))
+        pick16 = n16 - whole16
+        if pick16 > 0:
+            g = 4 if pick16 % 4 == 0 else 2 if pick16 % 2 == 0 else 1
+            t_pick = pm.tick_to_time(whole16 * RESOLUTION // 4)
+            if whole16 == 0:
+                pm.time_signature_changes.clear()
+            pm.time_signature_changes.append(pretty_midi.TimeSignature(pick16 // g, 16 // g, t_pick))
+            pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, float(downbeat_s)))
     inst = pretty_midi.Instrument(program=0, name="Piano")
     for on, off, p, v in zip(notes.onset, notes.offset, notes.pitch, notes.velocity):
         inst.notes.append(pretty_midi.Note(velocity=int(v), pitch=int(p), start=float(on), end=float(off)))
@@ -113,10 +144,12 @@ def notes_to_pretty_midi(notes: Notes, tempo: float = DEFAULT_TEMPO, time_signat
     return pm
 
 
-def write_midi(notes: Notes, path, tempo: float = DEFAULT_TEMPO, time_signature: str | None = None) -> Path:
+def write_midi(notes: Notes, path, tempo: float = DEFAULT_TEMPO, time_signature: str | None = None,
+               downbeat_s: float = 0.0) -> Path:
     """Write ``notes`` as a standard MIDI file (type 1) at ``path``, atomically; the file
-    states ``tempo`` (and ``time_signature`` when given)."""
-    pm = notes_to_pretty_midi(notes.sorted(), tempo, time_signature)
+    states ``tempo`` (and ``time_signature`` when given), bar 1 at ``downbeat_s`` (see
+    :func:`notes_to_pretty_midi`)."""
+    pm = notes_to_pretty_midi(notes.sorted(), tempo, time_signature, downbeat_s)
     buf = io.BytesIO()
     pm.write(buf)
     return atomic_write_bytes(path, buf.getvalue())

@@ -232,14 +232,52 @@ def test_cli_musicxml_quantise_and_meter(tmp_path, compact_ckpt, monkeypatch):
     assert main(["transcribe", str(wav), "-q", "--model", str(compact_ckpt), "--meter", "3/4",
                  "--tempo", "90", "-o", str(tmp_path / "u.mid")]) == 0
     pm = pretty_midi.PrettyMIDI(str(tmp_path / "u.mid"))
-    assert pm.get_tempo_changes()[1][0] == pytest.approx(90.0, rel=1e-4)
-    assert [(t.numerator, t.denominator) for t in pm.time_signature_changes] == [(3, 4)]
+    # played times: the 0.4 s before bar 1 (the first note) are a pickup bar of 1/8 at the
+    # tempo that makes it last 0.4 s, then 3/4 at the typed 90 from the first note on
+    assert pm.get_tempo_changes()[1][-1] == pytest.approx(90.0, rel=1e-4)
+    assert [(t.numerator, t.denominator) for t in pm.time_signature_changes] == [(1, 8), (3, 4)]
+    assert pm.time_signature_changes[-1].time == pytest.approx(played.onset.min(), abs=0.05)
+    assert min(n.start for n in pm.instruments[0].notes) == pytest.approx(played.onset.min(), abs=1e-3)
     # -o a CSV (no MIDI): the score goes beside it
     assert main(["transcribe", str(wav), "-q", "--model", str(compact_ckpt), "--musicxml",
                  "-o", str(tmp_path / "v.csv")]) == 0
     assert (tmp_path / "v.musicxml").exists() and not (tmp_path / "v.mid").exists()
     with pytest.raises(SystemExit):
         main(["transcribe", str(wav), "--meter", "4/5", "--model", str(compact_ckpt)])
+
+
+@pytest.mark.parametrize("start_s", [0.0, 0.02, 2.37, 5.0])
+def test_played_time_midi_puts_bar_lines_on_the_downbeats_of_a_late_start(tmp_path, start_s):
+    """A recording whose first downbeat is not at 0 s: the MIDI file in played times (notes
+    unchanged in seconds) has its bar lines on the grid's downbeats, the time before bar 1
+    written as whole bars and a pickup bar."""
+    import pretty_midi
+    from types import SimpleNamespace
+
+    from par_studio.notation_export import write_notation
+
+    played, _ = bwv846(70.0, bars=(1, 4))
+    notes = Notes(played.onset + start_s, played.offset + start_s, played.pitch, played.velocity)
+    args = SimpleNamespace(tempo="auto", meter=None, quantise=False, musicxml=False)
+    path = tmp_path / "late.mid"
+    write_notation(path, notes, args, lambda fn, p, n: (fn(n, p), None))
+    meter = resolve_meter("auto", notes)
+    pm = pretty_midi.PrettyMIDI(str(path))
+    got = np.sort([n.start for n in pm.instruments[0].notes])
+    assert np.allclose(got, np.sort(notes.onset), atol=2e-3)  # notes keep their seconds
+    downbeats = pm.get_downbeats()
+    assert np.abs(downbeats - meter.downbeat_s).min() < 0.005  # bar 1 on the first downbeat
+    assert meter.downbeat_s == pytest.approx(notes.onset.min(), abs=0.05)
+    # the bars after it follow the MIDI tempo: 4/4 at the estimated tempo from the downbeat
+    bar_s = 4 * 60.0 / pm.get_tempo_changes()[1][-1]
+    after = downbeats[downbeats >= meter.downbeat_s - 0.005][:4]
+    assert np.allclose(np.diff(after), bar_s, rtol=1e-3)
+    assert (pm.time_signature_changes[-1].numerator, pm.time_signature_changes[-1].denominator) == (4, 4)
+    # the quantised file starts bar 1 at 0 s as before
+    write_notation(path, notes, SimpleNamespace(tempo="auto", meter=None, quantise=True, musicxml=False),
+                   lambda fn, p, n: (fn(n, p), None))
+    pm = pretty_midi.PrettyMIDI(str(path))
+    assert len(pm.get_tempo_changes()[1]) == 1 and len(pm.time_signature_changes) == 1
 
 
 @pytest.mark.slow
