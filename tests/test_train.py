@@ -371,6 +371,26 @@ def test_figures_table_marks_fine_tuned_models(tmp_path):
     assert "¹ fine-tuned from another checkpoint" in table
 
 
+def test_figures_table_lookahead_rows(tmp_path):
+    """The look-ahead table has a row per look-ahead and shows a model's held-out scores in its
+    preset's column, "–" where no weights are shipped."""
+    import json
+
+    from par_studio.train.ship import lookahead_table
+
+    def f1(x):
+        return {"overall": {"note": {"f1": x}, "note_offset": {"f1": x / 2}}}
+
+    r = {"model": {"preset": "par-compact", "latency_ms": 160}, "test_name": "freepats",
+         "overall": f1(0.8)["overall"], "heldout": {"splendid": f1(0.7)}}
+    (tmp_path / "par-compact-160.eval.json").write_text(json.dumps(r))
+    lines = lookahead_table(tmp_path)
+    row = {l.split(" | ")[0]: l for l in lines if l.startswith("| 1") or l.startswith("| 2") or l.startswith("| 3")}
+    assert set(row) == {"| 128 ms", "| 160 ms", "| 192 ms", "| 224 ms", "| 320 ms"}
+    assert row["| 160 ms"] == "| 160 ms | 0.700 / 0.350 | 0.800 / 0.400 | – | – |"
+    assert row["| 320 ms"].count("–") == 4
+
+
 def _one_key_labels(T: int = 24):
     """(1, T, 88) labels of key 0: a note on frames 2-5 (offset at 6), the next at 15-17
     (offset at 18); the reference context is the labels shifted by one frame."""

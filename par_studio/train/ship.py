@@ -69,6 +69,7 @@ def figures_table(models_dir: Path) -> str:
                  if c in h else "–" for c in HELDOUT_COLUMNS]
         held.append(f"| {js.name[:-len('.eval.json')]} | " + " | ".join(cells) + " |")
     bands += held
+    bands += lookahead_table(models_dir)
     head = ("Test set of each model: test pieces of the ASAP split rendered by TiMidity + freepats "
             "(never trained on): `corpus2/test` = 30 × 60 s (corpus v1, clean), `freepats` = "
             "12 × 30 s (corpus v2 `heldout/freepats`).\n\n")
@@ -76,6 +77,34 @@ def figures_table(models_dir: Path) -> str:
         rows.append("\n¹ fine-tuned from another checkpoint: steps and CPU hours of the fine-tuning "
                     "only (the whole lineage: `training_logs/HISTORY.md`).")
     return head + "\n".join(rows) + "\n" + "\n".join(bands) + "\n"
+
+
+LOOKAHEADS = (128, 160, 192, 224, 320)
+
+
+def lookahead_table(models_dir: Path, sets: tuple[str, ...] = ("splendid", "freepats")) -> list[str]:
+    """Markdown lines: note / note+offset F1 against look-ahead for both presets (as the paper's
+    latency table), on the held-out sets ``sets``; a look-ahead without shipped weights is "–"."""
+    got: dict[tuple[str, int], dict] = {}
+    for js in models_dir.glob("*.eval.json"):
+        r = json.loads(js.read_text())
+        h = dict(r.get("heldout") or {})
+        if r.get("test_name") == "freepats":
+            h["freepats"] = r
+        got[(r["model"]["preset"], int(r["model"]["latency_ms"]))] = h
+    presets = (("par-compact", "PARcompact"), ("par", "PAR"))
+    lines = ["", "Accuracy against look-ahead (note F1 / note+offset F1; – : not trained yet):", "",
+             "| look-ahead | " + " | ".join(f"{label} {s}" for _, label in presets for s in sets) + " |",
+             "|---|" + "---|" * (len(presets) * len(sets))]
+    for ms in LOOKAHEADS:
+        cells = []
+        for preset, _ in presets:
+            for s in sets:
+                h = got.get((preset, ms), {})
+                cells.append(" / ".join(f"{h[s]['overall'][k]['f1']:.3f}" for k in ("note", "note_offset"))
+                             if s in h else "–")
+        lines.append(f"| {ms} ms | " + " | ".join(cells) + " |")
+    return lines
 
 
 def update_card(models_dir: Path) -> None:
