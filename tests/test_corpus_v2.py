@@ -218,3 +218,16 @@ def test_soundfont_detune_is_a_pitch_bend_at_zero():
     for inst in pm.instruments:
         assert [(b.pitch, b.time) for b in inst.pitch_bends] == [(round(35 / 200 * 8192), 0.0)]
     assert pm.instruments[0].notes[0].start == 0.0  # timing untouched
+
+
+def test_interrupted_build_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    """Ctrl-C during a build ends with a message naming the folder and exit 130, no traceback."""
+    import par_studio.train.corpus_v2 as c2
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(c2, "build", stop)
+    assert c2.main(["--out", str(tmp_path / "c"), "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and str(tmp_path / "c") in err and "again" in err

@@ -347,6 +347,10 @@ def run(args: argparse.Namespace) -> int:
     except ParStudioError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # items are written atomically: a rerun resumes after the last one
+        print(f"\ninterrupted: the items rendered so far are kept in {args.out}; run the same command "
+              "again to go on", file=sys.stderr)
+        return 130
     print(f"Corpus v2 in {s['out_dir']} ({s['wall_s']} s): rendered {s['ok']}, existing {s['skipped']}, "
           f"failed {s['failed']}, empty {s['empty']}")
     for k, v in sorted(s["sets"].items()):
