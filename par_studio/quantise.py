@@ -140,6 +140,9 @@ def quantise(notes: Notes, meter: Meter) -> Quantised:
     q_off = meter.quarters_at(n.offset) + shift
     steps = _beat_steps(q_on, beat_q)
     on, step = _snap(q_on, beat_q, steps)
+    # a note played early for bar 1 may snap to the 16th before it: it belongs to bar 1's start
+    # (a negative onset cannot be placed in any measure of the score)
+    on = np.maximum(on, 0)
     off, _ = _snap(np.maximum(q_off, q_on), beat_q, steps)
     # hands from the quantised times, so quantising quantised notes again changes nothing
     on_s = meter.seconds_at(on / TICKS - shift)

@@ -180,6 +180,18 @@ def test_roll_and_score_agree_on_quantised_onsets(tmp_path):
     assert np.allclose(again.onset, rolled.onset, atol=1e-6)
 
 
+def test_a_first_note_played_a_sixteenth_early_is_placed_in_bar_one(tmp_path):
+    """An onset up to a 16th before the first bar line belongs to bar 1; snapping it to the
+    16th before bar 1 made a negative onset that music21 could not place in any measure."""
+    meter = Meter.regular(60.0, "4/4", 1.0, 20.0)
+    on = np.array([1.0 - 0.2, 1.0 - 0.2, 2.0, 3.0, 4.0, 5.0])  # 0.2 quarters early
+    notes = Notes(on, on + 0.9, np.array([53, 58, 60, 62, 64, 65]), np.full(6, 70))
+    q = quantise(notes, meter)
+    assert q.onset.min() == 0
+    _, parts, got = reread(write_musicxml(notes, tmp_path / "early.musicxml", meter=meter))
+    assert (Fraction(0), 53) in got[0] + got[1]
+
+
 def test_steady_quantised_midi_times_lie_on_the_grid():
     notes, on_q = bwv846(70.0, bars=(1, 2))
     meter = resolve_meter("auto", notes)
