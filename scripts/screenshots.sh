@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Make the set of PAR Studio screenshots under Xvfb into docs/screenshots/.
 #   scripts/screenshots.sh [AUDIO]      (default: the bundled example, resources/example.flac)
+#   PAR_SHOTS_DIR=/tmp/shots scripts/screenshots.sh   (elsewhere, to look at them first)
 # Needs: xvfb (xvfb-run) and trained weights in models/. Every shot is a real run of the app:
 # a shot whose model has no weights uses one that has them (said below), or is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=docs/screenshots
+OUT=${PAR_SHOTS_DIR:-docs/screenshots}
 mkdir -p "$OUT"
 AUDIO=("$@")
 run() { xvfb-run -a -s "-screen 0 1600x1000x24" par-studio "$@"; }

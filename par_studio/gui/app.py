@@ -141,7 +141,8 @@ def _stage(win, shot: str) -> None:
 def _screenshot(app, win, audio: str, out: str, live: bool) -> int:
     """Transcribe ``audio`` (or play it as live input) and save a PNG of the window at ``out``.
 
-    File mode: the shot is taken once the transcription is drawn. Live mode: the file is played
+    File mode: the shot is taken once the transcription is drawn and, when the spectrum behind
+    the notes is on, that spectrum too. Live mode: the file is played
     as live input in real time from the toolbar's default input ("Open file as live input"), and
     the shot is taken mid-session, once the worker reports ``LIVE_SCREENSHOT_SECONDS`` of input
     processed. Either way the window is then shut down (every worker thread joined) and the
@@ -194,8 +195,19 @@ def _screenshot(app, win, audio: str, out: str, live: bool) -> int:
         win.sigLiveStopped.connect(later)  # the input ended first (a short file)
         win.open_file(audio, transcribe=False)
     else:
-        win.sigTranscribed.connect(later)
-        win.sigTranscriptionSkipped.connect(later)
+        # the shot waits for the notes and, when it is shown, the spectrum behind them (computed
+        # beside the transcription; on a busy machine it can end minutes after the notes)
+        waiting = {"notes"} | ({"spectrum"} if win.act_pitch_spectrum.isChecked() else set())
+
+        def ready(what):
+            if what in waiting:
+                waiting.discard(what)
+                if not waiting:
+                    later()
+
+        win.sigTranscribed.connect(lambda *_: ready("notes"))
+        win.sigTranscriptionSkipped.connect(lambda *_: ready("notes"))
+        win.sigPitchSpectrum.connect(lambda *_: ready("spectrum"))
         win.open_file(audio)
     win.sigError.connect(failed)
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, save)

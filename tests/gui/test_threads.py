@@ -171,6 +171,36 @@ def test_live_screenshot_mode_waits_on_progress_and_exits_clean(qtbot, models_di
         w.close()
 
 
+def test_file_screenshot_waits_for_the_spectrum_behind_the_notes(qtbot, models_dir, short_audio, tmp_path,
+                                                                 monkeypatch):
+    """`par-studio --screenshot OUT FILE`: the shot waits for the notes and for the spectrum
+    behind them, which a busy machine can finish well after the notes (here: 1.5 s later)."""
+    import time as _time
+
+    from PySide6.QtGui import QImage
+
+    from par_studio.gui import app as gui_app
+    from par_studio.gui import spectrum
+    from par_studio.gui.main_window import MainWindow
+
+    real = spectrum.pitch_spectrogram
+
+    def slow(*a, **k):
+        _time.sleep(1.5)
+        return real(*a, **k)
+
+    monkeypatch.setattr(spectrum, "pitch_spectrogram", slow)
+    monkeypatch.setenv("PAR_STUDIO_MODEL", "par-compact")
+    shown = []
+    grab = MainWindow.grab
+    monkeypatch.setattr(MainWindow, "grab", lambda self, *a: shown.append(
+        (len(self.notes), self.loaded.pitch_spectrogram is not None)) or grab(self, *a))
+    out = tmp_path / "main.png"
+    rc = gui_app.run_app(audio=str(short_audio), screenshot=str(out), models_dir=models_dir)
+    assert rc == 0 and QImage(str(out)).width() > 0
+    assert len(shown) == 1 and shown[0][1], shown
+
+
 def test_live_recording_to_disk_failing_is_a_notice_not_a_stop(qtbot, tmp_path):
     """The live worker records what it is pushed; when the file cannot be written the session
     goes on (a notice names the file), and the display keeps coming."""
