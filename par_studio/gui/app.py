@@ -154,7 +154,7 @@ def _screenshot(app, win, audio: str, out: str, live: bool) -> int:
 
     win.resize(1480, 900)
     win.show()
-    state = {"rc": 0, "saved": False, "error": ""}
+    state = {"rc": 0, "saved": False, "error": "", "waiting": set()}
 
     def save(*_):
         if state["saved"]:
@@ -172,7 +172,11 @@ def _screenshot(app, win, audio: str, out: str, live: bool) -> int:
         print(f"screenshot: {out}" if ok else f"error: could not write {out}", file=sys.stderr)
         if state["error"]:
             print(f"error shown in the window: {state['error']}", file=sys.stderr)
-        state["rc"] = 0 if ok and not state["error"] else 1
+        late = sorted(state["waiting"]) if not state["error"] else []
+        if late:  # the time limit came first: the shot shows a window still at work
+            print(f"error: screenshot taken after {SCREENSHOT_TIMEOUT_MS // 1000} s without the "
+                  f"{' and the '.join(late)} (machine too busy?)", file=sys.stderr)
+        state["rc"] = 0 if ok and not state["error"] and not late else 1
         win.shutdown()  # cancels jobs, stops live input, joins every worker thread
         app.quit()
 
@@ -197,7 +201,8 @@ def _screenshot(app, win, audio: str, out: str, live: bool) -> int:
     else:
         # the shot waits for the notes and, when it is shown, the spectrum behind them (computed
         # beside the transcription; on a busy machine it can end minutes after the notes)
-        waiting = {"notes"} | ({"spectrum"} if win.act_pitch_spectrum.isChecked() else set())
+        waiting = state["waiting"]
+        waiting |= {"notes"} | ({"spectrum"} if win.act_pitch_spectrum.isChecked() else set())
 
         def ready(what):
             if what in waiting:

@@ -201,6 +201,25 @@ def test_file_screenshot_waits_for_the_spectrum_behind_the_notes(qtbot, models_d
     assert len(shown) == 1 and shown[0][1], shown
 
 
+def test_file_screenshot_past_its_time_limit_fails(qtbot, models_dir, short_audio, tmp_path, monkeypatch,
+                                                  capsys):
+    """A shot the time limit forced (the notes or the spectrum not there yet) is written, said
+    and exits 1, so scripts/screenshots.sh (set -e) stops instead of keeping a half-done shot."""
+    import time as _time
+
+    from par_studio.gui import app as gui_app
+    from par_studio.gui import spectrum
+
+    real = spectrum.pitch_spectrogram
+    monkeypatch.setattr(spectrum, "pitch_spectrogram", lambda *a, **k: _time.sleep(2.0) or real(*a, **k))
+    monkeypatch.setattr(gui_app, "SCREENSHOT_TIMEOUT_MS", 200)
+    monkeypatch.setenv("PAR_STUDIO_MODEL", "par-compact")
+    out = tmp_path / "main.png"
+    rc = gui_app.run_app(audio=str(short_audio), screenshot=str(out), models_dir=models_dir)
+    err = capsys.readouterr().err
+    assert rc == 1 and out.exists() and "without the" in err and "spectrum" in err, err
+
+
 def test_live_recording_to_disk_failing_is_a_notice_not_a_stop(qtbot, tmp_path):
     """The live worker records what it is pushed; when the file cannot be written the session
     goes on (a notice names the file), and the display keeps coming."""
