@@ -437,3 +437,14 @@ def test_fine_tune_validates_with_the_start_weights_decoder_calibration():
     assert tuple(m.cfg.state_bias) == (0.0, -0.75, -0.5, 0.0, -0.5) and m.cfg.offset_shift_s == 0.016
     inherit_decoder_calibration(m, {"config": {}})  # an old checkpoint without them: unchanged
     assert m.cfg.offset_shift_s == 0.016
+
+
+def test_format_report_counts_files_in_words():
+    from par_studio.train.evaluate import format_report
+
+    m = {"precision": 1.0, "recall": 0.5, "f1": 2 / 3}
+    res = {"files": 1, "audio_seconds": 30.0, "real_time_factor": 0.1, "bands": {},
+           "overall": {k: m for k in ("note", "note_offset", "note_offset_velocity", "frame")}}
+    assert format_report(res).startswith("1 file, 30 s of audio")
+    res["files"] = 3
+    assert format_report(res).startswith("3 files, 30 s of audio")

@@ -141,7 +141,8 @@ def evaluate_pairs(pairs, model, progress=None) -> dict:
 
 
 def format_report(res: dict) -> str:
-    lines = [f"{res['files']} files, {res['audio_seconds']:.0f} s of audio, "
+    n = res["files"]
+    lines = [f"{n} file{'s' if n != 1 else ''}, {res['audio_seconds']:.0f} s of audio, "
              f"real-time factor {res['real_time_factor']:.3f}",
              f"{'':24}{'P':>8}{'R':>8}{'F1':>8}"]
     for k, label in (("note", "note"), ("note_offset", "note+offset"),
@@ -177,6 +178,7 @@ def cmd_evaluate(args) -> int:
     print(f"evaluating {model.cfg.preset} ({model.latency_ms} ms) from {shown(meta.get('path'))} on "
           f"{len(pairs)} files", file=sys.stderr)
     res = evaluate_pairs(pairs, model, progress=lambda i, n: print(f"  {i}/{n}", file=sys.stderr, end="\r"))
+    print(" " * 24, file=sys.stderr, end="\r")  # the progress line does not run into the report
     res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms, "path": shown(meta.get("path"))}
     if res["files"]:
         print(format_report(res))
