@@ -163,3 +163,37 @@ def test_info_says_when_a_model_is_fine_tuned(tmp_path, capsys):
     assert main(["info", "--model", str(tuned)]) == 0
     out = capsys.readouterr().out
     assert "fine-tuned:   from runs/base/last.pt" in out and "steps:" in out
+
+
+def test_plain_midi_output_puts_bar_one_on_the_estimated_downbeat(tmp_path, compact_ckpt, monkeypatch):
+    """`transcribe X -o Y.mid` (no score options) of a performance that starts 2.37 s late:
+    the file states the estimated tempo and time signature and has a bar line on the grid's
+    first downbeat; a typed --tempo keeps 0 s as bar 1."""
+    import pretty_midi
+
+    from par_studio import transcribe_cli  # noqa: F401  (the command's module)
+    from par_studio.engine import offline
+    from par_studio.notes import Notes
+    from par_studio.tempo import estimate_meter
+    from test_score import bwv846
+
+    played, _ = bwv846(70.0, bars=(1, 4))
+    late = Notes(played.onset + 2.37, played.offset + 2.37, played.pitch, played.velocity)
+
+    class Tr:
+        notes = late
+        duration = 25.0
+
+    monkeypatch.setattr(offline, "transcribe", lambda *a, **k: Tr())
+    wav = _wav(tmp_path / "t.wav")
+    assert main(["transcribe", str(wav), "-q", "--model", str(compact_ckpt), "-o", str(tmp_path / "y.mid")]) == 0
+    meter = estimate_meter(late)
+    pm = pretty_midi.PrettyMIDI(str(tmp_path / "y.mid"))
+    assert pm.get_tempo_changes()[1][-1] == pytest.approx(meter.quarter_bpm, rel=2e-3)
+    assert f"{pm.time_signature_changes[-1].numerator}/{pm.time_signature_changes[-1].denominator}" == meter.time_signature
+    assert np.abs(pm.get_downbeats() - meter.downbeat_s).min() < 0.005
+    assert np.allclose(sorted(n.start for n in pm.instruments[0].notes), np.sort(late.onset), atol=2e-3)
+    assert main(["transcribe", str(wav), "-q", "--model", str(compact_ckpt), "--tempo", "100",
+                 "-o", str(tmp_path / "z.mid")]) == 0
+    pm = pretty_midi.PrettyMIDI(str(tmp_path / "z.mid"))
+    assert pm.get_tempo_changes()[1].tolist() == [pytest.approx(100.0)] and pm.get_downbeats()[0] == 0.0

@@ -110,11 +110,11 @@ def test_late_write_failure_saves_to_the_user_data_folder(tmp_path, compact_ckpt
     real = mio.write_midi
     calls = []
 
-    def flaky(notes, path, tempo=120.0):
+    def flaky(notes, path, **kw):
         calls.append(Path(path))
         if len(calls) == 1:
             raise OSError(28, "No space left on device", str(path))
-        return real(notes, path, tempo)
+        return real(notes, path, **kw)
 
     monkeypatch.setattr(mio, "write_midi", flaky)
     code, _, err = run(["transcribe", wav, "-q", "--model", compact_ckpt], capsys)

@@ -120,8 +120,8 @@ class ExportMixin:
             else:
                 if path.suffix.lower() not in (".mid", ".midi"):
                     path = path.with_suffix(".mid")
-                notes, tempo, ts = self.midi_export_payload()  # grid tempo/meter (score_actions.py)
-                out = write_midi(notes, path, tempo=tempo, time_signature=ts)
+                notes, tempo, ts, downbeat = self.midi_export_payload()  # grid (score_actions.py)
+                out = write_midi(notes, path, tempo=tempo, time_signature=ts, downbeat_s=downbeat)
         except (ParStudioError, OSError, ValueError) as exc:
             self.show_error(str(exc) if isinstance(exc, ParStudioError) else
                             f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}", "Export failed")

@@ -188,20 +188,21 @@ class ScoreMixin:
         ed.push(f"Quantise {len(idx)} notes to 1/{division} of the beat grid", after,
                 sel if len(ed.selection) else np.zeros(0, np.int64))
 
-    def midi_export_payload(self) -> tuple[Notes, float, str | None]:
-        """(notes, tempo BPM, time signature) for a MIDI export. Played times: the notes shown
-        at the MIDI tempo (File → MIDI tempo) with the grid's time signature. "Quantised to the
-        beat grid": the roll first shows the notes quantised as in the score (one undo step),
-        then they are written on the grid at its steady tempo, bar 1 at tick 0."""
+    def midi_export_payload(self) -> tuple[Notes, float, str | None, float]:
+        """(notes, tempo BPM, time signature, seconds of bar 1) for a MIDI export. Played times:
+        the notes shown at the MIDI tempo (File → MIDI tempo) with the grid's time signature,
+        bar 1 of the file on the grid's first downbeat (a late start keeps its bar lines).
+        "Quantised to the beat grid": the roll first shows the notes quantised as in the score
+        (one undo step), then they are written on the grid at its steady tempo, bar 1 at tick 0."""
         from ..quantise import steady_notes
 
         meter = self.current_meter()
         if meter is None:
-            return self.notes, self.export_tempo(), None
+            return self.notes, self.export_tempo(), None, 0.0
         if not self.act_midi_quantised.isChecked():
-            return self.notes, self.export_tempo(), meter.time_signature
+            return self.notes, self.export_tempo(), meter.time_signature, float(meter.downbeat_s)
         q = self._quantise_roll(meter)
-        return steady_notes(q), round(meter.quarter_bpm, 2), meter.time_signature
+        return steady_notes(q), round(meter.quarter_bpm, 2), meter.time_signature, 0.0
 
     def _quantise_roll(self, meter):
         """Quantise the notes as the score does and show them on the roll (one undo step)."""

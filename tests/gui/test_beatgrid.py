@@ -138,8 +138,9 @@ def test_midi_exports_state_tempo_and_time_signature(qtbot, make_window, tmp_pat
     notes = prelude_notes(70.0)
     win = window_with(make_window, qtbot, notes)
     pm = pretty_midi.PrettyMIDI(str(win.export(tmp_path / "played.mid")))
-    assert pm.get_tempo_changes()[1][0] == pytest.approx(70.0, rel=0.03)
-    assert [(t.numerator, t.denominator) for t in pm.time_signature_changes] == [(4, 4)]
+    # from bar 1 on (the first downbeat; before it, a pickup at the tempo that fits it)
+    assert pm.get_tempo_changes()[1][-1] == pytest.approx(70.0, rel=0.03)
+    assert [(t.numerator, t.denominator) for t in pm.time_signature_changes][-1] == (4, 4)
     assert np.allclose(np.sort(read_midi(tmp_path / "played.mid").onset), np.sort(notes.onset), atol=2e-3)
     win.act_midi_quantised.trigger()
     pm = pretty_midi.PrettyMIDI(str(win.export(tmp_path / "quantised.mid")))
@@ -148,3 +149,20 @@ def test_midi_exports_state_tempo_and_time_signature(qtbot, make_window, tmp_pat
     assert [(t.numerator, t.denominator) for t in pm.time_signature_changes] == [(4, 4)]
     ticks = np.array([pm.time_to_tick(n.start) for n in pm.instruments[0].notes])
     assert np.all(ticks % (pm.resolution // 4) <= 1)  # every note on a 16th (rounding: 1 tick)
+
+
+def test_played_midi_export_puts_bar_one_on_a_late_downbeat(qtbot, make_window, tmp_path):
+    """A recording that starts 2.37 s late: the played-times MIDI has a bar line on the grid's
+    first downbeat, and the notes keep their times."""
+    import pretty_midi
+
+    from par_studio.midi_io import read_midi
+
+    n = prelude_notes(70.0)
+    notes = Notes(n.onset + 2.37, n.offset + 2.37, n.pitch, n.velocity)
+    win = window_with(make_window, qtbot, notes)
+    meter = win.current_meter()
+    assert meter.downbeat_s > 2.0
+    pm = pretty_midi.PrettyMIDI(str(win.export(tmp_path / "late.mid")))
+    assert np.min(np.abs(pm.get_downbeats() - meter.downbeat_s)) < 0.005
+    assert np.allclose(np.sort(read_midi(tmp_path / "late.mid").onset), np.sort(notes.onset), atol=2e-3)
