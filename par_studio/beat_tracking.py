@@ -93,6 +93,64 @@ def _dp(local: np.ndarray, period: int, tightness: float) -> tuple[np.ndarray, n
     return backlink, cumscore
 
 
+def _local_score_varying(norm: np.ndarray, periods: np.ndarray) -> np.ndarray:
+    """(N,) float64: like :func:`_local_score`, but frame ``i`` is smoothed by the Gaussian of
+    its own period ``periods[i]`` (librosa's time-varying local score). Frames sharing a period
+    are computed together, tap by tap in librosa's order."""
+    n = len(norm)
+    out = np.zeros(n, np.float64)
+    for period in np.unique(periods):
+        rows = np.flatnonzero(periods == period)
+        p = int(period)
+        taps = 2 * p + 1
+        half = taps // 2
+        for k in range(taps):
+            w = math.exp(-0.5 * ((k - p) * 32.0 / p) ** 2)
+            src = rows + half - k
+            ok = (src >= 1) & (src <= n - 1)  # frame 0 never contributes, as in librosa
+            out[rows[ok]] += w * norm[src[ok]]
+    return out
+
+
+def _dp_varying(local: np.ndarray, periods: np.ndarray, tightness: float):
+    """Back-links and cumulative scores of the DP with a period per frame (librosa 0.11's
+    time-varying mode): frame ``i`` looks back ``round(P_i/2) .. 2 P_i`` frames with the
+    penalty ``tightness * log(d / P_i) ** 2``; the nearest predecessor wins ties. Blocks of
+    frames whose searches end before the block starts are one vectorised step."""
+    n = len(local)
+    periods = np.asarray(periods, np.int64)
+    near = np.maximum(np.round(periods / 2.0).astype(np.int64), 1)  # half to even, as np.round
+    far = 2 * periods
+    tight = float(np.float32(tightness))
+    log_p = np.log(periods.astype(np.float64))
+    cum = np.zeros(n, np.float64)
+    backlink = np.full(n, -1, np.int64)
+    t = 0
+    while t < n:
+        # rows t .. u-1 only look at frames < t: u - 1 - near[u-1] < t for all rows
+        u = t + 1
+        while u < n and u - t < near[u]:
+            u += 1
+        rows = np.arange(t, u)
+        d_max = int(far[t:u].max())
+        d = np.arange(int(near[t:u].min()), d_max + 1)          # steps, nearest first
+        loc = rows[:, None] - d[None, :]
+        ok = (loc >= 0) & (d[None, :] >= near[t:u, None]) & (d[None, :] <= far[t:u, None])
+        logd = np.log(d.astype(np.float64))
+        diff = logd[None, :] - log_p[t:u, None]
+        scores = np.where(ok, cum[np.clip(loc, 0, n - 1)] - tight * (diff * diff), -np.inf)
+        best = np.argmax(scores, axis=1)
+        best_score = scores[np.arange(u - t), best]
+        has = np.isfinite(best_score)
+        cum[t:u] = np.where(has, local[t:u] + np.where(has, best_score, 0.0), local[t:u])
+        backlink[t:u] = np.where(has, rows - d[best], -1)
+        t = u
+    strong = np.flatnonzero(local >= 0.01 * local.max())
+    first = int(strong[0]) if len(strong) else n
+    backlink[:first] = -1
+    return backlink, cum
+
+
 def _last_beat(cumscore: np.ndarray) -> int:
     """Index of the last local maximum of ``cumscore`` reaching half their median (else the
     last frame)."""
@@ -109,11 +167,15 @@ def _last_beat(cumscore: np.ndarray) -> int:
     return int(good[-1]) if len(good) else n - 1
 
 
-def beat_track(env: np.ndarray, bpm: float, rate: float, tightness: float = 100.0,
+def beat_track(env: np.ndarray, bpm, rate: float, tightness: float = 100.0,
                trim: bool = False) -> np.ndarray:
     """Beat frames (B,) int64, ascending, on onset envelope ``env`` (N,) at ``rate`` frames/s
     for a tempo of about ``bpm`` beats per minute; ``tightness`` is how strongly beat
     intervals are held to that tempo (librosa's default 100; 400 holds them closely).
+
+    ``bpm`` is one tempo, or an (N,) array with a tempo for every frame (librosa 0.11's
+    time-varying mode: frame ``i``'s local score window and predecessor search use the period
+    of frame ``i``), so that beats follow a performance's tempo changes.
 
     Same result as ``librosa.beat.beat_track(onset_envelope=env, sr=rate, hop_length=1,
     bpm=bpm, tightness=tightness, trim=trim)[1]``. An envelope with no onset (all zero) or
@@ -124,19 +186,30 @@ def beat_track(env: np.ndarray, bpm: float, rate: float, tightness: float = 100.
         raise ValueError(f"onset envelope must be one-dimensional, got shape {env.shape}")
     if not np.issubdtype(env.dtype, np.floating):
         env = env.astype(np.float64)
-    if not bpm > 0 or not np.isfinite(bpm):
+    bpm_arr = np.asarray(bpm, np.float64)
+    varying = bpm_arr.ndim == 1 and bpm_arr.size > 1
+    if varying and bpm_arr.shape != env.shape:
+        raise ValueError(f"bpm has shape {bpm_arr.shape}; need one tempo or one per frame {env.shape}")
+    if not (np.all(bpm_arr > 0) and np.all(np.isfinite(bpm_arr))):
         raise ValueError(f"bpm={bpm} must be a positive number")
     if not tightness > 0:
         raise ValueError(f"tightness={tightness} must be positive")
     if len(env) < 2 or not env.any():
         return np.zeros(0, np.int64)
-    period = frames_per_beat(bpm, rate)
     # normalise by the standard deviation, in the envelope's own precision
     norm = env / (env.std(ddof=1) + np.finfo(env.dtype).tiny)
-    local = _local_score(norm.astype(np.float64), period)
-    if not (local > 0).any():
-        return np.zeros(0, np.int64)
-    backlink, cumscore = _dp(local, period, tightness)
+    if varying:
+        periods = np.maximum(np.round(float(rate) * 60.0 / bpm_arr), 1).astype(np.int64)
+        local = _local_score_varying(norm.astype(np.float64), periods)
+        if not (local > 0).any():
+            return np.zeros(0, np.int64)
+        backlink, cumscore = _dp_varying(local, periods, tightness)
+    else:
+        period = frames_per_beat(float(bpm_arr.reshape(-1)[0]), rate)
+        local = _local_score(norm.astype(np.float64), period)
+        if not (local > 0).any():
+            return np.zeros(0, np.int64)
+        backlink, cumscore = _dp(local, period, tightness)
     beats = []
     k = _last_beat(cumscore)
     while k >= 0:

@@ -133,6 +133,46 @@ def test_tempo_drift_is_followed():
     assert frames_per_beat(110.0, RATE) == 55
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_time_varying_tempo_equals_librosas(seed):
+    """A tempo per frame (librosa 0.11's dynamic mode, ``bpm`` an (N,) array): the same beats
+    as librosa, on onset trains that follow a tempo curve swinging ±25 %."""
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.choice([300, 1500, 4000]))
+    base = rng.uniform(50, 180)
+    curve = base * (1 + 0.25 * np.sin(np.linspace(0, rng.uniform(1, 8), n) + rng.uniform(0, 6)))
+    phase = np.cumsum(curve / (60.0 * RATE))
+    t = np.searchsorted(phase, np.arange(0, phase[-1], 1 / int(rng.choice([1, 2, 3, 4]))))
+    t = np.clip(t + np.round(rng.normal(0, 2, len(t))).astype(int), 0, n - 1)
+    env = np.zeros(n)
+    np.add.at(env, t, rng.uniform(0.2, 1.0, len(t)))
+    env = np.convolve(env, [0.5, 1.0, 0.5], mode="same").astype(np.float32)
+    for tightness in (100.0, 400.0):
+        ours = beat_track(env, curve, RATE, tightness=tightness)
+        ref = librosa_beats(env, curve, tightness)
+        np.testing.assert_array_equal(ours, ref, err_msg=f"seed={seed} n={n} tightness={tightness}")
+    with pytest.raises(ValueError):
+        beat_track(env, curve[:-1], RATE)
+    with pytest.raises(ValueError):
+        beat_track(env, np.where(np.arange(n) == 5, -1.0, curve), RATE)
+
+
+def test_time_varying_tempo_follows_a_slowing_performance():
+    """Slowing by a fifth: a tempo curve that follows it keeps every beat on an onset where
+    one steady tempo at the start's cannot."""
+    rng = np.random.default_rng(4)
+    ibi = np.linspace(0.5, 0.6, 80)
+    t = 0.4 + np.concatenate([[0], np.cumsum(ibi)])
+    env = accent_envelope(t + rng.normal(0, 0.008, len(t)), rng.uniform(0.5, 1, len(t)))
+    curve = 60.0 / np.interp(np.arange(len(env)) / RATE, t[1:], ibi)
+    beats = beat_track(env, curve, RATE, tightness=400.0) / RATE
+    hit = np.abs(beats[:, None] - t[None, :]).min(axis=1)
+    # (the chain's first beats lead into the first onset, as in librosa)
+    assert np.max(hit[2:]) < 0.03 and len(beats) >= len(t) - 2
+    steady = beat_track(env, 60.0 / ibi[0], RATE, tightness=400.0) / RATE
+    assert np.abs(steady[:, None] - t[None, :]).min(axis=1)[2:].max() > 0.1
+
+
 def _synthetic_piece(seed: int) -> Notes:
     """Arpeggiated 16ths over a bass on each beat (BWV 846 style) with human timing."""
     rng = np.random.default_rng(seed)
