@@ -26,6 +26,12 @@ re-estimates. Needs ``timidity`` with freepats and the shipped PARcompact weight
 Usage::
 
     python benchmarks/bench_asap_scores.py [--asap DIR] [--seconds 50] [--only SUBSTR ...] [-v]
+    python benchmarks/bench_asap_scores.py --quick --cache DIR   # estimator only, seconds
+
+``--quick`` checks only the annotated performances and only the estimator: bar lines are the
+grid's own (every ``beats_per_bar``-th beat from the first downbeat), without the MusicXML
+export and re-read, so an estimator change is judged on cached transcriptions in seconds (the
+full run is what counts: the score's bar lines can differ where notes start before bar 1).
 """
 
 from __future__ import annotations
@@ -181,6 +187,34 @@ def bar_check(bar_s: np.ndarray, downbeats: np.ndarray, lo: float, hi: float):
     return int(found), len(db), int(right), len(bl)
 
 
+def quick(args) -> int:
+    """Estimator-only check on the annotated performances (see ``--quick``)."""
+    from par_studio.tempo import resolve_meter
+
+    truth = json.loads(TRUTH.read_text())["performances"]
+    n_ok = n_found = n_db = n_right = n_bl = n_perf = 0
+    for path, key in test_performances(args.asap, args.only):
+        tr = truth.get(path)
+        if tr is None:
+            continue
+        notes = transcription(args.asap, path, args.seconds, args.cache, args.threads)
+        meter = resolve_meter("auto", notes)
+        bar_s = meter.beats[meter.downbeat % meter.beats_per_bar::meter.beats_per_bar]
+        db = np.asarray(tr["downbeats"], float)
+        lo, hi = float(notes.onset.min()) - 0.05, min(args.seconds, float(notes.onset.max())) - 0.5
+        found, nd, right, nb = bar_check(bar_s, db, lo, hi)
+        ts = meter.time_signature
+        ok = abs(bar_quarters(ts) - bar_quarters(WRITTEN[key])) < 1e-9 and nd and found >= 0.9 * nd \
+            and right >= 0.9 * nb
+        n_perf += 1
+        n_ok += bool(ok); n_found += found; n_db += nd; n_right += right; n_bl += nb
+        print(f"  {path:48s} {ts:5s} (written {WRITTEN[key]}) q={meter.quarter_bpm:6.1f} downbeats "
+              f"{found}/{nd} bar lines {right}/{nb} -> {'correct' if ok else 'wrong'}", flush=True)
+    print(f"grid bar lines (--quick, no MusicXML): bars correct {n_ok}/{n_perf}; downbeats found {n_found}/{n_db}, "
+          f"bar lines right {n_right}/{n_bl}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--asap", type=Path, default=ROOT.parent / "shared" / "data" / "asap")
@@ -190,8 +224,12 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="performances whose path contains one of these")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None, help="write the per-performance rows here")
+    ap.add_argument("--quick", action="store_true",
+                    help="annotated performances only, bar lines from the estimated grid (no MusicXML)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
+    if args.quick:
+        return quick(args)
     import tempfile
 
     from par_studio.midi_io import read_midi

@@ -21,6 +21,9 @@ How (:func:`estimate_meter`):
    log-normal prior on the beat tempo (most written tempi lie between 60 and 160). A figure
    that repeats every three sixteenths (BWV 846) makes a strong periodicity, but its "beats"
    leave the bass notes between them, so the grid at the written tempo wins.
+   With :data:`FOLLOW_TEMPO` (off by default: not better on annotated performances yet) the
+   chosen tempo is re-tracked with a tempo per frame (:func:`local_tempo`, librosa's
+   time-varying DP mode) so that beats follow rubato; the bar is still chosen on the steady grid.
 4. **Bars.** Downbeats are where the harmony changes, the bass enters and long notes start:
    the number of beats per bar (2, 3 or 4) and its phase are chosen by that strength on
    candidate downbeats and by how alike beats one bar apart are (duple: 4 and 8 beats apart;
@@ -57,6 +60,14 @@ W_FIRST = 0.1  #: prior for the first played beat being a downbeat
 W_REPEAT = 1.0  #: weight of bar-periodicity against downbeat strength when choosing the bar
 BASS_WINDOW_S = 0.6  #: a bass note is the lowest struck within this many seconds either side
 W_CONTRAST, W_FIT, W_OCC = 1.5, 2.0, 2.0  #: weights of the grid's scores (see _score)
+LOCAL_BEATS = 8.0  #: window of the local tempo, in beats
+LOCAL_SPREAD = 0.15  #: the local tempo stays within this fraction of the chosen one
+LOCAL_TIGHTNESS = 400.0  #: tightness of the tempo-following beat track
+#: re-track the chosen tempo with :func:`local_tempo` (beats follow rubato). Off: on the nine
+#: ASAP performances with annotated downbeats it found 35/191 downbeats against 38/191 for the
+#: steady grid (local tempo too noisy, e.g. BWV 854 prelude 22-26 s: 70-72 found, 62-64 played);
+#: see benchmarks/bench_asap_scores.py --quick
+FOLLOW_TEMPO = False
 
 
 # --------------------------------------------------------------------------- events
@@ -148,6 +159,62 @@ def _track(env: np.ndarray, bpm: float) -> np.ndarray:
     return np.asarray(frames, np.float64) / ENVELOPE_RATE
 
 
+def local_tempo(env: np.ndarray, bpm: float, rate: int = ENVELOPE_RATE, beats: float | None = None,
+                spread: float | None = None, hop: int = 10) -> np.ndarray:
+    """(N,) beats per minute of ``env`` (N,) frame by frame, near ``bpm``: the strongest
+    periodicity within ``spread`` of the global beat period in a Hann window of ``beats``
+    beats around each frame (the local autocorrelation tempogram, every ``hop`` frames, with
+    the lag's double added so that the beat rather than a subdivision wins), smoothed and
+    interpolated. Where the window holds too few onsets the global ``bpm`` is kept."""
+    beats = LOCAL_BEATS if beats is None else beats
+    spread = LOCAL_SPREAD if spread is None else spread
+    env = np.asarray(env, np.float64)
+    n = len(env)
+    period = 60.0 * rate / bpm
+    win = int(np.clip(round(beats * period), 8 * rate // 4, 16 * rate)) // 2 * 2
+    lo = max(2, int(np.floor(period / (1 + spread))))
+    hi = int(np.ceil(period * (1 + spread)))
+    if n < 4 or 2 * hi + 2 >= win:
+        return np.full(n, float(bpm))
+    half = win // 2
+    padded = np.pad(env, (half, half))
+    centres = np.arange(0, n, hop)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, win)[centres]
+    frames = frames * np.hanning(win)
+    n_fft = 1 << int(2 * win - 1).bit_length()
+    spec = np.fft.rfft(frames, n=n_fft, axis=1)
+    ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, n=n_fft, axis=1)[:, :win]
+    lags = np.arange(lo, hi + 1)
+    score = ac[:, lags] + ac[:, 2 * lags]
+    best = np.argmax(score, axis=1)
+    # parabolic refinement of the best lag
+    per = lags[best].astype(np.float64)
+    inner = (best > 0) & (best < len(lags) - 1)
+    r = np.arange(len(best))[inner]
+    a, b, c = score[r, best[inner] - 1], score[r, best[inner]], score[r, best[inner] + 1]
+    den = a - 2 * b + c
+    per[inner] += np.where(den != 0, 0.5 * (a - c) / np.where(den != 0, den, 1), 0.0)
+    # too little in the window (silence, a few notes): keep the global period
+    energy = ac[:, 0]
+    per = np.where(energy > 0.1 * np.median(energy[energy > 0]) if (energy > 0).any() else False,
+                   per, period)
+    k = max(1, int(round(period / hop)))  # smooth over about a beat either side
+    per = np.array([np.median(per[max(0, i - k):i + k + 1]) for i in range(len(per))])
+    per = np.convolve(np.pad(per, k, mode="edge"), np.ones(2 * k + 1) / (2 * k + 1), mode="valid")
+    per = np.clip(per, period / (1 + spread), period * (1 + spread))
+    return 60.0 * rate / np.interp(np.arange(n), centres, per)
+
+
+def _track_local(env: np.ndarray, bpm: float) -> np.ndarray:
+    """Beat times (s) near ``bpm`` that follow the local tempo (:func:`local_tempo`): the DP
+    tracker in librosa's time-varying mode."""
+    from .beat_tracking import beat_track
+
+    frames = beat_track(env, local_tempo(env, bpm), ENVELOPE_RATE, tightness=LOCAL_TIGHTNESS,
+                        trim=False)
+    return np.asarray(frames, np.float64) / ENVELOPE_RATE
+
+
 def _trim_edges(beats: np.ndarray, tolerance: float = 0.08) -> np.ndarray:
     """Drop first/last beats whose spacing differs from the median by more than
     ``tolerance`` (the tracker pulls its edge beats towards the first and last onsets)."""
@@ -230,6 +297,7 @@ def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4), dur=N
     np.add.at(bass_acc, idx, accent)
     bass_acc = bass_acc[1:-1]
     lowest = lowest[1:-1]
+    _BAR_SCORES.clear()
     # harmonic change into each beat: 1 - cosine similarity of the pitch classes sounding
     norm = np.linalg.norm(chroma, axis=1) + 1e-9
     sim = (chroma[1:] * chroma[:-1]).sum(1) / (norm[1:] * norm[:-1])
@@ -246,6 +314,8 @@ def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4), dur=N
         np.maximum.at(longest, idx[near], dur[near] / np.median(np.diff(beats)))
         strength = strength + W_LONG * np.log1p(np.minimum(longest[1:-1], 4.0))
     strength = np.where(played, strength, 0.0)
+    _BAR_SCORES["parts"] = dict(change=change, lowness=np.clip(lowness, -1, 1),
+                                bass=bass_acc / max(bass_acc.max(), 1e-9), strength=strength)
     # bars repeat: how alike beats m and 2m apart are (rhythm inside the beat, harmony, bass)
     rhythm = np.zeros((nb, 12))
     np.add.at(rhythm, (idx, np.round(frac * 12).astype(int) % 12), accent)
@@ -284,11 +354,13 @@ def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4), dur=N
             # most pieces begin on a downbeat (fewer with an upbeat): a weak prior for it
             if first_played >= 0 and (first_played - ph) % m == 0:
                 s += W_FIRST
+            _BAR_SCORES[(m, ph)] = s
             if s > best[0]:
                 best = (s, m, ph)
     return best[1], best[2]
 
 
+_BAR_SCORES: dict = {}  #: (beats per bar, phase) -> score of the last _bars call (diagnostics)
 _last: tuple = (None, None)  #: (weakref to the Notes last estimated, its Meter)
 
 
@@ -329,8 +401,15 @@ def _estimate_meter(notes: Notes) -> Meter | None:
         return None
     _, bpm, div, beats = best
     beats = _trim_edges(beats)
-    local = float(60.0 / np.median(np.diff(beats))) if len(beats) > 2 else bpm
     per_bar, ph = _bars(times, pcs, low, accent, beats, dur=dur)
+    if FOLLOW_TEMPO and len(beats) > 4:
+        # the bar (beats per bar, first downbeat) is chosen on the steady grid; the beats
+        # drawn and exported follow the performance's tempo from that downbeat on
+        follow = _trim_edges(_track_local(env, bpm))
+        if len(follow) > 4:
+            j = int(np.argmin(np.abs(follow - beats[ph])))
+            beats, ph = follow, j % per_bar
+    local = float(60.0 / np.median(np.diff(beats))) if len(beats) > 2 else bpm
     return Meter(round(local, 1), per_bar, div, beats, ph)
 
 
