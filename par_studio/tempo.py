@@ -56,6 +56,8 @@ PRIOR_OCTAVES = 0.75  #: its standard deviation, in octaves
 MAX_SECONDS = 300.0  #: only the first 5 minutes are analysed
 CHORD_S = 0.035  #: onsets closer than this are one event
 W_LONG = 0.5  #: weight of long notes struck on a beat in the downbeat strength
+W_CHANGE = 1.0  #: weight of harmonic change into a beat in the downbeat strength
+W_LOW = 0.5  #: weight of a low bass note on a beat in the downbeat strength
 W_FIRST = 0.1  #: prior for the first played beat being a downbeat
 W_REPEAT = 1.0  #: weight of bar-periodicity against downbeat strength when choosing the bar
 BASS_WINDOW_S = 0.6  #: a bass note is the lowest struck within this many seconds either side
@@ -305,7 +307,8 @@ def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4), dur=N
     played = chroma.sum(1) > 0
     lowness = np.where(lowest < 128, (np.median(lowest[lowest < 128]) - lowest) / 12.0, 0.0) \
         if (lowest < 128).any() else np.zeros(len(lowest))
-    strength = change + 0.5 * np.clip(lowness, -1, 1) + 0.2 * bass_acc / max(bass_acc.max(), 1e-9)
+    strength = W_CHANGE * change + W_LOW * np.clip(lowness, -1, 1) \
+        + 0.2 * bass_acc / max(bass_acc.max(), 1e-9)
     frac, _ = _phase(times, beats)
     if dur is not None and len(beats) > 1:
         # long notes start on strong beats: the longest note struck near each beat, in beats
