@@ -183,7 +183,7 @@ def add_info_parser(sub) -> None:
 #: help). Only the module of the subcommand being run is imported (they import torch, scipy,
 #: librosa), so ``par-studio --help`` and argument errors answer at once.
 OPTIONAL_COMMANDS = {
-    "build-corpus": ("par_studio.train.corpus", "add_build_corpus_parser",
+    "build-corpus": ("par_studio.train.corpus_cli", "add_build_corpus_parser",
                      "render the synthetic training corpus (ASAP MIDI + procedural pieces)"),
     "build-corpus-v2": ("par_studio.train.corpus_v2", "add_build_corpus_v2_parser",
                         "render corpus v2: sampled pianos in rooms, tunings, noise and codecs"),
