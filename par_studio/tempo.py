@@ -299,7 +299,6 @@ def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4), dur=N
     np.add.at(bass_acc, idx, accent)
     bass_acc = bass_acc[1:-1]
     lowest = lowest[1:-1]
-    _BAR_SCORES.clear()
     # harmonic change into each beat: 1 - cosine similarity of the pitch classes sounding
     norm = np.linalg.norm(chroma, axis=1) + 1e-9
     sim = (chroma[1:] * chroma[:-1]).sum(1) / (norm[1:] * norm[:-1])
@@ -317,8 +316,6 @@ def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4), dur=N
         np.maximum.at(longest, idx[near], dur[near] / np.median(np.diff(beats)))
         strength = strength + W_LONG * np.log1p(np.minimum(longest[1:-1], 4.0))
     strength = np.where(played, strength, 0.0)
-    _BAR_SCORES["parts"] = dict(change=change, lowness=np.clip(lowness, -1, 1),
-                                bass=bass_acc / max(bass_acc.max(), 1e-9), strength=strength)
     # bars repeat: how alike beats m and 2m apart are (rhythm inside the beat, harmony, bass)
     rhythm = np.zeros((nb, 12))
     np.add.at(rhythm, (idx, np.round(frac * 12).astype(int) % 12), accent)
@@ -357,13 +354,11 @@ def _bars(times, pcs, low, accent, beats, beats_per_bar_options=(2, 3, 4), dur=N
             # most pieces begin on a downbeat (fewer with an upbeat): a weak prior for it
             if first_played >= 0 and (first_played - ph) % m == 0:
                 s += W_FIRST
-            _BAR_SCORES[(m, ph)] = s
             if s > best[0]:
                 best = (s, m, ph)
     return best[1], best[2]
 
 
-_BAR_SCORES: dict = {}  #: (beats per bar, phase) -> score of the last _bars call (diagnostics)
 _last: tuple = (None, None)  #: (weakref to the Notes last estimated, its Meter)
 
 
@@ -423,10 +418,15 @@ def estimate_tempo(notes: Notes, start_bpm: float = 120.0) -> float | None:
     return None if m is None else round(m.quarter_bpm, 1)
 
 
+def is_auto_tempo(value) -> bool:
+    """Whether a tempo setting asks for the estimate: "auto", None or 0."""
+    return value is None or (isinstance(value, str) and value.strip().lower() == "auto") or value == 0
+
+
 def resolve_tempo(value, notes: Notes, default: float = DEFAULT_TEMPO) -> float:
     """The MIDI tempo to write: ``value`` as BPM, or for "auto"/None/0 the estimate (``default``
     when the notes are too few to estimate from)."""
-    if value is None or (isinstance(value, str) and value.strip().lower() == "auto") or value == 0:
+    if is_auto_tempo(value):
         est = estimate_tempo(notes)
         return est if est is not None else float(default)
     return float(value)
@@ -440,7 +440,7 @@ def resolve_meter(tempo=None, notes: Notes | None = None, time_signature: str | 
     the typed tempo (quarter notes per minute; the estimate's, else 120, when "auto") in
     ``time_signature`` (the estimate's, else 4/4), its first bar line on the estimated downbeat,
     else on the first note. Beats cover 0 s to ``end_s``."""
-    auto = tempo is None or (isinstance(tempo, str) and tempo.strip().lower() == "auto") or tempo == 0
+    auto = is_auto_tempo(tempo)
     has_notes = notes is not None and len(notes) > 0
     est = estimate if estimate is not None else (estimate_meter(notes) if has_notes else None)
     if first_onset is None:

@@ -109,16 +109,11 @@ def _transcribe_one(path, model, args, tqdm):
                           threads=getattr(args, "threads", None))
 
 
-def _auto(tempo) -> bool:
-    """Whether ``--tempo`` asks for the estimate ("auto", unset or 0)."""
-    return tempo is None or tempo == 0 or (isinstance(tempo, str) and tempo.strip().lower() == "auto")
-
-
 def _write(plan, notes, args, write_or_fallback) -> tuple[list, bool]:
     """Write the planned outputs; a failed write goes to the fallback folder (said on
     stderr). Returns (paths written, whether any went to the fallback folder)."""
     from .midi_io import write_csv, write_midi
-    from .tempo import estimate_meter, resolve_tempo
+    from .tempo import estimate_meter, is_auto_tempo, resolve_tempo
 
     written, fell_back = [], False
     score = getattr(args, "musicxml", False) and (plan.midi or plan.csv) is not None
@@ -134,7 +129,7 @@ def _write(plan, notes, args, write_or_fallback) -> tuple[list, bool]:
     elif plan.midi is not None:
         # played times at the estimated grid: its tempo and time signature, bar 1 on its first
         # downbeat (a recording that starts late keeps its bar lines); a typed --tempo: 4/4 from 0 s
-        meter = estimate_meter(notes) if _auto(args.tempo) and len(notes) else None
+        meter = estimate_meter(notes) if is_auto_tempo(args.tempo) and len(notes) else None
         tempo = round(meter.quarter_bpm, 1) if meter is not None else resolve_tempo(args.tempo, notes)
         ts = meter.time_signature if meter is not None else None
         downbeat = meter.downbeat_s if meter is not None else 0.0
