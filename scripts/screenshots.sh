@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make the set of PAR Studio screenshots under Xvfb into docs/screenshots/.
 #   scripts/screenshots.sh [AUDIO]      (default: the bundled example, resources/example.flac)
-#   PAR_SHOTS_DIR=/tmp/shots scripts/screenshots.sh   (elsewhere, to look at them first)
+#   PAR_SHOTS_DIR=DIR scripts/screenshots.sh   (into another folder DIR, to look at them first)
 # Needs: xvfb (xvfb-run) and trained weights in models/. Every shot is a real run of the app:
 # a shot whose model has no weights uses one that has them (said below), or is skipped.
 set -euo pipefail
