@@ -83,7 +83,36 @@ def test_maestro_layout(tmp_path):
         maestro_pairs(tmp_path, "train")
 
 
-def test_latency_adaptation_takes_centre_column():
+def test_latency_adaptation_sums_columns_when_narrowing():
+    torch.manual_seed(0)
+    src = PARModel(preset_config("par-compact", 320)).eval()
+    dst = PARModel(preset_config("par-compact", 128)).eval()
+    dst.load_state_dict(adapt_state_dict(src.state_dict(), dst))
+    # an input steady in time: each width-3 conv sees three equal columns, so the summed
+    # width-1 kernel gives the same output away from the edges (zero padding)
+    mel = torch.randn(1, 229, 1).repeat(1, 1, 40)
+    with torch.no_grad():
+        a, _ = src.acoustic(mel)
+        b, _ = dst.acoustic(mel)
+    assert a.shape == b.shape == (1, 40, 88, a.shape[-1])  # (B, T frames, keys, H)
+    torch.testing.assert_close(a[:, 8:-8], b[:, 8:-8], atol=1e-4, rtol=1e-4)
+    assert dst.latency_ms == 128
+
+
+def test_latency_adaptation_widening_keeps_the_model():
+    torch.manual_seed(0)
+    src = PARModel(preset_config("par-compact", 192)).eval()
+    dst = PARModel(preset_config("par-compact", 224)).eval()
+    dst.load_state_dict(adapt_state_dict(src.state_dict(), dst))
+    mel = torch.randn(1, 229, 40)  # any input: the new future column is zero
+    with torch.no_grad():
+        a, _ = src.acoustic(mel)
+        b, _ = dst.acoustic(mel)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert dst.latency_ms == 224
+
+
+def test_latency_adaptation_with_zero_side_columns_keeps_the_model():
     torch.manual_seed(0)
     src = PARModel(preset_config("par-compact", 320)).eval()
     with torch.no_grad():  # make the 320 ms model's side columns zero: then both must agree

