@@ -21,9 +21,10 @@ How (:func:`estimate_meter`):
    log-normal prior on the beat tempo (most written tempi lie between 60 and 160). A figure
    that repeats every three sixteenths (BWV 846) makes a strong periodicity, but its "beats"
    leave the bass notes between them, so the grid at the written tempo wins.
-   With :data:`FOLLOW_TEMPO` (off by default: not better on annotated performances yet) the
-   chosen tempo is re-tracked with a tempo per frame (:func:`local_tempo`, librosa's
-   time-varying DP mode) so that beats follow rubato; the bar is still chosen on the steady grid.
+   The chosen tempo is then re-tracked with beat lengths that may change smoothly from beat to
+   beat (:mod:`par_studio.tempo_path`, :data:`FOLLOW_TEMPO`), so that the beats follow rubato
+   instead of inserting or dropping a beat where the playing slows; the bar is chosen on the
+   steady grid.
 4. **Bars.** Downbeats are where the harmony changes, the bass enters and long notes start:
    the number of beats per bar (2, 3 or 4) and its phase are chosen by that strength on
    candidate downbeats and by how alike beats one bar apart are (duple: 4 and 8 beats apart;
@@ -62,14 +63,11 @@ W_FIRST = 0.1  #: prior for the first played beat being a downbeat
 W_REPEAT = 1.0  #: weight of bar-periodicity against downbeat strength when choosing the bar
 BASS_WINDOW_S = 0.6  #: a bass note is the lowest struck within this many seconds either side
 W_CONTRAST, W_FIT, W_OCC = 1.5, 2.0, 2.0  #: weights of the grid's scores (see _score)
-LOCAL_BEATS = 8.0  #: window of the local tempo, in beats
-LOCAL_SPREAD = 0.15  #: the local tempo stays within this fraction of the chosen one
-LOCAL_TIGHTNESS = 400.0  #: tightness of the tempo-following beat track
-#: re-track the chosen tempo with :func:`local_tempo` (beats follow rubato). Off: on the nine
-#: ASAP performances with annotated downbeats it found 35/191 downbeats against 38/191 for the
-#: steady grid (local tempo too noisy, e.g. BWV 854 prelude 22-26 s: 70-72 found, 62-64 played);
-#: see benchmarks/bench_asap_scores.py --quick
-FOLLOW_TEMPO = False
+#: re-track the chosen tempo along a smooth tempo path (beats follow rubato). On 35 ASAP
+#: performances with annotated downbeats (benchmarks/bench_asap_scores.py --quick): bars right
+#: throughout 4/35 against 1/35 for the steady grid, downbeats found 306/675 against 250/675;
+#: benchmarks/bench_tempo.py: first downbeat on a bar line 99/144 against 79/144, the rest equal
+FOLLOW_TEMPO = True
 
 
 # --------------------------------------------------------------------------- events
@@ -161,60 +159,12 @@ def _track(env: np.ndarray, bpm: float) -> np.ndarray:
     return np.asarray(frames, np.float64) / ENVELOPE_RATE
 
 
-def local_tempo(env: np.ndarray, bpm: float, rate: int = ENVELOPE_RATE, beats: float | None = None,
-                spread: float | None = None, hop: int = 10) -> np.ndarray:
-    """(N,) beats per minute of ``env`` (N,) frame by frame, near ``bpm``: the strongest
-    periodicity within ``spread`` of the global beat period in a Hann window of ``beats``
-    beats around each frame (the local autocorrelation tempogram, every ``hop`` frames, with
-    the lag's double added so that the beat rather than a subdivision wins), smoothed and
-    interpolated. Where the window holds too few onsets the global ``bpm`` is kept."""
-    beats = LOCAL_BEATS if beats is None else beats
-    spread = LOCAL_SPREAD if spread is None else spread
-    env = np.asarray(env, np.float64)
-    n = len(env)
-    period = 60.0 * rate / bpm
-    win = int(np.clip(round(beats * period), 8 * rate // 4, 16 * rate)) // 2 * 2
-    lo = max(2, int(np.floor(period / (1 + spread))))
-    hi = int(np.ceil(period * (1 + spread)))
-    if n < 4 or 2 * hi + 2 >= win:
-        return np.full(n, float(bpm))
-    half = win // 2
-    padded = np.pad(env, (half, half))
-    centres = np.arange(0, n, hop)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, win)[centres]
-    frames = frames * np.hanning(win)
-    n_fft = 1 << int(2 * win - 1).bit_length()
-    spec = np.fft.rfft(frames, n=n_fft, axis=1)
-    ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, n=n_fft, axis=1)[:, :win]
-    lags = np.arange(lo, hi + 1)
-    score = ac[:, lags] + ac[:, 2 * lags]
-    best = np.argmax(score, axis=1)
-    # parabolic refinement of the best lag
-    per = lags[best].astype(np.float64)
-    inner = (best > 0) & (best < len(lags) - 1)
-    r = np.arange(len(best))[inner]
-    a, b, c = score[r, best[inner] - 1], score[r, best[inner]], score[r, best[inner] + 1]
-    den = a - 2 * b + c
-    per[inner] += np.where(den != 0, 0.5 * (a - c) / np.where(den != 0, den, 1), 0.0)
-    # too little in the window (silence, a few notes): keep the global period
-    energy = ac[:, 0]
-    per = np.where(energy > 0.1 * np.median(energy[energy > 0]) if (energy > 0).any() else False,
-                   per, period)
-    k = max(1, int(round(period / hop)))  # smooth over about a beat either side
-    per = np.array([np.median(per[max(0, i - k):i + k + 1]) for i in range(len(per))])
-    per = np.convolve(np.pad(per, k, mode="edge"), np.ones(2 * k + 1) / (2 * k + 1), mode="valid")
-    per = np.clip(per, period / (1 + spread), period * (1 + spread))
-    return 60.0 * rate / np.interp(np.arange(n), centres, per)
+def _track_following(env: np.ndarray, bpm: float) -> np.ndarray:
+    """Beat times (s) near ``bpm`` whose lengths follow the performance's tempo smoothly
+    (:func:`par_studio.tempo_path.track_tempo_path`)."""
+    from .tempo_path import track_tempo_path
 
-
-def _track_local(env: np.ndarray, bpm: float) -> np.ndarray:
-    """Beat times (s) near ``bpm`` that follow the local tempo (:func:`local_tempo`): the DP
-    tracker in librosa's time-varying mode."""
-    from .beat_tracking import beat_track
-
-    frames = beat_track(env, local_tempo(env, bpm), ENVELOPE_RATE, tightness=LOCAL_TIGHTNESS,
-                        trim=False)
-    return np.asarray(frames, np.float64) / ENVELOPE_RATE
+    return track_tempo_path(env, bpm, ENVELOPE_RATE).astype(np.float64) / ENVELOPE_RATE
 
 
 def _trim_edges(beats: np.ndarray, tolerance: float = 0.08) -> np.ndarray:
@@ -403,7 +353,7 @@ def _estimate_meter(notes: Notes) -> Meter | None:
     if FOLLOW_TEMPO and len(beats) > 4:
         # the bar (beats per bar, first downbeat) is chosen on the steady grid; the beats
         # drawn and exported follow the performance's tempo from that downbeat on
-        follow = _trim_edges(_track_local(env, bpm))
+        follow = _trim_edges(_track_following(env, 60.0 / float(np.median(np.diff(beats)))))
         if len(follow) > 4:
             j = int(np.argmin(np.abs(follow - beats[ph])))
             beats, ph = follow, j % per_bar

@@ -67,26 +67,6 @@ def test_cli_tempo_auto_and_bad_values(tmp_path, compact_ckpt, capsys, monkeypat
         assert "tempo" in capsys.readouterr().err
 
 
-def test_local_tempo_follows_a_tempo_ramp():
-    """local_tempo: the beat tempo frame by frame, within 4 % of a performance that slows from
-    120 to 100 BPM (8th notes, a bass note on each beat); in silence it stays near the global one."""
-    from par_studio.tempo import ENVELOPE_RATE, accent_envelope, local_tempo
-
-    rng = np.random.default_rng(0)
-    ibi = np.linspace(0.5, 0.6, 70)
-    beats = 1.0 + np.concatenate([[0], np.cumsum(ibi)])
-    times = np.sort(np.concatenate([beats, beats[:-1] + ibi / 2]))
-    acc = np.where(np.isin(times, beats), 2.0, 1.0)
-    env = accent_envelope(times + rng.normal(0, 0.008, len(times)), acc)
-    env = np.concatenate([env, np.zeros(10 * ENVELOPE_RATE, env.dtype)])  # 10 s of silence
-    cur = local_tempo(env, 110.0)
-    assert cur.shape == env.shape
-    mid = (beats[5:-5][:, None] * ENVELOPE_RATE).astype(int)[:, 0]
-    true = 60.0 / np.interp(beats[5:-5], beats[:-1], ibi)
-    assert np.max(np.abs(cur[mid] / true - 1)) < 0.04
-    assert abs(cur[-1] / 110.0 - 1) < 0.16  # silence: within the allowed spread of the global
-
-
 def test_follow_tempo_keeps_beats_on_a_slowing_performance(monkeypatch):
     """With FOLLOW_TEMPO the grid's beats follow a performance slowing by a fifth (8ths over a
     bass on each beat): every beat within 40 ms of a played beat."""
