@@ -128,9 +128,9 @@ def transcription(root: Path, path: str, seconds: float, cache: Path, threads: i
 
 def export_score(notes: Notes, xml: Path):
     """MusicXML through the command line's notation export (tempo and meter estimated, as
-    ``par-studio transcribe --musicxml`` does). Returns the grid it used and the quarters the
-    score's bar 1 lies after the grid's first downbeat (the score starts with the first note's
-    bar)."""
+    ``par-studio transcribe --musicxml`` does). Returns the grid it used and the quarters from
+    the score's first bar line to the grid's first downbeat (the score starts with the first
+    note's bar; an upbeat's pickup measure counts as the whole bar, as :func:`reread` counts)."""
     from par_studio.notation_export import write_notation
     from par_studio.quantise import quantise
     from par_studio.tempo import resolve_meter
@@ -142,19 +142,29 @@ def export_score(notes: Notes, xml: Path):
 
 
 def reread(xml: Path):
-    """(parts, measure start offsets in quarters per part, time signature, notes as
-    (onset quarters, pitch) of both staves)."""
+    """(parts, measure starts in quarters per part, time signature, notes as (onset quarters,
+    pitch) of both staves). Quarters count from the first measure's bar line. With a pickup
+    measure (an upbeat: music21 reads the beats it lacks as ``paddingLeft``) the score begins
+    that many quarters after its bar line: the later measures and the notes lie a pickup's
+    length, not whole bars, from the score's start, so they are moved by the padding, and the
+    pickup's start is its bar line, a whole bar before the next measure's."""
     from music21 import converter, meter, stream
 
     s = converter.parse(str(xml))
     parts = list(s.parts)
-    starts = [[float(m.offset) for m in p.getElementsByClass(stream.Measure)] for p in parts]
+    starts = []
+    pads = []
+    for p in parts:
+        ms = list(p.getElementsByClass(stream.Measure))
+        pad = float(ms[0].paddingLeft) if ms else 0.0
+        pads.append(pad)
+        starts.append([float(m.offset) + pad if i else 0.0 for i, m in enumerate(ms)])
     ts = s.recurse().getElementsByClass(meter.TimeSignature).first()
     got = []
-    for p in parts:
+    for p, pad in zip(parts, pads):
         for n in p.flatten().notes:
             for pt in n.pitches:
-                got.append((float(n.getOffsetInHierarchy(p)), pt.midi))
+                got.append((float(n.getOffsetInHierarchy(p)) + pad, pt.midi))
     return parts, starts, ts.ratioString if ts is not None else None, got
 
 

@@ -5,6 +5,15 @@ The score carries the meter's time signature and tempo, a key signature estimate
 pitches (music21's Krumhansl-Schmuckler key finder), black keys spelled with flats in flat keys,
 and dynamics (pp..ff) where the bar-by-bar loudness changes clearly. The file is written
 atomically (temp file + rename) like the other exports.
+
+Measures are numbered as the piano roll numbers its bars (:func:`par_studio.gui.beatgrid.grid_lines`):
+measure 1 begins at the meter's first downbeat. A piece that begins with an upbeat starts with a
+pickup measure (measure 0, MusicXML ``implicit="yes"``) holding only the upbeat: the rest before
+its first note is cut (music21 ``Measure.paddingLeft``), so notation software shows no bar of
+rests and counts bar 1 from the downbeat. Notes more than a bar before the downbeat: the bars
+before it are numbered as the roll numbers them (..., -1, 0), all implicit (not counted), the
+first of them a pickup when it begins with a rest. A score that starts bars after the downbeat
+(the first notes later than the roll's bar 1) is numbered from 1 as before.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import numpy as np
 from .errors import MidiError
 from .midi_io import atomic_write_bytes
 from .notes import Notes
-from .quantise import TICKS, Quantised, quantise
+from .quantise import THIRTY_SECOND, TICKS, Quantised, quantise
 from .meter import Meter
 from .tempo import estimate_meter
 
@@ -57,6 +66,61 @@ def bar_dynamics(q: Quantised) -> dict[int, str]:
     return marks
 
 
+def lead_bars(q: Quantised) -> int:
+    """How many of the score's bars lie before the meter's first downbeat (the roll's bar 1):
+    1 for an upbeat, 0 when the first note is in the downbeat's bar (negative when the score
+    starts bars after it)."""
+    return int(round(q.shift_q / q.meter.bar_quarters))
+
+
+def pickup_cut(q: Quantised) -> int:
+    """Ticks of rest cut from the front of the score's first measure to make it a pickup: the
+    rest both staves share before the first note, when that bar lies before the downbeat
+    (an upbeat); 0 when the first measure is a whole bar. An upbeat starting inside a triplet
+    keeps its whole beat (a pickup cannot start in the middle of a tuplet)."""
+    if len(q) == 0 or lead_bars(q) < 1:
+        return 0
+    first = int(q.onset.min())
+    if first % THIRTY_SECOND:  # not on the 32nd grid: a triplet position
+        first -= first % TICKS
+    return first if 0 < first < q.bar_ticks else 0
+
+
+def _number_measures(part, lead: int, cut: Fraction) -> None:
+    """Measure numbers as the roll numbers its bars (1 at the downbeat, 0 and below before
+    it; bars before the downbeat are implicit: notation software does not count them), and
+    with ``cut`` > 0 the first measure made a pickup: its notes and rests moved ``cut``
+    quarters earlier, ``paddingLeft`` set to ``cut``, the later measures ``cut`` earlier.
+    (Numbers below 0 are valid MusicXML tokens; music21 re-reads "-1" as 1 with suffix "-".)"""
+    from music21 import note, stream
+
+    measures = list(part.getElementsByClass(stream.Measure))
+    for i, m in enumerate(measures):
+        m.number = 1 - lead + i
+        if i < lead:
+            m.showNumber = stream.enums.ShowNumber.NEVER
+    if not cut or not measures:
+        return
+    first = measures[0]
+    for box in (first, *first.voices):
+        for el in list(box.notesAndRests):
+            off = Fraction(box.elementOffset(el))
+            if off >= cut:
+                box.setElementOffset(el, off - cut)
+                continue
+            # only rests start in the cut: build_score's begin at the first note, but a voice
+            # that makeNotation made fills the bar with its own (shortened when past the cut)
+            box.remove(el)
+            stop = off + Fraction(el.quarterLength)
+            if isinstance(el, note.Rest) and stop > cut:
+                box.insert(0, note.Rest(quarterLength=stop - cut))
+        box.coreElementsChanged()
+    first.paddingLeft = float(cut)
+    for m in measures[1:]:
+        part.setElementOffset(m, part.elementOffset(m) - cut)
+    part.coreElementsChanged()
+
+
 def _spell(midi: int, flats: bool):
     from music21 import pitch
 
@@ -67,8 +131,10 @@ def _spell(midi: int, flats: bool):
 
 
 def build_score(q: Quantised, title: str = "Transcription"):
-    """A music21 Score: upper and lower staff (treble and bass clef), time signature, tempo,
-    key signature, dynamics; notes of a hand struck together are one chord."""
+    """A music21 Score in measures (``makeNotation`` done): upper and lower staff (treble and
+    bass clef), time signature, tempo, key signature, dynamics; notes of a hand struck together
+    are one chord. Measures are numbered as the roll numbers bars; an upbeat is a pickup
+    measure (see :func:`pickup_cut`)."""
     from music21 import clef, chord, dynamics, key, layout, meter, metadata, note, stream, tempo
 
     score = stream.Score()
@@ -108,10 +174,23 @@ def build_score(q: Quantised, title: str = "Transcription"):
         parts.append(part)
     end = max([float(Fraction(int(o + d), TICKS)) for o, d in zip(q.onset, q.duration)] or [0.0])
     bars = int(np.ceil(end / m.bar_quarters - 1e-9)) or 1
+    cut = Fraction(pickup_cut(q), TICKS)
     for part in parts:
         part.makeRests(fillGaps=True, inPlace=True, refStreamOrTimeRange=[0.0, bars * m.bar_quarters])
+        if cut:  # an upbeat: no rest before the first note (one reaching past it is shortened)
+            for r in list(part.getElementsByClass(note.Rest)):
+                start = Fraction(r.offset)
+                if start < cut:
+                    stop = start + Fraction(r.quarterLength)
+                    part.remove(r)
+                    if stop > cut:
+                        part.insert(cut, note.Rest(quarterLength=stop - cut))
         score.insert(0, part)
     score.insert(0, layout.StaffGroup(parts, name="Piano", abbreviation="Pno.", symbol="brace"))
+    score = score.makeNotation()
+    lead = lead_bars(q) if len(q) else 0
+    for part in score.parts:
+        _number_measures(part, max(lead, 0), cut)
     return score
 
 
@@ -119,8 +198,7 @@ def musicxml_bytes(q: Quantised, title: str = "Transcription") -> bytes:
     """MusicXML (partwise, uncompressed) of :func:`build_score`."""
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
-    score = build_score(q, title).makeNotation()
-    return GeneralObjectExporter(score).parse()
+    return GeneralObjectExporter(build_score(q, title)).parse()
 
 
 def write_musicxml(notes: Notes, path, meter: Meter | None = None, title: str | None = None) -> Path:

@@ -1,11 +1,13 @@
 """Meter, quantisation and MusicXML export: the bundled example's score at ♩ = 70 in 4/4,
 re-reading the MusicXML with music21 (same pitches and onsets in beats), the MusicXML 4.0
-schema, triplets, the hand split, pedal-held notes, dynamics, the roll agreeing with the
-score, atomic writes, and the CLI's --musicxml/--quantise/--meter."""
+schema, an upbeat as a pickup measure (measures numbered as the roll numbers bars), triplets,
+the hand split, pedal-held notes, dynamics, the roll agreeing with the score, atomic writes,
+and the CLI's --musicxml/--quantise/--meter."""
 
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,28 +89,33 @@ def test_example_score_rereads_with_same_pitches_onsets_and_bars(tmp_path):
     assert np.mean([p for _, p in got[1]]) < np.mean([p for _, p in got[0]]) - 7
 
 
-def test_musicxml_validates_against_the_musicxml_4_schema(tmp_path):
-    """The MusicXML 4.0 XSD as the ``musicxml`` package ships it, checked with ``xmlschema``;
+def musicxml_schema(folder):
+    """The MusicXML 4.0 XSD as the ``musicxml`` package ships it, loaded with ``xmlschema``;
     its xlink.xsd import is not shipped (and there is no network), so a local stand-in
-    declares the xlink attributes."""
+    declares the xlink attributes. Skips without the two packages."""
     import shutil
     from pathlib import Path
 
     xmlschema = pytest.importorskip("xmlschema")
     musicxml = pytest.importorskip("musicxml")
     xsd_dir = Path(musicxml.__file__).parent / "generate_classes"
-    (tmp_path / "xlink.xsd").write_text(
+    (folder / "xlink.xsd").write_text(
         '<?xml version="1.0"?><xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" '
         'targetNamespace="http://www.w3.org/1999/xlink">'
         + "".join(f'<xs:attribute name="{a}" type="xs:string"/>'
                   for a in ("href", "type", "role", "title", "show", "actuate"))
         + "</xs:schema>")
-    shutil.copy(xsd_dir / "xml.xsd", tmp_path / "xml.xsd")
+    shutil.copy(xsd_dir / "xml.xsd", folder / "xml.xsd")
     text = (xsd_dir / "musicxml_4_0.xsd").read_text()
     text = text.replace("http://www.musicxml.org/xsd/xml.xsd", "xml.xsd")
     text = text.replace("http://www.musicxml.org/xsd/xlink.xsd", "xlink.xsd")
-    (tmp_path / "musicxml.xsd").write_text(text)
-    schema = xmlschema.XMLSchema(str(tmp_path / "musicxml.xsd"))
+    (folder / "musicxml.xsd").write_text(text)
+    return xmlschema.XMLSchema(str(folder / "musicxml.xsd"))
+
+
+def test_musicxml_validates_against_the_musicxml_4_schema(tmp_path):
+    """The score validates against the MusicXML 4.0 schema (see :func:`musicxml_schema`)."""
+    schema = musicxml_schema(tmp_path)
     notes, _ = bwv846(70.0, bars=(1, 4))
     path = write_musicxml(notes, tmp_path / "p.musicxml")
     assert list(schema.iter_errors(str(path))) == []
@@ -190,6 +197,158 @@ def test_a_first_note_played_a_sixteenth_early_is_placed_in_bar_one(tmp_path):
     assert q.onset.min() == 0
     _, parts, got = reread(write_musicxml(notes, tmp_path / "early.musicxml", meter=meter))
     assert (Fraction(0), 53) in got[0] + got[1]
+
+
+def measure_tags(path) -> list[tuple[str, str]]:
+    """(number, implicit) of each <measure> of the file's first part, as written."""
+    import re
+
+    text = Path(path).read_text()
+    part = text[text.index("<part "):text.index("</part>")]
+    tags = re.findall(r"<measure\b[^>]*>", part)
+    implicit = [re.search(r'implicit="([^"]*)"', t) for t in tags]
+    return [(re.search(r'number="([^"]*)"', t).group(1), i.group(1) if i else "no") for t, i in zip(tags, implicit)]
+
+
+def played(quarters, pitches, meter, jitter=0.01, seed=0) -> Notes:
+    """Notes at ``quarters`` from ``meter``'s first downbeat (an eighth long), jittered."""
+    q = np.asarray(quarters, float)
+    t = meter.seconds_at(q) + np.random.default_rng(seed).normal(0, jitter, len(q))
+    return Notes(t, t + 0.5 * 60.0 / meter.quarter_bpm, np.asarray(pitches), np.full(len(q), 70))
+
+
+#: a fugue subject entering on beat 3 of the bar before the downbeat (eighths, right hand),
+#: the left hand entering in bar 2: (quarters from the downbeat, pitch)
+FUGUE_RH = [(-2, 64), (-1.5, 66), (-1, 68), (-0.5, 69), (0, 71), (1, 69), (1.5, 68), (2, 66),
+            (3, 64), (4, 73), (5, 71), (5.5, 69), (6, 68), (7, 66), (8, 64)]
+FUGUE_LH = [(4, 40), (4.5, 42), (5, 44), (5.5, 45), (6, 47), (7, 45), (8, 40)]
+
+
+def test_an_upbeat_is_a_pickup_measure_numbered_0_with_measure_1_on_the_downbeat(tmp_path):
+    """A piece entering on beat 3 (BWV 854's fugue does): the first measure holds only the
+    upbeat (2 quarters, the 2 quarters of rest before it cut in both staves: music21 reads them
+    as paddingLeft), numbered 0 and implicit; measure 1 starts on the meter's first downbeat,
+    as the roll numbers it; the notes keep their pitches and onsets."""
+    from par_studio.gui.beatgrid import grid_lines
+
+    meter = Meter.regular(90.0, "4/4", start_s=2.0, end_s=20.0).extended(20.0)
+    written = FUGUE_RH + FUGUE_LH
+    notes = played([w[0] for w in written], [w[1] for w in written], meter)
+    q = quantise(notes, meter)
+    assert q.shift_q == 4.0  # the score's first bar is the roll's bar 0
+    path = write_musicxml(notes, tmp_path / "fugue.musicxml", meter=meter)
+    assert measure_tags(path)[:3] == [("0", "yes"), ("1", "no"), ("2", "no")]
+    s, parts, got = reread(path)
+    assert len(parts) == 2
+    for p in parts:
+        ms = list(p.getElementsByClass("Measure"))
+        assert [m.number for m in ms] == [0, 1, 2, 3]
+        assert ms[0].paddingLeft == 2.0 and ms[0].duration.quarterLength == 2.0  # the upbeat only
+        assert [float(m.offset) for m in ms] == [0.0, 2.0, 6.0, 10.0]
+        assert [m.duration.quarterLength for m in ms[1:]] == [4.0, 4.0, 4.0]
+    # measure 1 lies on the roll's bar 1, the first downbeat (quarters from it: offset - pickup)
+    times, is_bar, number = grid_lines(meter, 0.0, 20.0)
+    m1 = float(parts[0].getElementsByClass("Measure")[1].offset) - 2.0
+    assert float(meter.seconds_at(m1)) == pytest.approx(times[is_bar & (number == 1)][0])
+    # same pitches; onsets in quarters from the first downbeat = the quantised notes' = written
+    from_downbeat = sorted((o - 2, p) for o, p in got[0] + got[1])
+    quantised = sorted((Fraction(int(o), TICKS) - Fraction(q.shift_q).limit_denominator(48), int(p))
+                       for o, p in zip(q.onset, q.pitch))
+    assert from_downbeat == quantised == sorted((Fraction(o).limit_denominator(48), p) for o, p in written)
+    # the upbeat is in the upper staff, the lower staff rests through the pickup and bar 1
+    assert min(got[0])[0] == 0 and min(got[1])[0] == 6
+    # clef, key, time signature, tempo and the first dynamic at the very start
+    first = parts[0].getElementsByClass("Measure").first()
+    for cls in ("Clef", "KeySignature", "TimeSignature", "MetronomeMark", "Dynamic"):
+        el = first.recurse().getElementsByClass(cls).first()
+        assert el is not None and el.getOffsetInHierarchy(first) == 0, cls
+    assert first.recurse().getElementsByClass("TimeSignature").first().ratioString == "4/4"
+    assert first.recurse().getElementsByClass("MetronomeMark").first().number == 90
+    assert list(musicxml_schema(tmp_path).iter_errors(str(path))) == []
+
+
+def test_roll_and_score_agree_on_quantised_onsets_with_an_upbeat(tmp_path):
+    meter = Meter.regular(90.0, "4/4", start_s=2.0, end_s=20.0).extended(20.0)
+    written = FUGUE_RH + FUGUE_LH
+    notes = played([w[0] for w in written], [w[1] for w in written], meter, jitter=0.02, seed=4)
+    rolled = quantised_notes(notes, meter)  # the roll after Quantise to the grid
+    _, parts, got = reread(write_musicxml(notes, tmp_path / "s.musicxml", meter=meter))
+    pickup = parts[0].getElementsByClass("Measure").first().duration.quarterLength
+    score_from_downbeat = sorted(float(o) - pickup for o, _ in got[0] + got[1])
+    assert np.allclose(sorted(meter.quarters_at(rolled.onset)), score_from_downbeat, atol=1e-6)
+
+
+@pytest.mark.parametrize("ts, upbeat, pickup, tags", [
+    # a single quarter-note upbeat in 3/4 (both hands)
+    ("3/4", [(-1, 67), (-1, 48)], 1.0, [("0", "yes"), ("1", "no")]),
+    # an eighth upbeat in 6/8 (a 16th would be a downbeat note played early: quantise's rule)
+    ("6/8", [(-0.5, 72)], 0.5, [("0", "yes"), ("1", "no")]),
+    # an upbeat of two triplet eighths: the pickup keeps the triplet's whole beat
+    ("4/4", [(-2 / 3, 67), (-1 / 3, 69)], 1.0, [("0", "yes"), ("1", "no")]),
+    # a whole bar before the downbeat: no rest to cut, a full measure 0 (implicit: not counted)
+    ("4/4", [(-4, 67), (-2, 69)], 4.0, [("0", "yes"), ("1", "no")]),
+    # more than a bar before the downbeat: the bars before it numbered as the roll does (-1, 0),
+    # all implicit, the first one a pickup
+    ("4/4", [(-5, 60), (-4, 64), (-1, 65)], 1.0, [("-1", "yes"), ("0", "yes"), ("1", "no")]),
+])
+def test_pickup_lengths_and_numbers(tmp_path, ts, upbeat, pickup, tags):
+    meter = Meter.regular(80.0, ts, start_s=5.0, end_s=20.0).extended(20.0)
+    bar = meter.bar_quarters
+    written = upbeat + [(k * bar / 2, 72 - 3 * k) for k in range(6)] + [(k * bar, 43 + k) for k in range(3)]
+    notes = played([w[0] for w in written], [w[1] for w in written], meter, jitter=0.0)
+    path = write_musicxml(notes, tmp_path / "u.musicxml", meter=meter)
+    assert measure_tags(path)[:len(tags)] == tags
+    s, parts, got = reread(path)
+    lead = len(tags) - 1  # measures before measure 1
+    for p in parts:
+        ms = list(p.getElementsByClass("Measure"))
+        assert ms[0].duration.quarterLength == pickup and ms[0].paddingLeft == bar - pickup
+        assert float(ms[lead].offset) == pickup + (lead - 1) * bar  # measure 1: on the downbeat
+    downbeat_q = pickup + (lead - 1) * bar
+    assert sorted((o - Fraction(downbeat_q).limit_denominator(48), p) for o, p in got[0] + got[1]) == \
+        sorted((Fraction(o).limit_denominator(48), p) for o, p in written)
+    assert list(musicxml_schema(tmp_path).iter_errors(str(path))) == []
+
+
+def test_a_pickup_in_a_staff_with_two_voices(tmp_path):
+    """Overlapping notes in one hand make music21 write two voices, the second filling the
+    bar with its own rest: in the pickup that rest is shortened to the upbeat like the
+    others (not dropped, which left the exporter to write a hidden one)."""
+    from par_studio.quantise import Quantised
+    from par_studio.score import musicxml_bytes
+
+    meter = Meter.regular(100.0, "4/4", start_s=2.0, end_s=20.0).extended(20.0)
+    on = np.array([96, 144, 192, 204, 240, 288, 192])  # beat 3 of the bar before, then bar 1
+    dur = np.array([48, 48, 48, 12, 48, 96, 192])  # the half-note at 192 and 204 overlap
+    pitch = np.array([64, 66, 68, 73, 69, 71, 45])
+    hand = np.array([0, 0, 0, 0, 0, 0, 1])
+    q = Quantised(on, dur, pitch, np.full(7, 70), hand, np.full(7, 12), meter, 4.0)
+    path = tmp_path / "v.musicxml"
+    path.write_bytes(musicxml_bytes(q))
+    text = path.read_text()
+    first = text[text.index("<measure "):text.index("</measure>")]
+    assert 'implicit="yes" number="0"' in first and 'print-object="no"' not in first
+    s, parts, got = reread(path)
+    assert len(parts[0].getElementsByClass("Measure").first().voices) == 2
+    for p in parts:
+        ms = list(p.getElementsByClass("Measure"))
+        assert ms[0].duration.quarterLength == 2.0 and ms[0].paddingLeft == 2.0
+        for v in ms[0].voices:  # every voice of the pickup lasts the upbeat
+            assert v.highestTime == 2.0
+    assert sorted(got[0] + got[1]) == sorted((Fraction(int(o), TICKS) - 2, int(p)) for o, p in zip(on, pitch))
+
+
+def test_a_piece_starting_on_the_downbeat_has_no_pickup(tmp_path):
+    notes, _ = bwv846(70.0, bars=(1, 4))
+    meter = resolve_meter("auto", notes)
+    assert quantise(notes, meter).shift_q == 0
+    path = write_musicxml(notes, tmp_path / "p.musicxml", meter=meter)
+    assert measure_tags(path) == [(str(k), "no") for k in range(1, 5)]
+    _, parts, _ = reread(path)
+    for p in parts:
+        ms = list(p.getElementsByClass("Measure"))
+        assert [m.number for m in ms] == [1, 2, 3, 4] and ms[0].paddingLeft == 0
+        assert [float(m.offset) for m in ms] == [0.0, 4.0, 8.0, 12.0]
 
 
 def test_steady_quantised_midi_times_lie_on_the_grid():
