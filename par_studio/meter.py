@@ -89,6 +89,23 @@ class Meter:
         last = b[-1] + (x - idx[-1]) * (b[-1] - b[-2])
         return np.where(x < 0, first, np.where(x > idx[-1], last, inner))
 
+    def first_bar_at(self, t: float, tolerance: float = 0.125) -> "Meter":
+        """The same grid, continued back towards 0 s at its first beat length, with bar 1 moved
+        back by whole bars to the earliest bar line at or after ``t`` s (the first note), less
+        ``tolerance`` of a beat: a grid whose tracked beats begin some bars into the music
+        numbers the music's first full bar 1, and only notes before it form a pickup."""
+        b = np.asarray(self.beats, np.float64)
+        if len(b) < 2:
+            return self
+        step0 = b[1] - b[0]
+        n_before = int(np.floor(b[0] / step0)) if step0 > 0 else 0
+        beats = np.concatenate([b[0] - step0 * np.arange(n_before, 0, -1), b])
+        down = self.downbeat + n_before
+        per = self.beats_per_bar
+        while down - per >= 0 and beats[down - per] >= t - tolerance * step0:
+            down -= per
+        return Meter(self.beat_bpm, per, self.division, beats, down)
+
     def extended(self, end_s: float) -> "Meter":
         """The grid with beats continued (at the last beat length) up to ``end_s`` and back to
         0 s, so bar lines cover the whole recording."""

@@ -366,7 +366,8 @@ def _estimate_meter(notes: Notes) -> Meter | None:
             j = int(np.argmin(np.abs(follow - beats[ph])))
             beats, ph = follow, j % per_bar
     local = float(60.0 / np.median(np.diff(beats))) if len(beats) > 2 else bpm
-    return Meter(round(local, 1), per_bar, div, beats, ph)
+    # bar 1 is the music's first full bar, however late the tracked beats begin
+    return Meter(round(local, 1), per_bar, div, beats, ph).first_bar_at(float(times.min()))
 
 
 def estimate_tempo(notes: Notes, start_bpm: float = 120.0) -> float | None:

@@ -88,3 +88,19 @@ def test_follow_tempo_keeps_beats_on_a_slowing_performance(monkeypatch):
     inside = m.beats[(m.beats > beats[0] + 0.3) & (m.beats < beats[-4])]  # (edges: _trim_edges)
     assert len(inside) > 40
     assert np.abs(inside[:, None] - beats[None, :]).min(axis=1).max() < 0.04
+
+
+def test_bar_one_is_the_first_bar_of_the_music_when_tracked_beats_start_late():
+    """Meter.first_bar_at: a grid whose beats (and first downbeat) begin three bars into the
+    music is continued back, and bar 1 moves to the first bar line at or after the first note;
+    an upbeat stays before bar 1."""
+    from par_studio.meter import Meter
+
+    beats = 6.0 + 0.5 * np.arange(40)  # tracked from 6 s, 4/4, downbeat at 6 s
+    m = Meter(120.0, 4, 2, beats, 0)
+    got = m.first_bar_at(0.5)  # music starts at 0.5 s: bar lines at 0, 2, 4, 6 ...
+    assert got.downbeat_s == pytest.approx(2.0)
+    assert got.quarters_at(6.0) == pytest.approx(8.0)  # the old bar 1 is now bar 3
+    assert np.allclose(np.diff(got.beats), 0.5) and got.beats[0] >= 0
+    assert m.first_bar_at(1.99).downbeat_s == pytest.approx(2.0)  # a note just early: bar 1
+    assert m.first_bar_at(6.0).downbeat_s == pytest.approx(6.0)  # nothing before: unchanged
