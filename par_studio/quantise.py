@@ -148,6 +148,7 @@ def quantise(notes: Notes, meter: Meter) -> Quantised:
     on_s = meter.seconds_at(on / TICKS - shift)
     hand = (n.pitch < hand_split(Notes(on_s, on_s + 0.1, n.pitch, n.velocity))).astype(np.int64)
     dur = np.maximum(off - on, step)
+    gap = np.full(len(on), np.iinfo(np.int64).max, np.int64)  # to the next onset of the same hand
     for h in (0, 1):
         idx = np.flatnonzero(hand == h)
         if not len(idx):
@@ -155,7 +156,8 @@ def quantise(notes: Notes, meter: Meter) -> Quantised:
         starts = np.unique(on[idx])
         nxt = np.append(starts[1:], np.iinfo(np.int64).max)
         next_on = nxt[np.searchsorted(starts, on[idx])]
-        d = np.minimum(dur[idx], next_on - on[idx])
+        gap[idx] = next_on - on[idx]
+        d = np.minimum(dur[idx], gap[idx])
         # one length per chord: the longest of its notes
         for s in starts:
             sel = on[idx] == s
@@ -164,7 +166,9 @@ def quantise(notes: Notes, meter: Meter) -> Quantised:
     # the score ends with the bar of the last onset: notes ringing on past it end there
     bar_t = int(round(bar_q * TICKS))
     last_bar_end = (int(on.max()) // bar_t + 1) * bar_t
-    dur = np.maximum(np.minimum(dur, last_bar_end - on), np.minimum(step, last_bar_end - on))
+    # at least one grid step, but never past the hand's next onset (a note cut short by a finer
+    # grid's next onset would overlap it, and notation software would open a second voice)
+    dur = np.maximum(np.minimum(dur, last_bar_end - on), np.minimum(np.minimum(step, gap), last_bar_end - on))
     # a pitch struck twice at one grid point (a re-strike closer than the grid) keeps one note
     key = on * 1000 + n.pitch.astype(np.int64)
     _, keep = np.unique(key, return_index=True)

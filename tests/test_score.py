@@ -477,3 +477,23 @@ def test_bundled_example_transcribed_exports_at_70_in_four_four(tmp_path, preset
     assert s.recurse().getElementsByClass("MetronomeMark").first().number == 70
     # bar 1 begins with the first note (C4 on the downbeat), as written
     assert min(got[0] + got[1]) == (Fraction(0), 60)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_quantised_notes_of_one_hand_never_overlap(seed):
+    """Fast runs where one beat snaps to 32nds and the next to 16ths: a note is at least a grid
+    step long only up to its hand's next onset (an overlap makes notation software open a
+    second voice with extra rests)."""
+    rng = np.random.default_rng(seed)
+    on = np.sort(rng.uniform(0, 30, 200))
+    on = np.sort(np.concatenate([on, on[:60] + rng.choice([0.07, 0.08, 0.1], 60)]))
+    notes = Notes(on, on + rng.uniform(0.05, 1.5, len(on)), rng.integers(40, 90, len(on)),
+                  np.full(len(on), 80))
+    q = quantise(notes, Meter.regular(100.0, "4/4", 0.0, 40.0))
+    assert (q.duration > 0).all()
+    for hand in (0, 1):
+        idx = np.flatnonzero(q.hand == hand)
+        starts = np.unique(q.onset[idx])
+        nxt = np.append(starts[1:], np.iinfo(np.int64).max)
+        next_on = nxt[np.searchsorted(starts, q.onset[idx])]
+        assert ((q.onset[idx] + q.duration[idx]) <= next_on).all()
