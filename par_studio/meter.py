@@ -5,7 +5,7 @@ quarter notes that quantising, bar lines and score export share. Estimated from 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -94,17 +94,14 @@ class Meter:
         back by whole bars to the earliest bar line at or after ``t`` s (the first note), less
         ``tolerance`` of a beat: a grid whose tracked beats begin some bars into the music
         numbers the music's first full bar 1, and only notes before it form a pickup."""
-        b = np.asarray(self.beats, np.float64)
-        if len(b) < 2:
+        if len(self.beats) < 2:
             return self
-        step0 = b[1] - b[0]
-        n_before = int(np.floor(b[0] / step0)) if step0 > 0 else 0
-        beats = np.concatenate([b[0] - step0 * np.arange(n_before, 0, -1), b])
-        down = self.downbeat + n_before
-        per = self.beats_per_bar
-        while down - per >= 0 and beats[down - per] >= t - tolerance * step0:
+        g = self.extended(float(self.beats[-1]))  # continued back to 0 s, nothing added after
+        step0 = g.beats[1] - g.beats[0]
+        down, per = g.downbeat, g.beats_per_bar
+        while down - per >= 0 and g.beats[down - per] >= t - tolerance * step0:
             down -= per
-        return Meter(self.beat_bpm, per, self.division, beats, down)
+        return replace(g, downbeat=down)
 
     def extended(self, end_s: float) -> "Meter":
         """The grid with beats continued (at the last beat length) up to ``end_s`` and back to

@@ -69,8 +69,8 @@ BASS_WINDOW_S = 0.6  #: a bass note is the lowest struck within this many second
 W_CONTRAST, W_FIT, W_OCC = 1.5, 2.0, 2.0  #: weights of the grid's scores (see _score)
 #: re-track the chosen tempo along a smooth tempo path (beats follow rubato). On 35 ASAP
 #: performances with annotated downbeats (benchmarks/bench_asap_scores.py --quick): bars right
-#: throughout 4/35 against 1/35 for the steady grid, downbeats found 306/675 against 250/675;
-#: benchmarks/bench_tempo.py: first downbeat on a bar line 99/144 against 79/144, the rest equal
+#: throughout 4/35 against 1/35 for the steady grid, downbeats found 297/675 against 250/675;
+#: benchmarks/bench_tempo.py: first downbeat on a bar line 98/144 against 79/144
 FOLLOW_TEMPO = True
 FOLLOW_LEVEL = 0.1  #: the followed beats' median length within this fraction of the chosen beat's
 
@@ -358,11 +358,11 @@ def _estimate_meter(notes: Notes) -> Meter | None:
     if FOLLOW_TEMPO and len(beats) > 4:
         # the bar (beats per bar, first downbeat) is chosen on the steady grid; the beats
         # drawn and exported follow the performance's tempo from that downbeat on
-        follow = _trim_edges(_track_following(env, 60.0 / float(np.median(np.diff(beats)))))
+        beat_s = float(np.median(np.diff(beats)))
+        follow = _trim_edges(_track_following(env, 60.0 / beat_s))
         # the path may settle on a competing periodicity inside its range (BWV 846's figure
         # of three sixteenths, 3/4 of the beat): keep it only at the chosen beat level
-        if len(follow) > 4 and abs(np.log(np.median(np.diff(follow)) / np.median(np.diff(beats)))) \
-                < np.log(1 + FOLLOW_LEVEL):
+        if len(follow) > 4 and abs(np.log(np.median(np.diff(follow)) / beat_s)) < np.log(1 + FOLLOW_LEVEL):
             j = int(np.argmin(np.abs(follow - beats[ph])))
             beats, ph = follow, j % per_bar
     local = float(60.0 / np.median(np.diff(beats))) if len(beats) > 2 else bpm

@@ -83,17 +83,21 @@ def test_maestro_layout(tmp_path):
         maestro_pairs(tmp_path, "train")
 
 
+def _adapted_features(src: PARModel, latency: int, mel: torch.Tensor):
+    """(src's state features, those of a ``latency`` ms PARcompact adapted from src, the
+    adapted model) for log-mel ``mel`` (1, 229, T)."""
+    dst = PARModel(preset_config("par-compact", latency)).eval()
+    dst.load_state_dict(adapt_state_dict(src.state_dict(), dst))
+    with torch.no_grad():
+        return src.acoustic(mel)[0], dst.acoustic(mel)[0], dst
+
+
 def test_latency_adaptation_sums_columns_when_narrowing():
     torch.manual_seed(0)
     src = PARModel(preset_config("par-compact", 320)).eval()
-    dst = PARModel(preset_config("par-compact", 128)).eval()
-    dst.load_state_dict(adapt_state_dict(src.state_dict(), dst))
     # an input steady in time: each width-3 conv sees three equal columns, so the summed
     # width-1 kernel gives the same output away from the edges (zero padding)
-    mel = torch.randn(1, 229, 1).repeat(1, 1, 40)
-    with torch.no_grad():
-        a, _ = src.acoustic(mel)
-        b, _ = dst.acoustic(mel)
+    a, b, dst = _adapted_features(src, 128, torch.randn(1, 229, 1).repeat(1, 1, 40))
     assert a.shape == b.shape == (1, 40, 88, a.shape[-1])  # (B, T frames, keys, H)
     torch.testing.assert_close(a[:, 8:-8], b[:, 8:-8], atol=1e-4, rtol=1e-4)
     assert dst.latency_ms == 128
@@ -102,12 +106,7 @@ def test_latency_adaptation_sums_columns_when_narrowing():
 def test_latency_adaptation_widening_keeps_the_model():
     torch.manual_seed(0)
     src = PARModel(preset_config("par-compact", 192)).eval()
-    dst = PARModel(preset_config("par-compact", 224)).eval()
-    dst.load_state_dict(adapt_state_dict(src.state_dict(), dst))
-    mel = torch.randn(1, 229, 40)  # any input: the new future column is zero
-    with torch.no_grad():
-        a, _ = src.acoustic(mel)
-        b, _ = dst.acoustic(mel)
+    a, b, dst = _adapted_features(src, 224, torch.randn(1, 229, 40))  # any input: the new column is 0
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert dst.latency_ms == 224
 
@@ -120,12 +119,7 @@ def test_latency_adaptation_with_zero_side_columns_keeps_the_model():
             if p.dim() == 4 and p.shape[-1] == 3:
                 p[..., 0] = 0
                 p[..., 2] = 0
-    dst = PARModel(preset_config("par-compact", 128)).eval()
-    dst.load_state_dict(adapt_state_dict(src.state_dict(), dst))
-    mel = torch.randn(1, 229, 40)
-    with torch.no_grad():
-        a, _ = src.acoustic(mel)
-        b, _ = dst.acoustic(mel)
+    a, b, dst = _adapted_features(src, 128, torch.randn(1, 229, 40))
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert dst.latency_ms == 128
 
