@@ -86,13 +86,27 @@ def pickup_cut(q: Quantised) -> int:
     return first if 0 < first < q.bar_ticks else 0
 
 
+def _cut_front(box, cut: Fraction) -> None:
+    """Remove what starts before ``cut`` quarters in ``box`` (only rests do: the first note is
+    at ``cut``); a rest reaching past ``cut`` keeps its remainder, from ``cut`` on."""
+    from music21 import note
+
+    for el in list(box.notesAndRests):
+        start = Fraction(box.elementOffset(el))
+        if start < cut:
+            box.remove(el)
+            stop = start + Fraction(el.quarterLength)
+            if isinstance(el, note.Rest) and stop > cut:
+                box.insert(cut, note.Rest(quarterLength=stop - cut))
+
+
 def _number_measures(part, lead: int, cut: Fraction) -> None:
     """Measure numbers as the roll numbers its bars (1 at the downbeat, 0 and below before
     it; bars before the downbeat are implicit: notation software does not count them), and
     with ``cut`` > 0 the first measure made a pickup: its notes and rests moved ``cut``
     quarters earlier, ``paddingLeft`` set to ``cut``, the later measures ``cut`` earlier.
     (Numbers below 0 are valid MusicXML tokens; music21 re-reads "-1" as 1 with suffix "-".)"""
-    from music21 import note, stream
+    from music21 import stream
 
     measures = list(part.getElementsByClass(stream.Measure))
     for i, m in enumerate(measures):
@@ -103,17 +117,11 @@ def _number_measures(part, lead: int, cut: Fraction) -> None:
         return
     first = measures[0]
     for box in (first, *first.voices):
+        # build_score's rests begin at the first note, but a voice that makeNotation made
+        # fills the bar with its own
+        _cut_front(box, cut)
         for el in list(box.notesAndRests):
-            off = Fraction(box.elementOffset(el))
-            if off >= cut:
-                box.setElementOffset(el, off - cut)
-                continue
-            # only rests start in the cut: build_score's begin at the first note, but a voice
-            # that makeNotation made fills the bar with its own (shortened when past the cut)
-            box.remove(el)
-            stop = off + Fraction(el.quarterLength)
-            if isinstance(el, note.Rest) and stop > cut:
-                box.insert(0, note.Rest(quarterLength=stop - cut))
+            box.setElementOffset(el, Fraction(box.elementOffset(el)) - cut)
         box.coreElementsChanged()
     first.paddingLeft = float(cut)
     for m in measures[1:]:
@@ -177,14 +185,8 @@ def build_score(q: Quantised, title: str = "Transcription"):
     cut = Fraction(pickup_cut(q), TICKS)
     for part in parts:
         part.makeRests(fillGaps=True, inPlace=True, refStreamOrTimeRange=[0.0, bars * m.bar_quarters])
-        if cut:  # an upbeat: no rest before the first note (one reaching past it is shortened)
-            for r in list(part.getElementsByClass(note.Rest)):
-                start = Fraction(r.offset)
-                if start < cut:
-                    stop = start + Fraction(r.quarterLength)
-                    part.remove(r)
-                    if stop > cut:
-                        part.insert(cut, note.Rest(quarterLength=stop - cut))
+        if cut:  # an upbeat: no rest before the first note
+            _cut_front(part, cut)
         score.insert(0, part)
     score.insert(0, layout.StaffGroup(parts, name="Piano", abbreviation="Pno.", symbol="brace"))
     score = score.makeNotation()
