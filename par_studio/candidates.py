@@ -76,11 +76,11 @@ def onset_margin(probabilities: np.ndarray) -> np.ndarray:
     return (np.log(other) - np.log(onset)).astype(np.float32)
 
 
-def _blocked(notes: Notes, T: int, guard: int) -> np.ndarray:
+def _blocked(notes: Notes, T: int, guard: int, frame_seconds: float = FRAME_SECONDS) -> np.ndarray:
     """(T, 88) bool: frames where a transcribed note of the key sounds, ± ``guard`` frames."""
     out = np.zeros((T, N_KEYS), bool)
-    a = np.round(notes.onset / FRAME_SECONDS).astype(int) - guard
-    b = np.round(notes.offset / FRAME_SECONDS).astype(int) + guard + 1
+    a = np.round(notes.onset / frame_seconds).astype(int) - guard
+    b = np.round(notes.offset / frame_seconds).astype(int) + guard + 1
     for lo, hi, k in zip(np.clip(a, 0, T), np.clip(b, 0, T), notes.pitch.astype(int) - MIN_MIDI):
         out[lo:hi, k] = True
     return out
@@ -117,12 +117,12 @@ def _next_onset(onset: np.ndarray, pitch: np.ndarray, others_onset: np.ndarray,
 
 def find_candidates(probabilities: np.ndarray, states: np.ndarray, velocity: np.ndarray,
                     notes: Notes | None = None, max_margin: float = MAX_MARGIN,
-                    guard_frames: int = GUARD_FRAMES) -> Candidates:
+                    guard_frames: int = GUARD_FRAMES, frame_seconds: float = FRAME_SECONDS) -> Candidates:
     """Candidate notes of one transcription.
 
     probabilities (T, 88, 5), states (T, 88) greedy states, velocity (T, 88) predicted
     velocity / 128, as :class:`~par_studio.engine.offline.Transcription` keeps them; frame t
-    is centred at t × 32 ms. ``notes``: the transcribed notes (default: decoded from
+    is centred at t × ``frame_seconds`` (32 ms, times the tuning's time scale). ``notes``: the transcribed notes (default: decoded from
     ``states``); candidates keep ``guard_frames`` away from them, take their length from
     them (DEFAULT_LENGTH_S when none is near), and end before the next one of their key.
     """
@@ -132,9 +132,11 @@ def find_candidates(probabilities: np.ndarray, states: np.ndarray, velocity: np.
     if T == 0 or probabilities.shape[:2] != states.shape or states.shape[1] != N_KEYS:
         return Candidates()
     if notes is None:
-        notes = decode(states, velocity)
+        d = decode(states, velocity)
+        notes = Notes(d.onset * frame_seconds / FRAME_SECONDS, d.offset * frame_seconds / FRAME_SECONDS,
+                      d.pitch, d.velocity)
     margin = onset_margin(probabilities)
-    ok = (margin <= max_margin) & (margin > 0) & ~_blocked(notes, T, guard_frames)
+    ok = (margin <= max_margin) & (margin > 0) & ~_blocked(notes, T, guard_frames, frame_seconds)
     frames, keys = [], []
     for k in np.flatnonzero(ok.any(axis=0)):
         col = ok[:, k].astype(np.int8)
@@ -146,7 +148,7 @@ def find_candidates(probabilities: np.ndarray, states: np.ndarray, velocity: np.
         return Candidates()
     frames, keys = np.asarray(frames), np.asarray(keys)
     pitch = keys + MIN_MIDI
-    onset = frames * FRAME_SECONDS
+    onset = frames * frame_seconds
     offset = onset + _lengths(pitch, notes)
     # end before the next note of the same key: a transcribed one or another candidate
     nxt = np.minimum(_next_onset(onset, pitch, notes.onset, notes.pitch.astype(int)),
@@ -170,7 +172,8 @@ def candidates_of(transcription, max_margin: float = MAX_MARGIN) -> Candidates:
     vel = getattr(transcription, "velocity", None)
     if probs is None or states is None or vel is None or np.asarray(probs).ndim != 3:
         return Candidates()
-    return find_candidates(probs, states, vel, transcription.notes, max_margin)
+    return find_candidates(probs, states, vel, transcription.notes, max_margin,
+                           frame_seconds=getattr(transcription, "frame_seconds", FRAME_SECONDS))
 
 
 def not_in(candidates: Notes, notes: Notes, guard_s: float = GUARD_FRAMES * FRAME_SECONDS) -> np.ndarray:

@@ -98,6 +98,23 @@ def add_sensitivity_arg(p: argparse.ArgumentParser) -> None:
                         "false), below 0 fewer (default 0: as calibrated on validation data)")
 
 
+def tuning_arg(text: str):
+    """argparse type of ``--tuning``: None for auto, else a :class:`~par_studio.tuning.Tuning`."""
+    from .tuning import parse_tuning
+
+    try:
+        return parse_tuning(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_tuning_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tuning", type=tuning_arg, default=None, metavar="auto|off|CENTS|HZ",
+                   help="the piano's tuning: auto (default) measures it and brings a piano that "
+                        "is off A440 back to it before transcribing; off leaves the audio as it "
+                        "is; or give it as cents from A440 (+35, -20) or A4 in Hz (442)")
+
+
 def add_transcribe_parser(sub) -> None:
     p = sub.add_parser("transcribe", help="transcribe audio files to MIDI (and CSV)",
                        description="Transcribe audio files, folders or globs to MIDI.")
@@ -119,6 +136,7 @@ def add_transcribe_parser(sub) -> None:
                    help="write the MIDI file quantised to the beat grid (steady tempo, notes on "
                         "16ths or triplets, as in the score) instead of the played times")
     add_sensitivity_arg(p)
+    add_tuning_arg(p)
     p.add_argument("--tempo", type=tempo_arg, default="auto", metavar="BPM|auto",
                    help="MIDI tempo: a BPM, or auto (default) to detect it from the notes; note "
                         "times in seconds are the same either way, the tempo places the bar lines")

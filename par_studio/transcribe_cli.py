@@ -105,8 +105,11 @@ def _transcribe_one(path, model, args, tqdm):
             bar.n = round(100 * f)
             bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| " + format_left(clock.update(f))
             bar.refresh()
-        return transcribe(audio, model, progress=progress, sensitivity=args.sensitivity,
-                          threads=getattr(args, "threads", None))
+        tr = transcribe(audio, model, progress=progress, sensitivity=args.sensitivity,
+                        threads=getattr(args, "threads", None), tuning=getattr(args, "tuning", None))
+    if tr.tuning.corrects and not args.quiet:
+        print(f"{shown(path)}: piano tuning {tr.tuning.describe()}", file=sys.stderr)
+    return tr
 
 
 def _write(plan, notes, args, write_or_fallback) -> tuple[list, bool]:

@@ -180,9 +180,12 @@ def test_plain_midi_output_puts_bar_one_on_the_estimated_downbeat(tmp_path, comp
     played, _ = bwv846(70.0, bars=(1, 4))
     late = Notes(played.onset + 2.37, played.offset + 2.37, played.pitch, played.velocity)
 
+    from par_studio.tuning import Tuning
+
     class Tr:
         notes = late
         duration = 25.0
+        tuning = Tuning()
 
     monkeypatch.setattr(offline, "transcribe", lambda *a, **k: Tr())
     wav = _wav(tmp_path / "t.wav")

@@ -4,6 +4,11 @@ The acoustic module runs over chunks of ``chunk_frames`` frames, each extended b
 receptive half-width (``cfg.future_frames`` frames) on both sides, so every kept output column
 is computed from exactly the inputs a single pass would use; the autoregressive decoder then
 carries its state from chunk to chunk, stepping all 88 keys as one batch.
+
+A piano away from A440 is first brought to it (:mod:`par_studio.tuning`): the model then runs
+on audio ``ratio`` times longer, and its frames are ``FRAME_SECONDS * tuning.time_scale``
+seconds of the recording apart (:attr:`Transcription.frame_seconds`); the notes are put back on
+the recording's clock.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from ..constants import FRAME_SECONDS, N_KEYS, SAMPLE_RATE
 from ..features import n_frames
 from ..model.par import ARState, PARModel
 from ..notes import Notes, decode
+from ..tuning import Tuning, resolve_tuning
 from .progress import Throttle
 from .threads import acoustic_threads, torch_threads
 
@@ -41,6 +47,7 @@ class AcousticFeatures:
     vfeat: torch.Tensor
     model: object
     duration: float
+    tuning: Tuning = field(default_factory=Tuning)
 
     @property
     def nbytes(self) -> int:
@@ -69,17 +76,30 @@ class Transcription:
     duration: float = 0.0  #: seconds of audio
     info: dict = field(default_factory=dict)
     offset_shift_s: float = 0.0  #: the model's note-end calibration (see ModelConfig)
+    tuning: Tuning = field(default_factory=Tuning)  #: the piano's tuning it was heard with
 
     @property
     def n_frames(self) -> int:
         return int(self.states.shape[0])
 
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds of the recording between two frames."""
+        return FRAME_SECONDS * self.tuning.time_scale
+
     def frame_times(self) -> np.ndarray:
-        return np.arange(self.n_frames) * FRAME_SECONDS
+        return np.arange(self.n_frames) * self.frame_seconds
 
     def redecode(self) -> Notes:
         """Notes from the stored states and velocities (the single shared decoder)."""
-        return decode(self.states, self.velocity, offset_shift=self.offset_shift_s)
+        return _on_recording_clock(decode(self.states, self.velocity, offset_shift=self.offset_shift_s),
+                                   self.tuning)
+
+
+def _on_recording_clock(notes: Notes, tuning: Tuning) -> Notes:
+    """Notes decoded from frames of the A440 audio → seconds of the recording."""
+    s = tuning.time_scale
+    return notes if s == 1.0 else Notes(notes.onset * s, notes.offset * s, notes.pitch, notes.velocity)
 
 
 def acoustic_chunks(model: PARModel, audio: torch.Tensor, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
@@ -107,8 +127,13 @@ def acoustic_chunks(model: PARModel, audio: torch.Tensor, chunk_frames: int = DE
 def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
                progress: Callable[[float], None] | None = None,
                should_cancel: Callable[[], bool] | None = None, sensitivity: float = 0.0,
-               keep_features: bool = False, threads: int | None = None) -> Transcription:
+               keep_features: bool = False, threads: int | None = None,
+               tuning: Tuning | None = None) -> Transcription:
     """Transcribe (n_samples,) float32 mono 16 kHz audio with ``model`` (eval mode).
+
+    ``tuning``: the piano's tuning; None measures it (:func:`par_studio.tuning.resolve_tuning`),
+    ``Tuning()`` leaves the audio as it is. The result's notes and frame times are in seconds
+    of ``audio`` either way.
 
     ``progress(fraction)`` is called as the decoder goes, every 0.1 s of work (and with 1.0 at
     the end); ``should_cancel()`` is polled as often and raises :class:`Cancelled`.
@@ -120,7 +145,9 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
     :func:`redecode`.
     """
     model.eval()
-    audio_t = torch.as_tensor(np.ascontiguousarray(audio, dtype=np.float32))
+    duration = len(audio) / SAMPLE_RATE
+    tuning = resolve_tuning(audio, tuning)
+    audio_t = torch.as_tensor(np.ascontiguousarray(tuning.to_a440(audio), dtype=np.float32))
     T = n_frames(audio_t.shape[-1])
     keep = keep_features and T * N_KEYS * (model.cfg.pitch_features + model.cfg.vel_features) * 4 \
         <= MAX_FEATURE_CACHE_BYTES
@@ -133,9 +160,9 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
                 vfeats.append(vfeat.clone())
             yield a, feat, vfeat
 
-    tr = _decode_chunks(chunks(), T, model, sensitivity, progress, should_cancel, len(audio) / SAMPLE_RATE)
+    tr = _decode_chunks(chunks(), T, model, sensitivity, progress, should_cancel, duration, tuning)
     if keep:
-        tr.info["features"] = AcousticFeatures(torch.cat(feats), torch.cat(vfeats), model, tr.duration)
+        tr.info["features"] = AcousticFeatures(torch.cat(feats), torch.cat(vfeats), model, duration, tuning)
     return tr
 
 
@@ -153,13 +180,14 @@ def redecode(features: AcousticFeatures, model: PARModel, sensitivity: float = 0
     T = features.feat.shape[0]
     chunks = ((a, features.feat[a:a + chunk_frames], features.vfeat[a:a + chunk_frames])
               for a in range(0, T, chunk_frames))
-    tr = _decode_chunks(chunks, T, model, sensitivity, progress, should_cancel, features.duration)
+    tr = _decode_chunks(chunks, T, model, sensitivity, progress, should_cancel, features.duration,
+                        features.tuning)
     tr.info["features"] = features
     return tr
 
 
 def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress, should_cancel,
-                   duration: float) -> Transcription:
+                   duration: float, tuning: Tuning) -> Transcription:
     """The greedy decoder over ``chunks`` of (first frame, feat (t, 88, H), vfeat (t, 88, Hv))
     covering frames 0..T-1 in order, carrying its state across chunks; then the notes."""
     states = np.zeros((T, N_KEYS), np.uint8)
@@ -184,9 +212,9 @@ def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress
     if report is not None:
         report(1.0)
     shift = model.cfg.offset_shift_s
-    return Transcription(decode(states, vels, offset_shift=shift), states, probs, vels,
-                         model=model.cfg.preset, latency_ms=model.latency_ms, duration=duration,
-                         offset_shift_s=shift)
+    return Transcription(_on_recording_clock(decode(states, vels, offset_shift=shift), tuning),
+                         states, probs, vels, model=model.cfg.preset, latency_ms=model.latency_ms,
+                         duration=duration, offset_shift_s=shift, tuning=tuning)
 
 
 def transcribe_file(path, model: PARModel, **kwargs) -> Transcription:

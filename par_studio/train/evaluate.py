@@ -100,10 +100,12 @@ def summarize(per_file: list[dict]) -> dict:
     return {"files": len(per_file), "overall": overall, "bands": bands}
 
 
-def evaluate_pairs(pairs, model, progress=None) -> dict:
+def evaluate_pairs(pairs, model, progress=None, tuning=None) -> dict:
     """Score every pair that can be read; a pair that cannot (unreadable or NaN audio, a
     ``.mid`` that is not MIDI, a folder or pipe named like audio, too little memory) is listed
-    in ``result["failed"]`` as {"audio", "error"} and the others go on."""
+    in ``result["failed"]`` as {"audio", "error"} and the others go on. ``tuning``: as
+    :func:`~par_studio.engine.offline.transcribe` (None: measured per file, as the app does);
+    each file's row has the tuning used, in cents."""
     from ..audio.io import load_audio
     from ..engine.offline import transcribe
     from ..errors import ParStudioError
@@ -116,10 +118,11 @@ def evaluate_pairs(pairs, model, progress=None) -> dict:
             ref = notes_from_midi(pair.midi, sustain=True)
             audio = load_audio(pair.audio)
             t0 = time.perf_counter()
-            tr = transcribe(audio, model)
+            tr = transcribe(audio, model, tuning=tuning)
             dt = time.perf_counter() - t0
             row = {"audio": shown(pair.audio), "metrics": note_metrics(ref, tr.notes),
-                   "bands": band_metrics(ref, tr.notes)}
+                   "bands": band_metrics(ref, tr.notes), "tuning_cents": tr.tuning.cents,
+                   "tuning_source": tr.tuning.source, "tuning_corrected": tr.tuning.corrects}
         except ParStudioError as exc:
             failed.append({"audio": shown(pair.audio), "error": str(exc)})
         except MemoryError:
@@ -143,8 +146,16 @@ def evaluate_pairs(pairs, model, progress=None) -> dict:
 def format_report(res: dict) -> str:
     n = res["files"]
     lines = [f"{n} file{'s' if n != 1 else ''}, {res['audio_seconds']:.0f} s of audio, "
-             f"real-time factor {res['real_time_factor']:.3f}",
-             f"{'':24}{'P':>8}{'R':>8}{'F1':>8}"]
+             f"real-time factor {res['real_time_factor']:.3f}"]
+    rows = [f for f in res.get("per_file", []) if "tuning_cents" in f]
+    cents = [f["tuning_cents"] for f in rows]
+    if rows and all(f.get("tuning_source") == "off" for f in rows):
+        lines.append("piano tuning not measured (--tuning off)")
+    elif cents:
+        fixed = sum(bool(f.get("tuning_corrected")) for f in res["per_file"])
+        lines.append(f"piano tuning {min(cents):+.0f}..{max(cents):+.0f} cents from A440 "
+                     f"(median {float(np.median(cents)):+.0f}); brought to A440 in {fixed} of {len(cents)} files")
+    lines.append(f"{'':24}{'P':>8}{'R':>8}{'F1':>8}")
     for k, label in (("note", "note"), ("note_offset", "note+offset"),
                      ("note_offset_velocity", "note+offset+velocity"), ("frame", "frame")):
         m = res["overall"][k]
@@ -177,7 +188,8 @@ def cmd_evaluate(args) -> int:
     model, meta = load_model_from_args(args)
     print(f"evaluating {model.cfg.preset} ({model.latency_ms} ms) from {shown(meta.get('path'))} on "
           f"{len(pairs)} files", file=sys.stderr)
-    res = evaluate_pairs(pairs, model, progress=lambda i, n: print(f"  {i}/{n}", file=sys.stderr, end="\r"))
+    res = evaluate_pairs(pairs, model, progress=lambda i, n: print(f"  {i}/{n}", file=sys.stderr, end="\r"),
+                         tuning=getattr(args, "tuning", None))
     print(" " * 24, file=sys.stderr, end="\r")  # the progress line does not run into the report
     res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms, "path": shown(meta.get("path"))}
     if res["files"]:
@@ -202,13 +214,14 @@ def cmd_evaluate(args) -> int:
 
 
 def add_evaluate_parser(sub) -> None:
-    from ..cli import add_model_args
+    from ..cli import add_model_args, add_tuning_arg
 
     p = sub.add_parser("evaluate", help="score a model on audio + MIDI pairs with mir_eval")
     p.add_argument("directory", metavar="DIR", help="folder of audio files with same-stem MIDI files")
     add_model_args(p)
     p.add_argument("--json", metavar="FILE", help="write all figures (per file too) as JSON")
     p.add_argument("--limit", type=int, default=None, help="only the first N pairs")
+    add_tuning_arg(p)
     from ..cli import threads_arg
 
     p.add_argument("--threads", type=threads_arg, default=None)
