@@ -126,6 +126,20 @@ def _short(path) -> str:
     return "/".join(parts[-2:])
 
 
+def _keep_history(slim: dict, chosen, target: Path, eval_json: Path) -> None:
+    """Re-scoring a shipped model in place (its own checkpoint, no --tune-dir): keep the
+    calibration and learning curve its eval JSON already records, which only its training
+    run could give."""
+    try:
+        same = Path(chosen).resolve() == target.resolve()
+        old = json.loads(eval_json.read_text()) if same and eval_json.is_file() else {}
+    except (OSError, ValueError):
+        old = {}
+    for k in ("calibration", "learning_curve"):
+        if k not in slim and k in old:
+            slim[k] = old[k]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m par_studio.train.ship", description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint", nargs="+", help="checkpoint(s); with several, --tune-dir picks one")
@@ -231,6 +245,7 @@ def main(argv=None) -> int:
                 {"step": int(r["step"]), "note_f1": float(r["note_f1"]),
                  "note_offset_f1": float(r["note_offset_f1"]), "cpu_hours": float(r["cpu_hours"])}
                 for r in csv.DictReader(f)]
+    _keep_history(slim, chosen, out_dir / f"{args.name}.pt", out_dir / f"{args.name}.eval.json")
     atomic_write_bytes(out_dir / f"{args.name}.eval.json", json.dumps(slim, indent=2).encode())
     update_card(out_dir)
     print(f"shipped {out_dir / (args.name + '.pt')}")
