@@ -245,6 +245,7 @@ class ActionsMixin:
         self.latency_combo.setEnabled(not running and not live and self.latency_combo.count() > 1)
         self.input_combo.setEnabled(not live)
         self.sensitivity_slider.setEnabled(not live)  # a live session keeps the one it began with
+        self.tuning_combo.setEnabled(not live)  # live input is transcribed at A440
         self.act_loop.setEnabled(not live)
         self.act_import.setEnabled(not live)
         self.act_transcribe.setEnabled(self.loaded is not None and not running and not live)

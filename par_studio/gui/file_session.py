@@ -1,4 +1,5 @@
-"""File session of the main window: open a recording, transcribe it, show its notes.
+"""File session of the main window: open a recording, transcribe it (at the piano tuning the
+toolbar asks for: measured, set or off), show its notes.
 
 Also the job slot every long task goes through (load, transcribe, load a model): one main job
 at a time (``self.job``), plus side jobs (the pitch spectrogram) beside it.
@@ -19,6 +20,15 @@ from .workers import LoadedAudio, LoadJob, PitchSpectrumJob, TranscribeJob, star
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 EXAMPLE = RESOURCES / "example.flac"
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff *.m4a *.au);;All files (*)"
+
+
+def tuning_note(tuning) -> str:
+    """The status message's words for a tuning that was corrected ("; piano at A4 = 449.0 Hz
+    (+35 cents), brought to A440"); nothing when the audio was transcribed as it is."""
+    if tuning is None or not tuning.corrects:
+        return ""
+    at = "piano at" if tuning.source == "measured" else "piano set to"
+    return f"; {at} A4 = {tuning.a4_hz:.1f} Hz ({tuning.cents:+.0f} cents), brought to A440"
 
 
 class EmptyHint(QLabel):
@@ -128,6 +138,7 @@ class FileSessionMixin:
         self.loaded = res
         self.transcription = None
         self.candidates.set_transcription(None)
+        self._show_measured_tuning(None)  # measured again when this file is transcribed
         self.notes = Notes()
         self.editor.reset()
         self.mixer.reset()
@@ -189,8 +200,9 @@ class FileSessionMixin:
         if kept is not None and (self._features_for is not self.loaded or cached is None
                                  or kept.model is not cached[0]):
             kept = None
+        # the job runs the decoder alone only on features of the tuning asked for (tuning_matches)
         job = TranscribeJob(self.loaded.audio, spec, *(cached or (None, None)), sensitivity=self.sensitivity(),
-                            features=kept, threads=self.cpu_threads())
+                            features=kept, threads=self.cpu_threads(), tuning=self.tuning_setting())
         job.model_ready.connect(self._cache_model)
         job.finished.connect(self._on_transcribed)
         job.error_title = "Transcription failed"
@@ -218,10 +230,14 @@ class FileSessionMixin:
             self.set_notes(tr.notes)
         self.candidates.set_transcription(tr)
         self.session.transcription_ready(tr.notes)
+        tuning = getattr(tr, "tuning", None)
+        if tuning is not None and tuning.source == "measured":
+            self._show_measured_tuning(tuning)
         rtf = res.seconds / max(tr.duration, 1e-9)
         self.statusBar().showMessage(
             f"{len(tr.notes)} notes in {res.seconds:.1f} s ({tr.model}, {tr.latency_ms} ms; "
-            f"{rtf:.2f}× real time{'; decoder only' if tr.info.get('decoder_only') else ''})", 10000)
+            f"{rtf:.2f}× real time{'; decoder only' if tr.info.get('decoder_only') else ''})"
+            + tuning_note(tuning), 10000)
         self.sigTranscribed.emit(tr)
 
     def set_notes(self, notes: Notes) -> None:

@@ -1,4 +1,4 @@
-"""Settings of the main window: model, look-ahead, sensitivity, recent files.
+"""Settings of the main window: model, look-ahead, sensitivity, piano tuning, recent files.
 
 Everything here is kept in :class:`QSettings` (``self.settings``) and restored at start.
 A mixin of :class:`~.main_window.MainWindow`: it uses the window's widgets and state.
@@ -9,9 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QInputDialog
 
 from ..constants import DEFAULT_LATENCY_MS
 from ..errors import ParStudioError
+from ..tuning import Tuning, parse_tuning
 from .candidates import DEFAULT_STEPS as DEFAULT_CANDIDATE_STEPS
 from .toolbar import SENSITIVITY_STEPS
 from .workers import ModelSpec
@@ -20,6 +22,32 @@ ORGANIZATION = "PAR Studio"
 APPLICATION = "PAR Studio"
 MAX_RECENT = 8
 DEFAULT_SIZE = (1280, 720)  #: the first window fits a 1366 × 768 laptop screen with its panel
+TUNING_KEY = "model/tuning"  #: "auto", "off" or signed cents ("+35.0"), see tuning_text
+TUNING_TIP = ("Piano tuning. A piano away from A440 (uprights are often 20–50 cents flat) is "
+              "brought back to A440 before it is transcribed, so its notes are not heard between "
+              "two keys. Auto measures each file; Set… takes cents (+35) or A4 in Hz (442). Live "
+              "input is transcribed as it is.")
+
+
+def tuning_text(tuning: Tuning | None) -> str:
+    """A tuning setting as kept in QSettings: "auto" (None), "off", or signed cents "+35.0"."""
+    if tuning is None:
+        return "auto"
+    return "off" if tuning.source == "off" else f"{tuning.cents:+.1f}"
+
+
+def short_cents(cents: float) -> str:
+    """Cents for a narrow combo item: "+35", "-20", "+7.9"."""
+    return f"{cents:+.0f}" if abs(cents - round(cents)) < 0.05 else f"{cents:+.1f}"
+
+
+def tuning_words(tuning: Tuning | None) -> str:
+    """A tuning setting for a sentence: "Auto", "off (A440)", "+20 cents (A4 = 445.1 Hz)"."""
+    if tuning is None:
+        return "Auto"
+    if tuning.source == "off":
+        return "off (A440)"
+    return f"{short_cents(tuning.cents)} cents (A4 = {tuning.a4_hz:.1f} Hz)"
 
 
 def default_size(available=None) -> tuple[int, int]:
@@ -67,6 +95,11 @@ class SettingsMixin:
             cand = DEFAULT_CANDIDATE_STEPS
         self.candidates_slider.setValue(max(0, min(self.candidates_slider.maximum(), cand)))
         self._candidates_changed(self.candidates_slider.value())
+        try:
+            self._tuning = parse_tuning(str(s.value(TUNING_KEY, "auto")))
+        except ValueError:
+            self._tuning = None  # a corrupt value: measure
+        self._show_tuning()
         self._build_threads_menu()
 
     # ------------------------------------------------------------------ CPU threads
@@ -186,11 +219,74 @@ class SettingsMixin:
         self._sensitivity_timer.start()
 
     def _apply_sensitivity(self) -> None:
+        self._transcribe_again()
+
+    def _transcribe_again(self) -> None:
+        """Transcribe the open file with the current settings, stopping a transcription that runs."""
         if self._shut_down or self.loaded is None or self.live is not None or not self._has_weights:
             return
         if self.job is not None and self.job_kind == "transcribe":
             self._cancel_and_wait()
         self.transcribe()
+
+    # ------------------------------------------------------------------ piano tuning
+    def tuning_setting(self) -> Tuning | None:
+        """The piano tuning the next transcription uses; None: measure it from the audio."""
+        return self._tuning
+
+    def _tuning_activated(self, index: int) -> None:
+        """An item of the tuning picker was chosen: Auto, A440 (off), or Set… (asks for a value;
+        a value that is not a tuning is said and the setting stays as it was)."""
+        choice = self.tuning_combo.itemData(index)
+        if choice != "set":
+            self._set_tuning(parse_tuning(choice))
+            return
+        current = self._tuning
+        text, ok = QInputDialog.getText(
+            self, "Piano tuning", "Tuning of the piano: cents from A440 (e.g. +35 or -20), "
+            "or A4 in Hz (e.g. 442).", text=short_cents(current.cents) if current is not None
+            and current.source == "set" else "")
+        if not ok or not text.strip():
+            self._show_tuning()  # back to the item of the setting
+            return
+        try:
+            tuning = parse_tuning(text.replace("\u2212", "-"))  # a typographic minus too
+            if tuning is not None and tuning.source == "set":
+                tuning = Tuning(round(tuning.cents, 1), "set")  # as kept (442 Hz: +7.9 cents)
+        except ValueError as exc:
+            self._show_tuning()
+            self.show_error(f"{exc}. The tuning stays {tuning_words(self._tuning)}.", "Piano tuning")
+            return
+        self._set_tuning(tuning)
+
+    def _set_tuning(self, tuning: Tuning | None) -> None:
+        changed = tuning != self._tuning
+        self._tuning = tuning
+        self.settings.setValue(TUNING_KEY, tuning_text(tuning))
+        self._show_tuning()
+        if changed:
+            self._transcribe_again()
+
+    def _show_measured_tuning(self, tuning: Tuning | None) -> None:
+        """The tuning measured on the open file (None: not measured) is shown in the picker."""
+        self._measured_tuning = tuning
+        self._show_tuning()
+
+    def _forget_measured_tuning(self) -> None:
+        self._show_measured_tuning(None)
+
+    def _show_tuning(self) -> None:
+        """The picker shows the setting, the last measured tuning and a set value."""
+        t, m, combo = self._tuning, self._measured_tuning, self.tuning_combo
+        combo.setItemText(0, "Auto" if m is None else f"Auto ({short_cents(m.cents)} c)")
+        combo.setItemText(2, f"Set: {short_cents(t.cents)} c…" if t is not None and t.source == "set" else "Set…")
+        combo.setCurrentIndex(0 if t is None else 1 if t.source == "off" else 2)
+        now = ("Now: Auto, measured on each file." if t is None else
+               "Now: off, the audio is transcribed as it is." if t.source == "off" else
+               f"Now: set to A4 = {t.a4_hz:.1f} Hz ({t.cents:+.1f} cents)"
+               + ("." if t.corrects else ", close enough to A440: not corrected."))
+        last = "" if m is None else f"\nMeasured on this file: {m.describe()}."
+        combo.setToolTip(f"{TUNING_TIP}\n{now}{last}")
 
     def _settings_changed(self) -> None:
         self._update_model_label()

@@ -1,9 +1,9 @@
 """The main window's toolbars: transport, listening mix, live input, export (first row);
-model settings, sensitivity and candidate notes (second row).
+model settings, sensitivity, piano tuning and candidate notes (second row).
 
-Its widgets (``model_combo``, ``latency_combo``, ``sensitivity_slider``, ``input_combo``) are
-attributes of the window; their settings live in :mod:`.settings`. To add a control, add it in
-the group it belongs to in :meth:`ToolbarMixin._build_toolbar`. A mixin of
+Its widgets (``model_combo``, ``latency_combo``, ``sensitivity_slider``, ``tuning_combo``,
+``input_combo``) are attributes of the window; their settings live in :mod:`.settings`. To add
+a control, add it in the group it belongs to in :meth:`ToolbarMixin._build_toolbar`. A mixin of
 :class:`~.main_window.MainWindow`.
 """
 
@@ -16,6 +16,9 @@ from .candidates import SLIDER_STEPS as CANDIDATE_STEPS
 
 MODELS = (("PAR", "par"), ("PARcompact", "par-compact"))
 SENSITIVITY_STEPS = 20  #: slider positions either side of 0; sensitivity = position / 20
+#: the tuning picker's items: (text, data); the texts of "auto" and "set" change to show the
+#: last measured / the set value (settings.py, ``_show_tuning``)
+TUNING_CHOICES = (("Auto", "auto"), ("A440 (off)", "off"), ("Set…", "set"))
 
 
 class ToolbarMixin:
@@ -72,6 +75,16 @@ class ToolbarMixin:
         self._sensitivity_timer.setSingleShot(True)
         self._sensitivity_timer.setInterval(400)  # debounce: re-transcribe once the slider rests
         self._sensitivity_timer.timeout.connect(self._apply_sensitivity)
+        tb2.addWidget(QLabel(" Tuning "))
+        self.tuning_combo = QComboBox()
+        for label, choice in TUNING_CHOICES:
+            self.tuning_combo.addItem(label, choice)
+        # as wide as "Auto (+35 c)" / "Set: +7.9 c…", so the row does not jump when they change
+        self.tuning_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.tuning_combo.setMinimumContentsLength(12)
+        self._tuning = None  #: the tuning setting (par_studio.tuning.Tuning; None: measure it)
+        self._measured_tuning = None  #: the tuning measured on the open file, once transcribed
+        tb2.addWidget(self.tuning_combo)
         tb2.addSeparator()
         tb2.addWidget(QLabel(" Candidates "))
         self.candidates_slider = QSlider(Qt.Horizontal)
@@ -87,12 +100,14 @@ class ToolbarMixin:
         self.candidates_label.setMinimumWidth(60)
         tb2.addWidget(self.candidates_label)
         for w in (self.model_combo, self.latency_combo, self.input_combo, self.sensitivity_slider,
-                  self.candidates_slider):
+                  self.tuning_combo, self.candidates_slider):
             w.setFocusPolicy(Qt.ClickFocus)
         self.sensitivity_slider.valueChanged.connect(self._sensitivity_changed)
         self.candidates_slider.valueChanged.connect(self._candidates_changed)
         self.model_combo.currentIndexChanged.connect(self._model_changed)
         self.latency_combo.currentIndexChanged.connect(self._latency_changed)
+        self.tuning_combo.activated.connect(self._tuning_activated)  # also when "Set…" is picked again
+        self.sigLiveStarted.connect(self._forget_measured_tuning)  # live input is not measured
         self._fill_inputs()
 
     def _new_toolbar(self, name: str, title: str) -> QToolBar:

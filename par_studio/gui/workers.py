@@ -4,7 +4,8 @@
   :class:`PitchSpectrumJob` – the pitch spectrogram behind the roll, beside the transcription
   (librosa's CQT costs seconds of imports on first use, so the file is shown without waiting).
 * :class:`TranscribeJob` – load the chosen model (unless the GUI passes its cached one) and run
-  the offline engine with progress and cancel (``should_cancel`` polls a threading.Event).
+  the offline engine with progress and cancel (``should_cancel`` polls a threading.Event), at
+  the piano tuning the user chose (measured, set, or off: see :mod:`par_studio.tuning`).
 * :class:`LiveWorker` – lives in its own thread for a live session: receives audio blocks via
   a queued signal, pushes them to the streaming engine and the display spectrogram, and emits
   what is new.
@@ -237,19 +238,36 @@ class TranscribeResult:
     meter: object = None  #: tempo.Meter detected from the notes (beats, bars), or None
 
 
+def tuning_matches(features, setting) -> bool:
+    """Whether acoustic ``features`` kept by an earlier run were computed at the tuning that
+    ``setting`` (a :class:`~par_studio.tuning.Tuning`, or None: measure it) asks for: "auto"
+    takes features of a measured tuning (the same audio measures the same), a set or "off"
+    tuning only features of that very tuning. Otherwise the acoustic network must run again
+    (it heard the audio at another pitch)."""
+    kept = getattr(features, "tuning", None)
+    if kept is None:
+        return False
+    if setting is None:
+        return kept.source == "measured"
+    return kept.source == setting.source and kept.cents == setting.cents
+
+
 class TranscribeJob(Job):
     model_ready = Signal(object)  #: (spec, model, meta), so the GUI can cache it
 
     def __init__(self, audio: np.ndarray, spec: ModelSpec, model=None, meta=None, sensitivity: float = 0.0,
-                 features=None, threads: int | None = None):
+                 features=None, threads: int | None = None, tuning=None):
         super().__init__()
         self.audio, self.spec, self.model, self.meta = audio, spec, model, meta or {}
         self.sensitivity = sensitivity
         #: the acoustic network's CPU threads (None/0: automatic, see engine/threads.py)
         self.threads = threads or None
         #: acoustic features kept by an earlier run of this model on this audio: then only the
-        #: decoder runs again (NeuralNote's "re-run the cheapest stale stage")
+        #: decoder runs again (NeuralNote's "re-run the cheapest stale stage"), if they were
+        #: computed at the tuning asked for (:func:`tuning_matches`)
         self.features = features
+        #: the piano's tuning (par_studio.tuning.Tuning), or None: measure it from the audio
+        self.tuning = tuning
 
     def work(self) -> TranscribeResult:
         from ..engine.offline import Cancelled, redecode, transcribe
@@ -259,14 +277,15 @@ class TranscribeJob(Job):
             self.model, self.meta = load_model(self.spec)
             self.model_ready.emit((self.spec, self.model, self.meta))
         try:
-            if self.features is not None and self.features.model is self.model:
+            if (self.features is not None and self.features.model is self.model
+                    and tuning_matches(self.features, self.tuning)):
                 tr = redecode(self.features, self.model, self.sensitivity, progress=self.progress.emit,
                               should_cancel=self.is_cancelled)
                 tr.info["decoder_only"] = True
             else:
                 tr = transcribe(self.audio, self.model, progress=self.progress.emit,
                                 should_cancel=self.is_cancelled, sensitivity=self.sensitivity,
-                                keep_features=True, threads=self.threads)
+                                keep_features=True, threads=self.threads, tuning=self.tuning)
         except Cancelled:
             raise _CancelledError() from None
         from ..tempo import estimate_meter, estimate_tempo
