@@ -106,7 +106,8 @@ def _transcribe_one(path, model, args, tqdm):
             bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| " + format_left(clock.update(f))
             bar.refresh()
         tr = transcribe(audio, model, progress=progress, sensitivity=args.sensitivity,
-                        threads=getattr(args, "threads", None), tuning=getattr(args, "tuning", None))
+                        threads=getattr(args, "threads", None), tuning=getattr(args, "tuning", None),
+                        dereverb=getattr(args, "dereverb", False))
     if tr.tuning.corrects and not args.quiet:
         print(f"{shown(path)}: piano tuning {tr.tuning.describe()}", file=sys.stderr)
     return tr

@@ -8,7 +8,8 @@ carries its state from chunk to chunk, stepping all 88 keys as one batch.
 A piano away from A440 is first brought to it (:mod:`par_studio.tuning`): the model then runs
 on audio ``ratio`` times longer, and its frames are ``FRAME_SECONDS * tuning.time_scale``
 seconds of the recording apart (:attr:`Transcription.frame_seconds`); the notes are put back on
-the recording's clock.
+the recording's clock. A recording in a reverberant hall can first have its late reverb taken out
+(:mod:`par_studio.dereverb`, ``dereverb=True``), so that note ends are heard where they are.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ DEFAULT_CHUNK_FRAMES = 256
 #: Acoustic features kept for a decoder-only re-run (:func:`redecode`) when they fit in this
 #: many bytes: ≈ 12 min of audio for PARcompact, ≈ 14 min for PAR (float32, exact).
 MAX_FEATURE_CACHE_BYTES = 256 * 2**20
+#: share of the progress bar given to the dereverberation when it runs (it takes about three
+#: times the transcription's time: 4.6 vs 1.5 s per minute of audio for PARcompact)
+DEREVERB_SHARE = 0.75
 
 
 @dataclass
@@ -48,6 +52,7 @@ class AcousticFeatures:
     model: object
     duration: float
     tuning: Tuning = field(default_factory=Tuning)
+    dereverb: bool = False  #: computed from audio with the hall reverb reduced
 
     @property
     def nbytes(self) -> int:
@@ -77,6 +82,7 @@ class Transcription:
     info: dict = field(default_factory=dict)
     offset_shift_s: float = 0.0  #: the model's note-end calibration (see ModelConfig)
     tuning: Tuning = field(default_factory=Tuning)  #: the piano's tuning it was heard with
+    dereverb: bool = False  #: whether the late reverberation was reduced first
 
     @property
     def n_frames(self) -> int:
@@ -128,12 +134,14 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
                progress: Callable[[float], None] | None = None,
                should_cancel: Callable[[], bool] | None = None, sensitivity: float = 0.0,
                keep_features: bool = False, threads: int | None = None,
-               tuning: Tuning | None = None) -> Transcription:
+               tuning: Tuning | None = None, dereverb: bool = False) -> Transcription:
     """Transcribe (n_samples,) float32 mono 16 kHz audio with ``model`` (eval mode).
 
     ``tuning``: the piano's tuning; None measures it (:func:`par_studio.tuning.resolve_tuning`),
     ``Tuning()`` leaves the audio as it is. The result's notes and frame times are in seconds
-    of ``audio`` either way.
+    of ``audio`` either way. ``dereverb``: take out the late reverberation first
+    (:func:`par_studio.dereverb.reduce_reverb`; about 5 s per minute of audio, reported as the
+    first DEREVERB_SHARE of the progress).
 
     ``progress(fraction)`` is called as the decoder goes, every 0.1 s of work (and with 1.0 at
     the end); ``should_cancel()`` is polled as often and raises :class:`Cancelled`.
@@ -146,6 +154,16 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
     """
     model.eval()
     duration = len(audio) / SAMPLE_RATE
+    if dereverb:
+        from ..dereverb import reduce_reverb
+
+        audio = reduce_reverb(audio, progress=None if progress is None else (lambda f: progress(DEREVERB_SHARE * f)),
+                              should_cancel=should_cancel)
+        if audio is None:
+            raise Cancelled()
+        if progress is not None:
+            inner = progress
+            progress = lambda f: inner(DEREVERB_SHARE + (1.0 - DEREVERB_SHARE) * f)  # noqa: E731
     tuning = resolve_tuning(audio, tuning)
     audio_t = torch.as_tensor(np.ascontiguousarray(tuning.to_a440(audio), dtype=np.float32))
     T = n_frames(audio_t.shape[-1])
@@ -161,8 +179,10 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
             yield a, feat, vfeat
 
     tr = _decode_chunks(chunks(), T, model, sensitivity, progress, should_cancel, duration, tuning)
+    tr.dereverb = bool(dereverb)
     if keep:
-        tr.info["features"] = AcousticFeatures(torch.cat(feats), torch.cat(vfeats), model, duration, tuning)
+        tr.info["features"] = AcousticFeatures(torch.cat(feats), torch.cat(vfeats), model, duration, tuning,
+                                               bool(dereverb))
     return tr
 
 
@@ -182,6 +202,7 @@ def redecode(features: AcousticFeatures, model: PARModel, sensitivity: float = 0
               for a in range(0, T, chunk_frames))
     tr = _decode_chunks(chunks, T, model, sensitivity, progress, should_cancel, features.duration,
                         features.tuning)
+    tr.dereverb = features.dereverb
     tr.info["features"] = features
     return tr
 

@@ -100,12 +100,12 @@ def summarize(per_file: list[dict]) -> dict:
     return {"files": len(per_file), "overall": overall, "bands": bands}
 
 
-def evaluate_pairs(pairs, model, progress=None, tuning=None) -> dict:
+def evaluate_pairs(pairs, model, progress=None, tuning=None, dereverb: bool = False) -> dict:
     """Score every pair that can be read; a pair that cannot (unreadable or NaN audio, a
     ``.mid`` that is not MIDI, a folder or pipe named like audio, too little memory) is listed
     in ``result["failed"]`` as {"audio", "error"} and the others go on. ``tuning``: as
     :func:`~par_studio.engine.offline.transcribe` (None: measured per file, as the app does);
-    each file's row has the tuning used, in cents."""
+    each file's row has the tuning used, in cents. ``dereverb``: reduce the reverberation first."""
     from ..audio.io import load_audio
     from ..engine.offline import transcribe
     from ..errors import ParStudioError
@@ -118,7 +118,7 @@ def evaluate_pairs(pairs, model, progress=None, tuning=None) -> dict:
             ref = notes_from_midi(pair.midi, sustain=True)
             audio = load_audio(pair.audio)
             t0 = time.perf_counter()
-            tr = transcribe(audio, model, tuning=tuning)
+            tr = transcribe(audio, model, tuning=tuning, dereverb=dereverb)
             dt = time.perf_counter() - t0
             row = {"audio": shown(pair.audio), "metrics": note_metrics(ref, tr.notes),
                    "bands": band_metrics(ref, tr.notes), "tuning_cents": tr.tuning.cents,
@@ -140,13 +140,15 @@ def evaluate_pairs(pairs, model, progress=None, tuning=None) -> dict:
     result["failed"] = failed
     result["audio_seconds"] = t_audio
     result["real_time_factor"] = t_compute / t_audio if t_audio else None
+    result["dereverb"] = bool(dereverb)
     return result
 
 
 def format_report(res: dict) -> str:
     n = res["files"]
     lines = [f"{n} file{'s' if n != 1 else ''}, {res['audio_seconds']:.0f} s of audio, "
-             f"real-time factor {res['real_time_factor']:.3f}"]
+             f"real-time factor {res['real_time_factor']:.3f}"
+             f"{' (with the reverberation reduced first, --dereverb)' if res.get('dereverb') else ''}"]
     rows = [f for f in res.get("per_file", []) if "tuning_cents" in f]
     cents = [f["tuning_cents"] for f in rows]
     if rows and all(f.get("tuning_source") == "off" for f in rows):
@@ -189,7 +191,7 @@ def cmd_evaluate(args) -> int:
     print(f"evaluating {model.cfg.preset} ({model.latency_ms} ms) from {shown(meta.get('path'))} on "
           f"{len(pairs)} files", file=sys.stderr)
     res = evaluate_pairs(pairs, model, progress=lambda i, n: print(f"  {i}/{n}", file=sys.stderr, end="\r"),
-                         tuning=getattr(args, "tuning", None))
+                         tuning=getattr(args, "tuning", None), dereverb=getattr(args, "dereverb", False))
     print(" " * 24, file=sys.stderr, end="\r")  # the progress line does not run into the report
     res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms, "path": shown(meta.get("path"))}
     if res["files"]:
@@ -214,7 +216,7 @@ def cmd_evaluate(args) -> int:
 
 
 def add_evaluate_parser(sub) -> None:
-    from ..cli import add_model_args, add_tuning_arg
+    from ..cli import add_dereverb_arg, add_model_args, add_tuning_arg
 
     p = sub.add_parser("evaluate", help="score a model on audio + MIDI pairs with mir_eval")
     p.add_argument("directory", metavar="DIR", help="folder of audio files with same-stem MIDI files")
@@ -222,6 +224,7 @@ def add_evaluate_parser(sub) -> None:
     p.add_argument("--json", metavar="FILE", help="write all figures (per file too) as JSON")
     p.add_argument("--limit", type=int, default=None, help="only the first N pairs")
     add_tuning_arg(p)
+    add_dereverb_arg(p)
     from ..cli import threads_arg
 
     p.add_argument("--threads", type=threads_arg, default=None)
