@@ -246,19 +246,22 @@ def test_ship_rescoring_a_shipped_model_keeps_its_calibration_and_curve(tmp_path
     _write_pair(tmp_path / "test", "x0", seed=4, seconds=3)
     models = tmp_path / "models"
     shipped = save_checkpoint(PARModel(preset_config("par-compact", 320)), models / "m.pt", {"steps": 7})
-    old = {"files": 1, "calibration": {"tune_dir": "val", "state_bias": [0, 0, -0.5, 0, -0.5]},
+    old = {"files": 1, "model": {"source": "runs/x/best.pt"},
+           "calibration": {"tune_dir": "val", "state_bias": [0, 0, -0.5, 0, -0.5]},
            "learning_curve": [{"step": 5, "note_f1": 0.5, "note_offset_f1": 0.25, "cpu_hours": 0.01}]}
     (models / "m.eval.json").write_text(json.dumps(old))
     assert ship_main([str(shipped), "--name", "m", "--test-dir", str(tmp_path / "test"),
                       "--models-dir", str(models)]) == 0
     res = json.loads((models / "m.eval.json").read_text())
     assert res["calibration"] == old["calibration"] and res["learning_curve"] == old["learning_curve"]
+    assert res["model"]["source"] == "runs/x/best.pt"
     assert "tuning_cents" not in json.dumps(res)  # per-file rows stay out of the shipped JSON
     other = save_checkpoint(PARModel(preset_config("par-compact", 320)), tmp_path / "new" / "c.pt", {"steps": 9})
     assert ship_main([str(other), "--name", "m", "--test-dir", str(tmp_path / "test"),
                       "--models-dir", str(models)]) == 0
     res = json.loads((models / "m.eval.json").read_text())
     assert "calibration" not in res and "learning_curve" not in res
+    assert res["model"]["source"] == "new/c.pt"
 
 
 def test_ship_tunes_the_onset_bias_and_picks_the_best_checkpoint_on_validation(tmp_path):

@@ -128,8 +128,8 @@ def _short(path) -> str:
 
 def _keep_history(slim: dict, chosen, target: Path, eval_json: Path) -> None:
     """Re-scoring a shipped model in place (its own checkpoint, no --tune-dir): keep the
-    calibration and learning curve its eval JSON already records, which only its training
-    run could give."""
+    calibration, learning curve and source run its eval JSON already records, which only its
+    training run could give."""
     try:
         same = Path(chosen).resolve() == target.resolve()
         old = json.loads(eval_json.read_text()) if same and eval_json.is_file() else {}
@@ -138,6 +138,8 @@ def _keep_history(slim: dict, chosen, target: Path, eval_json: Path) -> None:
     for k in ("calibration", "learning_curve"):
         if k not in slim and k in old:
             slim[k] = old[k]
+    if "source" in old.get("model", {}) and "model" in slim:
+        slim["model"]["source"] = old["model"]["source"]
 
 
 def main(argv=None) -> int:
