@@ -70,9 +70,13 @@ def figures_table(models_dir: Path) -> str:
         held.append(f"| {js.name[:-len('.eval.json')]} | " + " | ".join(cells) + " |")
     bands += held
     bands += lookahead_table(models_dir)
+    tests = [json.loads(js.read_text()).get("test_name") for js in sorted(models_dir.glob("*.eval.json"))]
     head = ("Test set of each model: test pieces of the ASAP split rendered by TiMidity + freepats "
-            "(never trained on): `corpus2/test` = 30 × 60 s (corpus v1, clean), `freepats` = "
-            "12 × 30 s (corpus v2 `heldout/freepats`).\n\n")
+            "(never trained on): " + ("`corpus2/test` = 30 × 60 s (corpus v1, clean), " if None in tests else "")
+            + "`freepats` = 12 × 30 s (corpus v2 `heldout/freepats`). All figures with the app's "
+            "defaults: the piano's tuning measured and, when off A440, corrected (`--tuning auto`); "
+            "the reverb not reduced. RTF offline: one thread, measured during that evaluation run, "
+            "on a machine that may have been busy (idle figures: *Speed*).\n\n")
     if any("¹" in r for r in rows):
         rows.append("\n¹ fine-tuned from another checkpoint: steps and CPU hours of the fine-tuning "
                     "only (the whole lineage: `training_logs/HISTORY.md`).")
