@@ -10,11 +10,14 @@ own block below) and, if it belongs on the toolbar, in :mod:`.toolbar`. Enable/d
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMessageBox, QStyle
 
 from .. import __version__
+from .settings import DEREVERB_TIP
 
 AUDITION_VELOCITY = 80  #: velocity of a key clicked on the keyboard
 
@@ -61,6 +64,8 @@ class ActionsMixin:
         self.act_transcribe = act("&Transcribe", lambda: self.transcribe(), "Ctrl+R",
                                   QStyle.SP_BrowserReload, tip="Transcribe the loaded audio again (Ctrl+R)")
         self.act_cancel = act("Cancel", self.cancel, "Esc", tip="Cancel the running job (Esc)")
+        self.act_dereverb = act("Reduce hall &reverb", self._dereverb_toggled, checkable=True, tip=DEREVERB_TIP)
+        self.act_dereverb.setToolTip(f"<p>{escape(DEREVERB_TIP)}</p>")  # rich text: wrapped, not one long line
         self.act_play = act("Play", self.toggle_play, "Space", QStyle.SP_MediaPlay,
                             tip="Play / pause the audio from the playhead (Space)")
         self.act_live = act("Live", self.toggle_live, "Ctrl+L", QStyle.SP_MediaSeekForward, checkable=True,
@@ -232,6 +237,9 @@ class ActionsMixin:
         speed_menu.addSeparator()
         speed_menu.addAction(self.speed.act_slower)
         speed_menu.addAction(self.speed.act_faster)
+        tm.addSeparator()  # how the file is transcribed (CPU threads follow, settings.py)
+        tm.addAction(self.act_dereverb)
+        tm.setToolTipsVisible(True)  # the reverb option's tip says when it helps
         # Help
         hm = self.help_menu = mb.addMenu("&Help")
         hm.addAction(self.act_shortcuts)
@@ -246,6 +254,7 @@ class ActionsMixin:
         self.input_combo.setEnabled(not live)
         self.sensitivity_slider.setEnabled(not live)  # a live session keeps the one it began with
         self.tuning_combo.setEnabled(not live)  # live input is transcribed at A440
+        self.act_dereverb.setEnabled(not live)  # ... and not dereverberated
         self.act_loop.setEnabled(not live)
         self.act_import.setEnabled(not live)
         self.act_transcribe.setEnabled(self.loaded is not None and not running and not live)

@@ -1,5 +1,6 @@
 """File session of the main window: open a recording, transcribe it (at the piano tuning the
-toolbar asks for: measured, set or off), show its notes.
+toolbar asks for: measured, set or off; with the hall reverb reduced first if the Transcribe
+menu asks for it), show its notes.
 
 Also the job slot every long task goes through (load, transcribe, load a model): one main job
 at a time (``self.job``), plus side jobs (the pitch spectrogram) beside it.
@@ -83,11 +84,19 @@ class FileSessionMixin:
             self.sigIdle.emit()
 
     def _on_progress(self, frac: float) -> None:
-        """From the engine as the decoder goes (every 0.1 s of work): the bar and the time left."""
+        """From the engine as the decoder goes (every 0.1 s of work): the bar and the time left.
+        With the hall reverb reduced, its first DEREVERB_SHARE is the dereverberation (reported
+        after each block of par_studio.dereverb.BLOCK_SECONDS) and says so."""
         self.progress.setValue(int(1000 * frac))
         if self.job_kind == "transcribe":
             left = format_left(self._progress_clock.update(frac))
-            self.progress.setFormat("Transcribing %p%" + (f" · {left}" if left else ""))
+            doing = "Transcribing"
+            if getattr(self.job[0], "reduces_reverb", False):
+                from ..engine.offline import DEREVERB_SHARE  # loaded by the job already
+
+                if frac < DEREVERB_SHARE:
+                    doing = "Reducing reverb"
+            self.progress.setFormat(f"{doing} %p%" + (f" · {left}" if left else ""))
 
     def cancel(self) -> None:
         if self.job is not None:
@@ -201,16 +210,21 @@ class FileSessionMixin:
                                  or kept.model is not cached[0]):
             kept = None
         # the job runs the decoder alone only on features of the tuning asked for (tuning_matches)
+        # ... and with the reverb reduced or not as asked (dereverb_matches)
         job = TranscribeJob(self.loaded.audio, spec, *(cached or (None, None)), sensitivity=self.sensitivity(),
-                            features=kept, threads=self.cpu_threads(), tuning=self.tuning_setting())
+                            features=kept, threads=self.cpu_threads(), tuning=self.tuning_setting(),
+                            dereverb=self.dereverb_setting())
         job.model_ready.connect(self._cache_model)
         job.finished.connect(self._on_transcribed)
         job.error_title = "Transcription failed"
         job.failed.connect(self._on_job_failed)
         job.cancelled.connect(self._on_job_cancelled)
         self.statusBar().showMessage(f"Transcribing with {self.model_combo.currentText()} "
-                                     f"({spec.latency_ms} ms)…")
+                                     f"({spec.latency_ms} ms)"
+                                     + (", reducing the hall reverb first" if job.reduces_reverb else "") + "…")
         self._start(job, "transcribe")
+        if job.reduces_reverb:  # the bar first moves when the first block is dereverberated
+            self.progress.setFormat("Reducing reverb %p%")
 
     def _cache_model(self, item) -> None:
         spec, model, meta = item
@@ -237,7 +251,7 @@ class FileSessionMixin:
         self.statusBar().showMessage(
             f"{len(tr.notes)} notes in {res.seconds:.1f} s ({tr.model}, {tr.latency_ms} ms; "
             f"{rtf:.2f}× real time{'; decoder only' if tr.info.get('decoder_only') else ''})"
-            + tuning_note(tuning), 10000)
+            + tuning_note(tuning) + ("; hall reverb reduced" if getattr(tr, "dereverb", False) else ""), 10000)
         self.sigTranscribed.emit(tr)
 
     def set_notes(self, notes: Notes) -> None:

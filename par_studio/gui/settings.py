@@ -1,4 +1,5 @@
-"""Settings of the main window: model, look-ahead, sensitivity, piano tuning, recent files.
+"""Settings of the main window: model, look-ahead, sensitivity, piano tuning, hall reverb,
+recent files.
 
 Everything here is kept in :class:`QSettings` (``self.settings``) and restored at start.
 A mixin of :class:`~.main_window.MainWindow`: it uses the window's widgets and state.
@@ -27,6 +28,10 @@ TUNING_TIP = ("Piano tuning. A piano away from A440 (uprights are often 20–50 
               "brought back to A440 before it is transcribed, so its notes are not heard between "
               "two keys. Auto measures each file; Set… takes cents (+35) or A4 in Hz (442). Live "
               "input is transcribed as it is.")
+DEREVERB_KEY = "model/dereverb"  #: bool: take the late reverb out before transcribing (off by default)
+DEREVERB_TIP = ("For recordings in a reverberant hall or church: takes out the late reverb before "
+                "transcribing, so note ends come out where the keys were released. Slower (about 5 s "
+                "more per minute of audio); not needed for dry rooms.")
 
 
 def tuning_text(tuning: Tuning | None) -> str:
@@ -100,6 +105,8 @@ class SettingsMixin:
         except ValueError:
             self._tuning = None  # a corrupt value: measure
         self._show_tuning()
+        # anything but a true bool ("true" in an INI file) is off: a corrupt value too
+        self.act_dereverb.setChecked(s.value(DEREVERB_KEY, False) in (True, "true", 1, "1"))
         self._build_threads_menu()
 
     # ------------------------------------------------------------------ CPU threads
@@ -266,6 +273,16 @@ class SettingsMixin:
         self._show_tuning()
         if changed:
             self._transcribe_again()
+
+    # ------------------------------------------------------------------ hall reverb
+    def dereverb_setting(self) -> bool:
+        """Whether the next transcription takes the late reverb out first (Transcribe menu)."""
+        return self.act_dereverb.isChecked()
+
+    def _dereverb_toggled(self, on: bool) -> None:
+        """Transcribe → Reduce hall reverb was toggled: kept, and the open file transcribed again."""
+        self.settings.setValue(DEREVERB_KEY, bool(on))
+        self._transcribe_again()
 
     def _show_measured_tuning(self, tuning: Tuning | None) -> None:
         """The tuning measured on the open file (None: not measured) is shown in the picker."""

@@ -5,7 +5,8 @@
   (librosa's CQT costs seconds of imports on first use, so the file is shown without waiting).
 * :class:`TranscribeJob` – load the chosen model (unless the GUI passes its cached one) and run
   the offline engine with progress and cancel (``should_cancel`` polls a threading.Event), at
-  the piano tuning the user chose (measured, set, or off: see :mod:`par_studio.tuning`).
+  the piano tuning the user chose (measured, set, or off: see :mod:`par_studio.tuning`), with
+  the hall reverb reduced first if asked (:mod:`par_studio.dereverb`).
 * :class:`LiveWorker` – lives in its own thread for a live session: receives audio blocks via
   a queued signal, pushes them to the streaming engine and the display spectrogram, and emits
   what is new.
@@ -252,11 +253,18 @@ def tuning_matches(features, setting) -> bool:
     return kept.source == setting.source and kept.cents == setting.cents
 
 
+def dereverb_matches(features, setting: bool) -> bool:
+    """Whether acoustic ``features`` kept by an earlier run were computed from audio with the
+    hall reverb reduced exactly when ``setting`` asks for it; otherwise the acoustic network
+    must run again (it heard other audio). Features without the flag were not dereverberated."""
+    return bool(getattr(features, "dereverb", False)) == bool(setting)
+
+
 class TranscribeJob(Job):
     model_ready = Signal(object)  #: (spec, model, meta), so the GUI can cache it
 
     def __init__(self, audio: np.ndarray, spec: ModelSpec, model=None, meta=None, sensitivity: float = 0.0,
-                 features=None, threads: int | None = None, tuning=None):
+                 features=None, threads: int | None = None, tuning=None, dereverb: bool = False):
         super().__init__()
         self.audio, self.spec, self.model, self.meta = audio, spec, model, meta or {}
         self.sensitivity = sensitivity
@@ -264,10 +272,24 @@ class TranscribeJob(Job):
         self.threads = threads or None
         #: acoustic features kept by an earlier run of this model on this audio: then only the
         #: decoder runs again (NeuralNote's "re-run the cheapest stale stage"), if they were
-        #: computed at the tuning asked for (:func:`tuning_matches`)
+        #: computed at the tuning asked for (:func:`tuning_matches`) and with the reverb reduced
+        #: or not as asked (:func:`dereverb_matches`)
         self.features = features
         #: the piano's tuning (par_studio.tuning.Tuning), or None: measure it from the audio
         self.tuning = tuning
+        #: take the late reverb of a hall out first (engine: the first DEREVERB_SHARE of the
+        #: progress is spent on it)
+        self.dereverb = bool(dereverb)
+        #: whether this run takes the reverb out (not a decoder-only run on kept features),
+        #: for the GUI's words while it runs
+        self.reduces_reverb = self.dereverb and not self.decoder_only()
+
+    def decoder_only(self) -> bool:
+        """Whether the kept features serve this run, so only the decoder runs again: they are
+        of this model, at the tuning asked for, with the reverb reduced or not as asked."""
+        return (self.features is not None and self.model is not None and self.features.model is self.model
+                and tuning_matches(self.features, self.tuning)
+                and dereverb_matches(self.features, self.dereverb))
 
     def work(self) -> TranscribeResult:
         from ..engine.offline import Cancelled, redecode, transcribe
@@ -277,15 +299,15 @@ class TranscribeJob(Job):
             self.model, self.meta = load_model(self.spec)
             self.model_ready.emit((self.spec, self.model, self.meta))
         try:
-            if (self.features is not None and self.features.model is self.model
-                    and tuning_matches(self.features, self.tuning)):
+            if self.decoder_only():
                 tr = redecode(self.features, self.model, self.sensitivity, progress=self.progress.emit,
                               should_cancel=self.is_cancelled)
                 tr.info["decoder_only"] = True
             else:
                 tr = transcribe(self.audio, self.model, progress=self.progress.emit,
                                 should_cancel=self.is_cancelled, sensitivity=self.sensitivity,
-                                keep_features=True, threads=self.threads, tuning=self.tuning)
+                                keep_features=True, threads=self.threads, tuning=self.tuning,
+                                dereverb=self.dereverb)
         except Cancelled:
             raise _CancelledError() from None
         from ..tempo import estimate_meter, estimate_tempo
