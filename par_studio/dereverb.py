@@ -27,7 +27,7 @@ HOP = 512  #: 32 ms, the model's frame
 TAPS = 40  #: the prediction reaches 40 frames (1.3 s) back: most of a hall's tail
 DELAY = 2  #: frames (64 ms) left alone: direct sound and early reflections are kept
 ITERATIONS = 1  #: WPE's re-weighting passes: three gave +0.02 note F1 in the hall at three times the cost
-BLOCK_SECONDS = 30.0  #: audio dereverberated per block (each with its own filter)
+BLOCK_SECONDS = 15.0  #: audio dereverberated per block (each with its own filter)
 OVERLAP_SECONDS = 1.0  #: blocks overlap this much and are cross-faded
 #: history given to a block before its first kept sample, so its first frames have a tail to
 #: predict from: (TAPS + DELAY) frames and one window
