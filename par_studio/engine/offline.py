@@ -37,7 +37,8 @@ DEFAULT_CHUNK_FRAMES = 256
 #: many bytes: ≈ 12 min of audio for PARcompact, ≈ 14 min for PAR (float32, exact).
 MAX_FEATURE_CACHE_BYTES = 256 * 2**20
 #: share of the progress bar given to the dereverberation when it runs (it takes about three
-#: times the transcription's time: 4.6 vs 1.5 s per minute of audio for PARcompact)
+#: times the transcription's time: 5.9 vs 1.9 s per minute of audio for PARcompact 320 ms,
+#: benchmarks/bench_dereverb.py on the corpus-v2 validation set)
 DEREVERB_SHARE = 0.75
 
 
