@@ -119,3 +119,13 @@ def wav_file(tmp_path, piano_audio) -> Path:
     p = tmp_path / "piano.wav"
     sf.write(p, piano_audio, SAMPLE_RATE)
     return p
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``app_exec`` run the whole app through ``QApplication.exec()`` and ``quit()``.
+    After that, Qt treats the application as closing for the rest of the process: nested event
+    loops (``qtbot.waitSignal``, a modal dialog's ``exec``) return at once and queued calls no
+    longer reach the GUI thread. So they run last, whatever the names of the other test files."""
+    last = [item for item in items if item.get_closest_marker("app_exec")]
+    if last:
+        items[:] = [item for item in items if not item.get_closest_marker("app_exec")] + last

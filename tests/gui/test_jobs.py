@@ -1,8 +1,8 @@
 """Background jobs outlive their worker threads, whatever the GUI does with them.
 
-(Its own file, run before ``test_threads.py``: after that file's last test has run the whole app
-through ``QApplication.exec()`` and ``quit()``, queued calls no longer reach the GUI thread in
-this process.)
+(After a test has run the whole app through ``QApplication.exec()`` and ``quit()``, queued calls
+no longer reach the GUI thread in this process: such tests are marked ``app_exec`` and run last,
+see tests/conftest.py.)
 """
 
 from __future__ import annotations

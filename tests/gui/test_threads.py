@@ -7,6 +7,8 @@ the middle of a live session, of a transcription, of a model load.
 
 from __future__ import annotations
 
+import pytest
+
 import sys
 
 import numpy as np
@@ -145,6 +147,7 @@ def test_close_mid_live_with_blocks_in_flight(qtbot, make_window, short_audio):
     assert running(threads) == []
 
 
+@pytest.mark.app_exec
 def test_live_screenshot_mode_waits_on_progress_and_exits_clean(qtbot, models_dir, short_audio, tmp_path,
                                                                 monkeypatch):
     """`par-studio --screenshot OUT --live`: the shot is taken mid-session once enough input is
@@ -171,6 +174,7 @@ def test_live_screenshot_mode_waits_on_progress_and_exits_clean(qtbot, models_di
         w.close()
 
 
+@pytest.mark.app_exec
 def test_file_screenshot_waits_for_the_spectrum_behind_the_notes(qtbot, models_dir, short_audio, tmp_path,
                                                                  monkeypatch):
     """`par-studio --screenshot OUT FILE`: the shot waits for the notes and for the spectrum
@@ -201,6 +205,7 @@ def test_file_screenshot_waits_for_the_spectrum_behind_the_notes(qtbot, models_d
     assert len(shown) == 1 and shown[0][1], shown
 
 
+@pytest.mark.app_exec
 def test_file_screenshot_past_its_time_limit_fails(qtbot, models_dir, short_audio, tmp_path, monkeypatch,
                                                   capsys):
     """A shot the time limit forced (the notes or the spectrum not there yet) is written, said
@@ -243,6 +248,7 @@ def test_live_recording_to_disk_failing_is_a_notice_not_a_stop(qtbot, tmp_path):
     assert len(notices) == 1 and "x.wav" in notices[0] and not bad.dead and len(updates) == 1
 
 
+@pytest.mark.app_exec
 def test_the_app_without_input_opens_the_bundled_example_on_every_start(qtbot, tmp_path, models_dir):
     """`par-studio` with no file shows the example each time (not only on the first start)."""
     from PySide6.QtCore import QTimer
