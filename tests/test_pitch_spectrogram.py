@@ -71,3 +71,35 @@ def test_live_stream_gives_the_offline_columns_a_look_ahead_later():
     assert np.abs(live[:, settled].astype(int) - offline[:, settled].astype(int)).max() <= 3
     assert (np.argmax(live[:, settled], axis=0) == np.argmax(offline[:, settled], axis=0)).all()
     assert live[:, : int(0.5 / FRAME_SECONDS)].max() == 0  # silence before the tone stays dark
+
+
+def test_rows_follow_the_piano_tuning():
+    """A piano-like C4 played 35 cents sharp: at ``tuning_cents=35`` its fundamental and octave
+    lie in the C4 and C5 rows, clearly above the rows either side, as the in-tune C4 does at
+    A440; at 0 (the A440 rows) the same energy is split between C4 and C#4 (and C5 and C#5).
+    Chunked with a tuning = one pass."""
+    import soxr
+
+    from conftest import piano_like
+
+    r = 2.0 ** (35.0 / 1200.0)
+    y = piano_like(3.0, notes=((0.2, 60, 0.8),))
+    sharp = soxr.resample(y, SAMPLE_RATE, SAMPLE_RATE / r, quality="HQ").astype(np.float32)  # r × higher
+    held = slice(int(0.4 / FRAME_SECONDS), int(1.2 / FRAME_SECONDS))  # while it sounds (both)
+
+    def rows(img):  # mean level of each key row while the note sounds
+        return img[:, held].astype(float).mean(axis=1)
+
+    tuned, a440, in_tune = rows(pitch_spectrogram(sharp, tuning_cents=35.0)), rows(pitch_spectrogram(sharp)), \
+        rows(pitch_spectrogram(y))
+    for key in (60, 72):  # fundamental, second partial
+        k = key - 21
+        # tuned: the key's row stands out by about 6 dB (25 levels of 255 over 60 dB)
+        assert tuned[k] - max(tuned[k - 1], tuned[k + 1]) > 15, (key, tuned[k - 1: k + 2])
+        assert np.abs(tuned[k - 1: k + 2] - in_tune[k - 1: k + 2]).max() < 5  # as an in-tune piano
+        # A440 rows: split, the row above nearly as bright (35 of 100 cents away vs 65)
+        assert a440[k] - a440[k + 1] < 12 and a440[k + 1] - tuned[k + 1] > 10, (key, a440[k - 1: k + 2])
+    one = pitch_spectrogram(sharp, chunk_frames=10_000, tuning_cents=35.0)
+    chunked = pitch_spectrogram(sharp, chunk_frames=37, tuning_cents=35.0)
+    assert np.abs(one.astype(int) - chunked.astype(int)).max() <= 1
+    assert np.array_equal(pitch_spectrogram(sharp, tuning_cents=0.0), pitch_spectrogram(sharp))

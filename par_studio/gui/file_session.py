@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel
 
 from ..engine.progress import ProgressClock, format_left
 from ..notes import Notes
-from .workers import LoadedAudio, LoadJob, PitchSpectrumJob, TranscribeJob, start_job, stop_job
+from .workers import LoadedAudio, LoadJob, PitchSpectrumJob, TranscribeJob, pitch_cents, start_job, stop_job
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 EXAMPLE = RESOURCES / "example.flac"
@@ -157,7 +157,8 @@ class FileSessionMixin:
         self.timeline.set_lookahead(None)
         self.timeline.set_spectrogram(res.spectrogram)
         self.timeline.set_pitch_spectrogram(None)
-        self._compute_pitch_spectrogram(res)  # beside the transcription; shown when ready
+        # beside the transcription, at the piano's tuning it is transcribed at; shown when ready
+        self._compute_pitch_spectrogram(res, self._pitch_cents_for(res))
         self.timeline.set_extent(res.duration)
         self.timeline.fit(res.duration)
         self.timeline.set_playhead(0.0)
@@ -273,31 +274,64 @@ class FileSessionMixin:
         self._set_info()
         self._update_enabled()
 
-    def _compute_pitch_spectrogram(self, loaded: LoadedAudio) -> None:
+    def _compute_pitch_spectrogram(self, loaded: LoadedAudio, cents: float | None = 0.0,
+                                   unless_cents: float | None = None) -> None:
         """Compute the pitch spectrogram behind the roll in a worker, beside the main job (a
-        transcription); shown if ``loaded`` is still the open audio when it ends.
+        transcription); shown if ``loaded`` is still the open audio when it ends. Its rows
+        follow a piano ``cents`` from A440 (0, the default: A440, as live; None: the tuning
+        measured in the worker, as Auto transcribes). ``unless_cents``: the tuning of the
+        image shown, not computed again when the measured one is the same.
 
         The job's signals go to this window's methods, so they run queued in the GUI thread
         (a plain function would run in the worker's thread), and the job is referenced until
         its ``done`` has been handled here."""
         if self._shut_down:
             return
-        for older in self._side_jobs:  # for audio no longer shown: stop at its next chunk
-            older.cancel()
-        job = PitchSpectrumJob(loaded.audio)
+        for older in self._side_jobs:  # for audio no longer shown, or at another tuning: stop
+            older.cancel()              # at its next chunk, and its result is not shown
+        job = PitchSpectrumJob(loaded.audio, cents, unless_cents)
         self._side_jobs[job] = loaded
         job.finished.connect(self._on_pitch_spectrum)
         job.failed.connect(self._on_side_job_failed)
         job.done.connect(self._on_side_job_done)
         start_job(job, self)
 
-    def _on_pitch_spectrum(self, img) -> None:
-        loaded = self._side_jobs.get(self.sender())
+    def _pitch_cents_for(self, loaded: LoadedAudio) -> float | None:
+        """The tuning (cents) the pitch spectrogram of ``loaded`` follows at the tuning setting:
+        the one the transcription corrects (:func:`~.workers.pitch_cents`: 0 below 2 cents);
+        None for Auto when ``loaded`` was not measured yet (the pitch job measures it)."""
+        setting = self.tuning_setting()
+        return pitch_cents(setting) if setting is not None else loaded.measured_cents
+
+    def _pitch_spectrogram_follows_tuning(self) -> None:
+        """The tuning setting changed: the open file's pitch spectrogram is computed again at
+        the new tuning, unless it is already at that tuning (a job at the old one is stopped).
+        A live session's stays at A440 (the picker is disabled then)."""
+        loaded = self.loaded
+        if self._shut_down or loaded is None or self.live is not None:
+            return
+        cents = self._pitch_cents_for(loaded)
+        shown = loaded.pitch_cents if loaded.pitch_spectrogram is not None else None
+        running = [j for j, a in self._side_jobs.items() if a is loaded and not j.is_cancelled()]
+        if cents is not None and cents == shown:
+            for job in running:  # at a tuning since left (Auto → off → Auto while it ran)
+                job.cancel()
+            return
+        self._compute_pitch_spectrogram(loaded, cents, unless_cents=shown)
+
+    def _on_pitch_spectrum(self, res) -> None:
+        job = self.sender()
+        loaded = self._side_jobs.get(job)
         if loaded is None:
             return
-        loaded.pitch_spectrogram = img
+        if res.measured_cents is not None:
+            loaded.measured_cents = res.measured_cents
+        if job.is_cancelled() or res.image is None:  # replaced (finished before it was stopped)
+            return
+        loaded.pitch_spectrogram = res.image
+        loaded.pitch_cents = res.cents
         if self.loaded is loaded and self.live is None:
-            self.timeline.set_pitch_spectrogram(img)
+            self.timeline.set_pitch_spectrogram(res.image)
             self.sigPitchSpectrum.emit()
 
     def _on_side_job_failed(self, message: str) -> None:

@@ -273,6 +273,7 @@ class SettingsMixin:
         self._show_tuning()
         if changed:
             self._transcribe_again()
+            self._pitch_spectrogram_follows_tuning()  # its rows on the keys of the new tuning
 
     # ------------------------------------------------------------------ hall reverb
     def dereverb_setting(self) -> bool:

@@ -7,7 +7,9 @@ the notes by the model's look-ahead, which is exactly what the user hears).
 
 Behind the notes of the roll, :func:`pitch_spectrogram` draws a constant-Q spectrogram with one
 row per piano key (MIDI 21..108) on the same 32 ms frame grid, so a note bar sits exactly on the
-energy of its pitch and a missed or wrong note shows at a glance.
+energy of its pitch and a missed or wrong note shows at a glance. Its rows can follow the piano's
+tuning (``tuning_cents``): a piano 35 cents sharp then has each key's energy in that key's row
+instead of split between two rows, as the transcription hears it once brought to A440.
 """
 
 from __future__ import annotations
@@ -76,8 +78,10 @@ PITCH_CHUNK_FRAMES = 2048  #: frames per CQT call (bounded memory on long files)
 PITCH_CONTEXT_FRAMES = 64  #: frames of audio either side of a chunk (2 s > the longest filter)
 
 
-def _cqt_magnitude(seg: np.ndarray) -> np.ndarray:
-    """|CQT| (88, frames) of 16 kHz samples: one bin per key from A0, hop 512, centred frames.
+def _cqt_magnitude(seg: np.ndarray, tuning_cents: float = 0.0) -> np.ndarray:
+    """|CQT| (88, frames) of 16 kHz samples: one bin per key from A0, hop 512, centred frames;
+    every bin ``tuning_cents`` (1/100 semitone) above the key's A440 frequency (librosa's
+    ``tuning`` is in fractions of a bin, here a semitone: cents / 100).
     librosa warns that its top octaves' FFT is longer than a short segment; harmless here."""
     import warnings
 
@@ -88,15 +92,21 @@ def _cqt_magnitude(seg: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return np.abs(librosa.cqt(seg, sr=SAMPLE_RATE, hop_length=HOP_LENGTH, fmin=27.5, n_bins=88,
-                                  bins_per_octave=12))
+                                  bins_per_octave=12, tuning=float(tuning_cents) / 100.0))
 
 
 def pitch_spectrogram(audio: np.ndarray, should_cancel: Callable[[], bool] | None = None,
-                      chunk_frames: int = PITCH_CHUNK_FRAMES) -> np.ndarray:
+                      chunk_frames: int = PITCH_CHUNK_FRAMES, tuning_cents: float = 0.0) -> np.ndarray:
     """(n,) float32 16 kHz → uint8 (88, n_frames(n)): constant-Q magnitude (librosa.cqt, one
     bin per semitone from A0 = 27.5 Hz), row k = MIDI pitch 21 + k, column t centred at t × 32 ms;
     255 = the loudest bin of the file, 0 = 60 dB below it or less. Computed in chunks with 2 s
-    of audio context either side, which matches one pass to 1e-6 of the peak."""
+    of audio context either side, which matches one pass to 1e-6 of the peak.
+
+    ``tuning_cents``: the piano's tuning in cents (1/100 semitone) from A440, as
+    :class:`par_studio.tuning.Tuning` gives it (+35: A4 = 449.0 Hz). Every row is centred that
+    far above its key's A440 frequency (row k at 27.5 Hz × 2^((k + cents/100) / 12); passed to
+    librosa.cqt as ``tuning = cents / 100``, fractions of a one-semitone bin), so each key's
+    energy lies in its own row on a piano that is not at A440. 0: the A440 rows."""
     from ..features import n_frames
 
     y = np.ascontiguousarray(audio, np.float32).reshape(-1)
@@ -112,7 +122,7 @@ def pitch_spectrogram(audio: np.ndarray, should_cancel: Callable[[], bool] | Non
         want = (b + ctx - lo) * HOP_LENGTH  # zeros past the end, as the front end assumes
         if len(seg) < want:
             seg = np.concatenate([seg, np.zeros(want - len(seg), np.float32)])
-        mag[:, a:b] = _cqt_magnitude(seg)[:, a - lo: a - lo + (b - a)]
+        mag[:, a:b] = _cqt_magnitude(seg, tuning_cents)[:, a - lo: a - lo + (b - a)]
     peak = float(mag.max()) if mag.size else 0.0
     if peak <= 0.0:
         return np.zeros((88, T), np.uint8)

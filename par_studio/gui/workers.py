@@ -2,7 +2,8 @@
 
 * :class:`LoadJob` – decode an audio file and compute its display spectrogram;
   :class:`PitchSpectrumJob` – the pitch spectrogram behind the roll, beside the transcription
-  (librosa's CQT costs seconds of imports on first use, so the file is shown without waiting).
+  (librosa's CQT costs seconds of imports on first use, so the file is shown without waiting),
+  at the piano's tuning (measured there when the setting is Auto).
 * :class:`TranscribeJob` – load the chosen model (unless the GUI passes its cached one) and run
   the offline engine with progress and cancel (``should_cancel`` polls a threading.Event), at
   the piano tuning the user chose (measured, set, or off: see :mod:`par_studio.tuning`), with
@@ -165,6 +166,10 @@ class LoadedAudio:
     audio: np.ndarray
     spectrogram: np.ndarray  #: uint8 (n_mels, T)
     pitch_spectrogram: np.ndarray | None = None  #: uint8 (88, T), row k = MIDI 21 + k
+    #: the tuning (cents from A440) the rows of ``pitch_spectrogram`` are centred on
+    pitch_cents: float = 0.0
+    #: :func:`pitch_cents` of this audio's measured tuning (what Auto gives); None: not measured
+    measured_cents: float | None = None
 
     @property
     def duration(self) -> float:
@@ -185,17 +190,48 @@ class LoadJob(Job):
         return LoadedAudio(self.path, audio, spec)
 
 
-class PitchSpectrumJob(Job):
-    """The pitch spectrogram of the audio the GUI shows (after a load, or of a live recording)."""
+def pitch_cents(tuning) -> float:
+    """The cents a pitch spectrogram's rows follow for ``tuning`` (a Tuning, or None: not
+    known): its cents when the transcription corrects it (:attr:`Tuning.corrects`, 2 cents or
+    more), else 0 (the A440 rows, as for an in-tune piano)."""
+    return float(tuning.cents) if tuning is not None and tuning.corrects else 0.0
 
-    def __init__(self, audio: np.ndarray):
+
+@dataclass
+class PitchSpectrum:
+    """What :class:`PitchSpectrumJob` gives."""
+
+    image: np.ndarray | None  #: uint8 (88, T); None: not computed (already shown at ``cents``)
+    cents: float  #: the tuning its rows follow
+    measured_cents: float | None = None  #: pitch_cents of the tuning measured here (None: not measured)
+
+
+class PitchSpectrumJob(Job):
+    """The pitch spectrogram of the audio the GUI shows (after a load, or of a live recording),
+    its rows centred on the keys of a piano ``cents`` from A440; ``cents`` None: the piano's
+    tuning as the transcription's Auto measures it (:func:`par_studio.tuning.estimate_tuning`,
+    here in the worker thread; a fraction of a second per minute of audio). ``unless_cents``:
+    the tuning of the image already shown; when it is the one found, nothing is computed."""
+
+    def __init__(self, audio: np.ndarray, cents: float | None = 0.0, unless_cents: float | None = None):
         super().__init__()
         self.audio = audio
+        self.cents = cents
+        self.unless_cents = unless_cents
 
-    def work(self) -> np.ndarray:
+    def work(self) -> PitchSpectrum:
         from .spectrum import pitch_spectrogram
 
-        return pitch_spectrogram(self.audio, should_cancel=self.is_cancelled)
+        measured = None
+        cents = self.cents
+        if cents is None:
+            from ..tuning import estimate_tuning
+
+            cents = measured = pitch_cents(estimate_tuning(self.audio))
+        if self.unless_cents is not None and cents == self.unless_cents:
+            return PitchSpectrum(None, cents, measured)
+        img = pitch_spectrogram(self.audio, should_cancel=self.is_cancelled, tuning_cents=cents)
+        return PitchSpectrum(img, cents, measured)
 
 
 @dataclass
