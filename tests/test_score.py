@@ -384,9 +384,12 @@ def test_cli_musicxml_quantise_and_meter(tmp_path, compact_ckpt, monkeypatch):
     wav = _wav(tmp_path / "t.wav")
     played, _ = bwv846(70.0, bars=(1, 4))
 
+    from par_studio.tuning import Tuning
+
     class Tr:  # the model is not under test here: hand the writer known notes
         notes = played
         duration = 20.0
+        tuning = Tuning()
 
     monkeypatch.setattr(offline, "transcribe", lambda *a, **k: Tr())
     assert main(["transcribe", str(wav), "-q", "--model", str(compact_ckpt), "--musicxml",
