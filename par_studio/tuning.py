@@ -70,6 +70,12 @@ class Tuning:
         return abs(self.cents) >= MIN_CORRECTION_CENTS
 
     @property
+    def applied_cents(self) -> float:
+        """The cents the audio is actually moved by: :attr:`cents` when :attr:`corrects`, else 0
+        (what a pitch display of the corrected audio follows)."""
+        return self.cents if self.corrects else 0.0
+
+    @property
     def time_scale(self) -> float:
         """Seconds of the recording per second of the corrected audio (1 when not corrected)."""
         return 1.0 / self.ratio if self.corrects else 1.0

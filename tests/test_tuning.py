@@ -155,3 +155,21 @@ def test_cli_tuning_option(tmp_path, wav_file, compact_ckpt, capsys):
     assert main(["transcribe", str(wav_file), "--model", str(compact_ckpt), "--tuning", "+30",
                  "-o", str(out)]) == 0
     assert out.is_file() and "A4 = 447.7 Hz (+30 cents, set; corrected)" in capsys.readouterr().err
+
+
+def test_kept_features_serve_only_a_run_that_hears_the_same_audio():
+    """A decoder-only re-run may reuse acoustic features only for the same model, the same
+    tuning (a measured one for Auto) and the same reverb setting."""
+    model = build_model()
+    y = detuned(piano_like(2.0, notes=CHORDS[:6]), 30.0)
+    feats = transcribe(y, model, keep_features=True).info["features"]  # Auto: measured ~+30
+    assert feats.tuning.source == "measured" and feats.tuning.applied_cents == feats.tuning.cents
+    assert feats.serves(model, None, False)
+    assert not feats.serves(model, None, True)  # dereverberated audio is other audio
+    assert not feats.serves(build_model(seed=1), None, False)
+    assert not feats.serves(model, Tuning(), False)  # A440 asked: the model must hear it again
+    assert feats.serves(model, Tuning(feats.tuning.cents, "measured"), False)
+    assert not feats.serves(model, Tuning(feats.tuning.cents, "set"), False)
+    off = transcribe(y, model, keep_features=True, tuning=Tuning()).info["features"]
+    assert off.serves(model, Tuning(), False) and not off.serves(model, None, False)
+    assert Tuning(1.5, "set").applied_cents == 0.0 and Tuning(-20.0, "set").applied_cents == -20.0

@@ -59,6 +59,18 @@ class AcousticFeatures:
     def nbytes(self) -> int:
         return self.feat.numel() * 4 + self.vfeat.numel() * 4
 
+    def serves(self, model, tuning: Tuning | None, dereverb: bool) -> bool:
+        """Whether a decoder-only re-run (:func:`redecode`) of ``model`` may use these features
+        for a run asked with ``tuning`` (None: measured) and ``dereverb``: same weights, audio
+        heard at that tuning (a measured one for None, since the same audio measures the same;
+        else that very tuning) and with the reverb reduced or not alike. Otherwise the
+        acoustic network has to hear the audio again."""
+        if self.model is not model or bool(self.dereverb) != bool(dereverb):
+            return False
+        if tuning is None:
+            return self.tuning.source == "measured"
+        return self.tuning.source == tuning.source and self.tuning.cents == tuning.cents
+
 
 class Cancelled(Exception):
     """Raised inside :func:`transcribe` when its ``should_cancel`` callback returns True."""

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel
 
 from ..engine.progress import ProgressClock, format_left
 from ..notes import Notes
-from .workers import LoadedAudio, LoadJob, PitchSpectrumJob, TranscribeJob, pitch_cents, start_job, stop_job
+from .workers import LoadedAudio, LoadJob, PitchSpectrumJob, TranscribeJob, start_job, stop_job
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 EXAMPLE = RESOURCES / "example.flac"
@@ -210,8 +210,8 @@ class FileSessionMixin:
         if kept is not None and (self._features_for is not self.loaded or cached is None
                                  or kept.model is not cached[0]):
             kept = None
-        # the job runs the decoder alone only on features of the tuning asked for (tuning_matches)
-        # ... and with the reverb reduced or not as asked (dereverb_matches)
+        # the job runs the decoder alone only on features that serve the tuning and reverb
+        # setting asked for (AcousticFeatures.serves)
         job = TranscribeJob(self.loaded.audio, spec, *(cached or (None, None)), sensitivity=self.sensitivity(),
                             features=kept, threads=self.cpu_threads(), tuning=self.tuning_setting(),
                             dereverb=self.dereverb_setting())
@@ -301,7 +301,7 @@ class FileSessionMixin:
         the one the transcription corrects (:func:`~.workers.pitch_cents`: 0 below 2 cents);
         None for Auto when ``loaded`` was not measured yet (the pitch job measures it)."""
         setting = self.tuning_setting()
-        return pitch_cents(setting) if setting is not None else loaded.measured_cents
+        return setting.applied_cents if setting is not None else loaded.measured_cents
 
     def _pitch_spectrogram_follows_tuning(self) -> None:
         """The tuning setting changed: the open file's pitch spectrogram is computed again at

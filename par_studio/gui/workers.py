@@ -168,7 +168,7 @@ class LoadedAudio:
     pitch_spectrogram: np.ndarray | None = None  #: uint8 (88, T), row k = MIDI 21 + k
     #: the tuning (cents from A440) the rows of ``pitch_spectrogram`` are centred on
     pitch_cents: float = 0.0
-    #: :func:`pitch_cents` of this audio's measured tuning (what Auto gives); None: not measured
+    #: :attr:`Tuning.applied_cents` of this audio's measured tuning (what Auto gives); None: not measured
     measured_cents: float | None = None
 
     @property
@@ -190,20 +190,13 @@ class LoadJob(Job):
         return LoadedAudio(self.path, audio, spec)
 
 
-def pitch_cents(tuning) -> float:
-    """The cents a pitch spectrogram's rows follow for ``tuning`` (a Tuning, or None: not
-    known): its cents when the transcription corrects it (:attr:`Tuning.corrects`, 2 cents or
-    more), else 0 (the A440 rows, as for an in-tune piano)."""
-    return float(tuning.cents) if tuning is not None and tuning.corrects else 0.0
-
-
 @dataclass
 class PitchSpectrum:
     """What :class:`PitchSpectrumJob` gives."""
 
     image: np.ndarray | None  #: uint8 (88, T); None: not computed (already shown at ``cents``)
     cents: float  #: the tuning its rows follow
-    measured_cents: float | None = None  #: pitch_cents of the tuning measured here (None: not measured)
+    measured_cents: float | None = None  #: applied_cents of the tuning measured here (None: not measured)
 
 
 class PitchSpectrumJob(Job):
@@ -225,9 +218,9 @@ class PitchSpectrumJob(Job):
         measured = None
         cents = self.cents
         if cents is None:
-            from ..tuning import estimate_tuning
+            from ..tuning import Tuning, estimate_tuning
 
-            cents = measured = pitch_cents(estimate_tuning(self.audio))
+            cents = measured = (estimate_tuning(self.audio) or Tuning()).applied_cents
         if self.unless_cents is not None and cents == self.unless_cents:
             return PitchSpectrum(None, cents, measured)
         img = pitch_spectrogram(self.audio, should_cancel=self.is_cancelled, tuning_cents=cents)
@@ -275,27 +268,6 @@ class TranscribeResult:
     meter: object = None  #: tempo.Meter detected from the notes (beats, bars), or None
 
 
-def tuning_matches(features, setting) -> bool:
-    """Whether acoustic ``features`` kept by an earlier run were computed at the tuning that
-    ``setting`` (a :class:`~par_studio.tuning.Tuning`, or None: measure it) asks for: "auto"
-    takes features of a measured tuning (the same audio measures the same), a set or "off"
-    tuning only features of that very tuning. Otherwise the acoustic network must run again
-    (it heard the audio at another pitch)."""
-    kept = getattr(features, "tuning", None)
-    if kept is None:
-        return False
-    if setting is None:
-        return kept.source == "measured"
-    return kept.source == setting.source and kept.cents == setting.cents
-
-
-def dereverb_matches(features, setting: bool) -> bool:
-    """Whether acoustic ``features`` kept by an earlier run were computed from audio with the
-    hall reverb reduced exactly when ``setting`` asks for it; otherwise the acoustic network
-    must run again (it heard other audio). Features without the flag were not dereverberated."""
-    return bool(getattr(features, "dereverb", False)) == bool(setting)
-
-
 class TranscribeJob(Job):
     model_ready = Signal(object)  #: (spec, model, meta), so the GUI can cache it
 
@@ -308,8 +280,8 @@ class TranscribeJob(Job):
         self.threads = threads or None
         #: acoustic features kept by an earlier run of this model on this audio: then only the
         #: decoder runs again (NeuralNote's "re-run the cheapest stale stage"), if they were
-        #: computed at the tuning asked for (:func:`tuning_matches`) and with the reverb reduced
-        #: or not as asked (:func:`dereverb_matches`)
+        #: computed at the tuning asked for and with the reverb reduced or not as asked
+        #: (:meth:`~par_studio.engine.offline.AcousticFeatures.serves`)
         self.features = features
         #: the piano's tuning (par_studio.tuning.Tuning), or None: measure it from the audio
         self.tuning = tuning
@@ -323,9 +295,8 @@ class TranscribeJob(Job):
     def decoder_only(self) -> bool:
         """Whether the kept features serve this run, so only the decoder runs again: they are
         of this model, at the tuning asked for, with the reverb reduced or not as asked."""
-        return (self.features is not None and self.model is not None and self.features.model is self.model
-                and tuning_matches(self.features, self.tuning)
-                and dereverb_matches(self.features, self.dereverb))
+        return (self.features is not None and self.model is not None
+                and self.features.serves(self.model, self.tuning, self.dereverb))
 
     def work(self) -> TranscribeResult:
         from ..engine.offline import Cancelled, redecode, transcribe
