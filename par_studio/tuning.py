@@ -4,7 +4,8 @@ Few pianos sit at A = 440 Hz: orchestras tune to 442–443, old uprights sag 20�
 and a piano that is 35 cents off puts every partial a third of a semitone between two keys,
 where the models (trained mostly near A440) lose a quarter of the notes. So the recording's
 tuning is measured (:func:`estimate_tuning`: librosa's peak-picking estimate over the
-spectrogram's partials, in 1-cent steps within ±50 cents, i.e. relative to the nearest
+spectrogram's partials — librosa.estimate_tuning's method, written out with torch's STFT to
+spare librosa's slow import — in 1-cent steps within ±50 cents, i.e. relative to the nearest
 semitone grid) and the audio is played ``r = 2 ** (cents / 1200)`` times slower
 (:meth:`Tuning.to_a440`: soxr resampling), which lowers every frequency by ``r`` and makes the
 piano sound at A440. The model then sees a signal ``r`` times longer: a time ``t'`` in it is
@@ -15,13 +16,12 @@ Measured on the held-out renders of ASAP test pieces (``benchmarks/bench_tuning.
 the estimate is within 5 cents of the true offset, and PARcompact 320 ms note F1 on the Splendid
 grand tuned 35 cents sharp goes from 0.64 to 0.84 (its in-tune figure).
 
-Pure numpy/librosa/soxr: no torch, no Qt. Units: cents (1/100 semitone), Hz, seconds.
+numpy, torch (STFT) and soxr; no Qt. Units: cents (1/100 semitone), Hz, seconds.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,22 +110,64 @@ def _excerpts(audio: np.ndarray) -> np.ndarray:
     return np.concatenate([audio[s:s + n_ex] for s in starts])
 
 
+#: librosa.piptrack's defaults, which librosa.estimate_tuning uses
+PEAK_FMIN, PEAK_FMAX, PEAK_THRESHOLD = 150.0, 4000.0, 0.1
+RESOLUTION = 0.01  #: of a semitone: the estimate is in whole cents
+
+
+def _magnitude(y: np.ndarray) -> np.ndarray:
+    """|STFT| (1 + N_FFT/2, frames) of 16 kHz ``y``: periodic Hann window, centred frames with
+    zero padding (librosa.stft's defaults), by torch (already loaded for the model)."""
+    import torch
+
+    x = torch.as_tensor(np.ascontiguousarray(y, np.float32))
+    spec = torch.stft(x, N_FFT, HOP, window=torch.hann_window(N_FFT), center=True, pad_mode="constant",
+                      return_complex=True)
+    return spec.abs().numpy()
+
+
+def _peaks(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spectral peaks of a magnitude spectrogram (bins, frames): their frequencies (Hz) and
+    magnitudes, as librosa.piptrack finds them (local maxima above 0.1 of the frame's maximum
+    within 150–4000 Hz, refined by parabolic interpolation)."""
+    freqs = np.arange(S.shape[0]) * SAMPLE_RATE / N_FFT
+    curve = S[2:] + S[:-2] - 2.0 * S[1:-1]
+    slope = (S[2:] - S[:-2]) / 2.0
+    shift = np.zeros_like(S)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift[1:-1] = np.where(np.abs(slope) >= np.abs(curve), 0.0, -slope / curve)
+    dskew = 0.5 * np.gradient(S, axis=0) * shift
+    above = S * (S > PEAK_THRESHOLD * S.max(axis=0, keepdims=True))
+    peak = np.zeros_like(S, bool)
+    peak[1:-1] = (above[1:-1] > above[:-2]) & (above[1:-1] >= above[2:])
+    peak[-1] = above[-1] > above[-2]
+    peak &= ((PEAK_FMIN <= freqs) & (freqs < PEAK_FMAX))[:, None]
+    k, t = np.nonzero(peak)
+    return (k + shift[k, t]) * SAMPLE_RATE / N_FFT, S[k, t] + dskew[k, t]
+
+
 def estimate_tuning(audio: np.ndarray) -> Tuning | None:
     """The tuning of the piano in (n,) float32 16 kHz ``audio``, or None when there is too
-    little pitched sound to tell (silence, noise, a few clicks). Cost: about 2 ms per second of
-    audio, at most ≈ 0.5 s (see MAX_ANALYSIS_SECONDS)."""
-    import librosa
+    little pitched sound to tell (silence, a few clicks).
 
+    librosa.estimate_tuning's method (Ellis): the spectral peaks louder than their median,
+    each one's distance from the nearest equal-tempered semitone at A440, and the most common
+    distance (histogram of 1-cent bins). Written out here with torch's STFT because importing
+    librosa's pitch module costs about 3 s per process (numba stencils), more than the
+    transcription of a short file; ``tests/test_tuning.py`` checks it gives librosa's value.
+    Cost: about 0.1 s per minute of audio, at most ≈ 0.4 s (see MAX_ANALYSIS_SECONDS)."""
     y = _excerpts(np.asarray(audio, np.float32))
     if len(y) < N_FFT or not np.isfinite(y).all() or float(np.max(np.abs(y))) < 1e-4:
         return None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        frac = librosa.estimate_tuning(y=y, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP,
-                                       resolution=0.01, bins_per_octave=12)
-    if any("empty frequency set" in str(w.message) for w in caught):
+    freqs, mags = _peaks(_magnitude(y))
+    freqs, mags = freqs[freqs > 0], mags[freqs > 0]
+    if len(freqs) == 0:
         return None
-    cents = float(np.clip(100.0 * frac, -MAX_CENTS, MAX_CENTS))
+    freqs = freqs[mags >= np.median(mags)]
+    residual = np.mod(12.0 * np.log2(freqs / (440.0 / 16.0)), 1.0)
+    residual[residual >= 0.5] -= 1.0
+    counts, edges = np.histogram(residual, np.linspace(-0.5, 0.5, int(np.ceil(1.0 / RESOLUTION)) + 1))
+    cents = float(np.clip(100.0 * edges[np.argmax(counts)], -MAX_CENTS, MAX_CENTS))
     return Tuning(round(cents, 1), "measured")
 
 

@@ -173,3 +173,22 @@ def test_kept_features_serve_only_a_run_that_hears_the_same_audio():
     off = transcribe(y, model, keep_features=True, tuning=Tuning()).info["features"]
     assert off.serves(model, Tuning(), False) and not off.serves(model, None, False)
     assert Tuning(1.5, "set").applied_cents == 0.0 and Tuning(-20.0, "set").applied_cents == -20.0
+
+
+@pytest.mark.parametrize("seed,cents", [(0, -37.0), (1, -8.0), (2, 0.0), (3, 12.0), (4, 49.0)])
+def test_estimate_gives_librosas_value(seed, cents):
+    """The estimate is librosa.estimate_tuning's (written out to spare its slow import): the same
+    value to the cent on piano-like chords and on the bundled example."""
+    import librosa
+
+    from par_studio.audio.io import load_audio
+    from par_studio.tuning import HOP, N_FFT
+
+    rng = np.random.RandomState(seed)
+    notes = tuple((0.3 * i, int(p), 0.4 + 0.5 * rng.rand()) for i, p in enumerate(rng.randint(30, 96, 14)))
+    for y in (detuned(piano_like(5.0, notes=notes, seed=seed), cents),
+              detuned(load_audio(EXAMPLE, max_seconds=8.0), cents)):
+        ours = estimate_tuning(y).cents
+        theirs = 100.0 * librosa.estimate_tuning(y=y, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP,
+                                                 resolution=0.01, bins_per_octave=12)
+        assert ours == pytest.approx(theirs, abs=1e-6)
