@@ -189,7 +189,11 @@ def parse_tuning(text: str) -> Tuning | None:
     if t.endswith("hz") or 400.0 <= value <= 480.0:
         if not 400.0 <= value <= 480.0:
             raise ValueError(f"A4 = {value:g} Hz is not a piano tuning (400–480 Hz)")
-        value = 1200.0 * math.log2(value / 440.0)
+        hz, value = value, 1200.0 * math.log2(value / 440.0)
+        if abs(value) > MAX_CENTS:
+            raise ValueError(f"A4 = {hz:g} Hz is {value:+.0f} cents from 440 Hz: give a tuning within "
+                             f"±{MAX_CENTS:.0f} cents (427.5–452.9 Hz); a piano further off is heard as the "
+                             "next semitone's")
     if not math.isfinite(value) or abs(value) > MAX_CENTS:
         raise ValueError(f"tuning {text!r}: give cents within ±{MAX_CENTS:.0f} of A440 "
                          "(a piano further off is heard as the next semitone's)")
