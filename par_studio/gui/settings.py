@@ -7,6 +7,8 @@ A mixin of :class:`~.main_window.MainWindow`: it uses the window's widgets and s
 
 from __future__ import annotations
 
+from html import escape
+
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -303,8 +305,9 @@ class SettingsMixin:
                "Now: off, the audio is transcribed as it is." if t.source == "off" else
                f"Now: set to A4 = {t.a4_hz:.1f} Hz ({t.cents:+.1f} cents)"
                + ("." if t.corrects else ", close enough to A440: not corrected."))
-        last = "" if m is None else f"\nMeasured on this file: {m.describe()}."
-        combo.setToolTip(f"{TUNING_TIP}\n{now}{last}")
+        last = "" if m is None else f"<br>Measured on this file: {escape(m.describe())}."
+        # rich text, so Qt wraps it instead of showing one line as wide as the screen
+        combo.setToolTip(f"<p>{escape(TUNING_TIP)}</p><p>{escape(now)}{last}</p>")
 
     def _settings_changed(self) -> None:
         self._update_model_label()
