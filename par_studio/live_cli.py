@@ -138,6 +138,12 @@ def cmd_live(args) -> int:
     if args.midi_out:
         midi = _MidiSender(open_midi_output(args.midi_out, virtual=args.midi_virtual))
     engine = StreamingEngine(model, keep_history=False, sensitivity=args.sensitivity)
+    tuning = getattr(args, "tuning", None)
+    if tuning is not None and tuning.corrects:  # heard at A440, notes on the input's clock
+        from .engine.tuned_stream import TunedStream
+
+        engine = TunedStream(engine, tuning)
+        print(f"live: piano tuning {tuning.describe()}", file=sys.stderr)
     recorder = None
     if args.record:
         from .audio.recorder import RecordingWriter
@@ -199,6 +205,19 @@ def cmd_live(args) -> int:
     return 130 if interrupted else 1 if fell_back else 0
 
 
+def _live_tuning_arg(text: str):
+    import argparse
+
+    from .cli import tuning_arg
+
+    value = tuning_arg(text)
+    if value is None:
+        raise argparse.ArgumentTypeError("live input cannot be measured ahead: give the piano's "
+                                         "tuning in cents (+35) or Hz (442), or off; `par-studio "
+                                         "transcribe` of a recording of it prints the measured value")
+    return value
+
+
 def add_live_parser(sub) -> None:
     from .cli import add_model_args, add_sensitivity_arg, tempo_arg, threads_arg
 
@@ -221,6 +240,11 @@ def add_live_parser(sub) -> None:
                    help="also record the input to this 16-bit WAV as it arrives (a crash keeps all "
                         "but the last second)")
     add_sensitivity_arg(p)
+    p.add_argument("--tuning", type=_live_tuning_arg, default=None, metavar="CENTS|HZ|off",
+                   help="the piano's tuning, as cents from A440 (+35, -20) or A4 in Hz (442): the "
+                        "input is brought to A440 before the model hears it (live input cannot be "
+                        "measured ahead; transcribe a recording of the piano to measure it). "
+                        "Default: off, the input as it is")
     p.add_argument("--no-realtime", action="store_true", help="--file: push as fast as the engine goes")
     p.add_argument("--list-devices", action="store_true", help="list audio input devices and exit")
     p.add_argument("--threads", type=threads_arg, default=None, help="torch CPU threads (default 1)")
