@@ -146,8 +146,13 @@ class LiveSessionMixin:
     def _begin_live(self, model, meta) -> None:
         lv = self.live
         rate, channels = lv.get("raw_format") or (SAMPLE_RATE, 1)
+        # a tuning the user set applies to live input too (Auto cannot measure ahead: as it is)
+        setting = self.tuning_setting()
+        tuning = setting if setting is not None and setting.source == "set" and setting.corrects else None
+        lv["tuning"] = tuning
         worker = LiveWorker(model, self.sensitivity(), pitch_spectrum=self.act_pitch_spectrum.isChecked(),
-                            record_to=lv.get("recording"), record_rate=rate, record_channels=channels)
+                            record_to=lv.get("recording"), record_rate=rate, record_channels=channels,
+                            tuning=tuning)
         thread = QThread(self)
         thread.setObjectName("par-LiveWorker")
         worker.moveToThread(thread)
@@ -191,7 +196,10 @@ class LiveSessionMixin:
         self.display_timer.timeout.connect(self._refresh_live)
         self.display_timer.start()
         self.setWindowTitle("Live[*] — PAR Studio")
-        self.statusBar().showMessage("Live: listening…")
+        tuning = self.live.get("tuning")
+        self.statusBar().showMessage("Live: listening…" if tuning is None else
+                                     f"Live: listening, piano set to A4 = {tuning.a4_hz:.1f} Hz "
+                                     f"({tuning.cents:+.0f} cents), brought to A440…")
         self._update_enabled()
         self.sigLiveStarted.emit()
 

@@ -29,7 +29,8 @@ TUNING_KEY = "model/tuning"  #: "auto", "off" or signed cents ("+35.0"), see tun
 TUNING_TIP = ("Piano tuning. A piano away from A440 (uprights are often 20–50 cents flat) is "
               "brought back to A440 before it is transcribed, so its notes are not heard between "
               "two keys. Auto measures each file; Set… takes cents (+35) or A4 in Hz (442). Live "
-              "input is transcribed as it is.")
+              "input uses a set tuning (it cannot be measured ahead); with Auto or off it is "
+              "transcribed as it is.")
 DEREVERB_KEY = "model/dereverb"  #: bool: take the late reverb out before transcribing (off by default)
 DEREVERB_TIP = ("For recordings in a reverberant hall or church: takes out the late reverb before "
                 "transcribing, so note ends come out where the keys were released. Slower (about 5 s "

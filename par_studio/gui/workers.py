@@ -359,12 +359,15 @@ class LiveWorker(QObject):
     notice = Signal(str)  #: a problem that does not stop the session (the recording to disk)
 
     def __init__(self, model=None, sensitivity: float = 0.0, pitch_spectrum: bool = True, record_to=None,
-                 record_rate: int = SAMPLE_RATE, record_channels: int = 1):
+                 record_rate: int = SAMPLE_RATE, record_channels: int = 1, tuning=None):
         super().__init__()
         from .spectrum import PitchSpectrogramStream, SpectrogramStream
 
         self.model = model
         self.sensitivity = sensitivity
+        #: the piano's tuning set by the user (a Tuning), heard at A440 (engine/tuned_stream.py);
+        #: None: the input as it is
+        self.tuning = tuning
         self.engine = None
         self.spec = SpectrogramStream()
         self.pitch = PitchSpectrogramStream() if pitch_spectrum else None
@@ -394,6 +397,10 @@ class LiveWorker(QObject):
 
                 self.engine = StreamingEngine(self.model, keep_history=True, keep_probabilities=False,
                                               sensitivity=self.sensitivity)
+                if self.tuning is not None and self.tuning.corrects:
+                    from ..engine.tuned_stream import TunedStream
+
+                    self.engine = TunedStream(self.engine, self.tuning)
         except Exception as exc:
             log_exception(f"{type(self).__name__} failed", exc)
             self.dead = True

@@ -248,3 +248,26 @@ def test_shipped_model_finds_the_in_tune_notes_of_a_sharp_piano(qtbot, make_wind
     assert len(ref) >= 20
     assert f1(auto.notes) >= 0.9
     assert f1(auto.notes) > f1(off.notes) + 0.1
+
+
+def test_live_session_hears_a_set_tuning_at_a440(qtbot, make_window, example_6s):
+    """A tuning the user set applies to live input (Auto cannot measure ahead): the live result
+    is the offline transcription at that tuning, and the status says so."""
+    from par_studio.audio.io import load_audio
+    from par_studio.audio.live import FileSource
+    from par_studio.engine.offline import transcribe
+
+    win = make_window()
+    win.model_combo.setCurrentIndex(win.model_combo.findData("par-compact"))
+    _, sharp = example_6s
+    open_and_transcribe(qtbot, win, sharp)
+    with qtbot.waitSignal(win.sigTranscribed, timeout=LONG):
+        choose(qtbot, win, "set", "+35")
+    offline = transcribe(load_audio(sharp), win.model_cache[win.current_spec().key()][0],
+                         tuning=Tuning(35.0, "set"))
+    with qtbot.waitSignal(win.sigLiveStopped, timeout=LONG) as blocker:
+        win.start_live(FileSource(load_audio(sharp), realtime=False))
+        assert "A4 = 449.0 Hz" in win.statusBar().currentMessage()
+    result = blocker.args[0]
+    assert result.tuning == Tuning(35.0, "set")
+    assert len(result.notes) > 0 and result.notes.equals(offline.notes, atol=1e-3)
