@@ -298,7 +298,7 @@ class FileSessionMixin:
 
     def _pitch_cents_for(self, loaded: LoadedAudio) -> float | None:
         """The tuning (cents) the pitch spectrogram of ``loaded`` follows at the tuning setting:
-        the one the transcription corrects (:func:`~.workers.pitch_cents`: 0 below 2 cents);
+        the one the transcription corrects (:attr:`Tuning.applied_cents`: 0 below 2 cents);
         None for Auto when ``loaded`` was not measured yet (the pitch job measures it)."""
         setting = self.tuning_setting()
         return setting.applied_cents if setting is not None else loaded.measured_cents

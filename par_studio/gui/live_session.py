@@ -309,11 +309,13 @@ class LiveSessionMixin:
         if recorded:
             self.session.begin(rec)  # edits of the live result are autosaved against the recording
         self.timeline.set_spectrogram(spec)
+        cents = lv["tuning"].applied_cents if lv.get("tuning") is not None else 0.0
         if pitch.shape[1] == spec.shape[1]:  # drawn live (Spectrum behind the notes was on)
             self.loaded.pitch_spectrogram = pitch
+            self.loaded.pitch_cents = cents  # the rows followed the live session's tuning
             self.timeline.set_pitch_spectrogram(pitch)
         else:
-            self._compute_pitch_spectrogram(self.loaded)
+            self._compute_pitch_spectrogram(self.loaded, cents)
         self.timeline.set_extent(self.loaded.duration)
         self.timeline.set_provisional(Notes())
         self.timeline.set_lookahead(None)

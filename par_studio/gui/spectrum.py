@@ -148,8 +148,9 @@ class PitchSpectrogramStream:
 
     LIVE_FLOOR = 0.63  #: CQT magnitude of a 0.05-amplitude 440 Hz sine (measured with librosa 0.11)
 
-    def __init__(self, lag: int = 10, left: int = 16, step: int = 10):
+    def __init__(self, lag: int = 10, left: int = 16, step: int = 10, tuning_cents: float = 0.0):
         self.lag, self.left, self.step = lag, left, step
+        self.tuning_cents = float(tuning_cents)  #: rows follow a piano this far from A440
         self.buf = np.zeros(0, np.float32)
         self.buf_start = 0  #: absolute sample index of buf[0]
         self.next_frame = 0
@@ -173,7 +174,7 @@ class PitchSpectrogramStream:
         lo = max(0, a - self.left)
         start = lo * HOP_LENGTH - self.buf_start
         seg = self.buf[start: (b - 1 + self.lag) * HOP_LENGTH - self.buf_start + 1]
-        mag = _cqt_magnitude(seg)[:, a - lo: b - lo]
+        mag = _cqt_magnitude(seg, self.tuning_cents)[:, a - lo: b - lo]
         self.peak = max(self.peak, float(mag.max()) if mag.size else 0.0)
         self.next_frame = b
         drop = (b - self.left) * HOP_LENGTH - self.buf_start

@@ -370,7 +370,8 @@ class LiveWorker(QObject):
         self.tuning = tuning
         self.engine = None
         self.spec = SpectrogramStream()
-        self.pitch = PitchSpectrogramStream() if pitch_spectrum else None
+        self.pitch = (PitchSpectrogramStream(tuning_cents=tuning.applied_cents if tuning is not None else 0.0)
+                      if pitch_spectrum else None)
         self.record_to = record_to  #: WAV path the input is recorded to as it arrives (None: not)
         #: the recording's format: the input device's own (push() then gets its frames too)
         self.record_rate, self.record_channels = int(record_rate), int(record_channels)

@@ -271,3 +271,30 @@ def test_live_session_hears_a_set_tuning_at_a440(qtbot, make_window, example_6s)
     result = blocker.args[0]
     assert result.tuning == Tuning(35.0, "set")
     assert len(result.notes) > 0 and result.notes.equals(offline.notes, atol=1e-3)
+
+
+def test_live_pitch_spectrum_follows_a_set_tuning(qtbot, make_window, example_6s):
+    """Live at a set tuning, the spectrum behind the notes is drawn on that piano's key rows and
+    kept so after the session (a file transcribed at that tuning shows the same rows)."""
+    from par_studio.audio.io import load_audio
+    from par_studio.audio.live import FileSource
+
+    win = make_window()
+    win.model_combo.setCurrentIndex(win.model_combo.findData("par-compact"))
+    win.act_pitch_spectrum.setChecked(True)
+    _, sharp = example_6s
+    open_and_transcribe(qtbot, win, sharp)
+    with qtbot.waitSignal(win.sigTranscribed, timeout=LONG):
+        choose(qtbot, win, "set", "+35")
+    with qtbot.waitSignal(win.sigLiveStopped, timeout=LONG):
+        win.start_live(FileSource(load_audio(sharp), realtime=False))
+    assert win.loaded.pitch_cents == 35.0 and win.loaded.pitch_spectrogram is not None
+    from par_studio.gui.spectrum import pitch_spectrogram
+
+    live = win.loaded.pitch_spectrogram.astype(float).ravel()
+    audio = load_audio(sharp)
+    tuned = pitch_spectrogram(audio, tuning_cents=35.0).astype(float).ravel()
+    plain = pitch_spectrogram(audio).astype(float).ravel()
+    assert len(live) == len(tuned)
+    # the live columns are those of the file's own pitch spectrum at +35 (up to the live scale)
+    assert np.corrcoef(live, tuned)[0, 1] > np.corrcoef(live, plain)[0, 1] + 0.05
