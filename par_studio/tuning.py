@@ -172,10 +172,10 @@ def estimate_tuning(audio: np.ndarray) -> Tuning | None:
 
 
 def parse_tuning(text: str) -> Tuning | None:
-    """A user's tuning setting: "auto" → None (measure it), "off"/"440" → A440, a signed
-    number of cents ("+35", "-20", "12c") or a concert pitch in Hz ("442", "435hz").
+    """A user's tuning setting: "auto" → None (measure it), "off"/"a440" → A440 (off), a signed
+    number of cents ("+35", "-20", "−20", "12c") or a concert pitch in Hz ("442", "435hz").
     Raises ValueError with a sentence for people when it is none of these."""
-    t = str(text).strip().lower()
+    t = str(text).strip().lower().replace("\u2212", "-")  # a typographic minus (−20) too
     if t in ("auto", "measure", ""):
         return None
     if t in ("off", "none", "a440"):

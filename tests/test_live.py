@@ -167,17 +167,24 @@ def test_midi_port_not_found_lists_ports(monkeypatch):
 
 
 # --------------------------------------------------------------------------- live CLI
-def test_live_cli_matches_transcribe(tmp_path, capsys):
+def live_cli_inputs(tmp_path):
+    """2.5 s of test tones as a float WAV and a checkpoint confident on them: (audio, wav, ckpt)."""
     from test_streaming import confident_model, make_audio
 
-    from par_studio import cli
-    from par_studio.midi_io import read_midi
     from par_studio.model.checkpoint import save_checkpoint
 
     audio = make_audio(2.5, seed=3)
     ckpt = save_checkpoint(confident_model("par-compact", 192, audio), tmp_path / "m.pt")
     wav = tmp_path / "in.wav"
     sf.write(wav, audio, SAMPLE_RATE, subtype="FLOAT")
+    return audio, wav, ckpt
+
+
+def test_live_cli_matches_transcribe(tmp_path, capsys):
+    from par_studio import cli
+    from par_studio.midi_io import read_midi
+
+    audio, wav, ckpt = live_cli_inputs(tmp_path)
     # live input is heard as it is, not tuning-corrected: compare with transcribe at A440
     assert cli.main(["transcribe", str(wav), "--model", str(ckpt), "-o", str(tmp_path / "off.mid"), "-q",
                      "--tuning", "off"]) == 0

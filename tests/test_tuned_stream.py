@@ -64,16 +64,11 @@ def test_in_tune_stream_is_the_plain_engine():
 
 
 def test_live_cli_at_a_set_tuning_matches_transcribe_at_it(tmp_path, capsys):
-    import soundfile as sf
-
     from par_studio import cli
     from par_studio.midi_io import read_midi
-    from par_studio.model.checkpoint import save_checkpoint
+    from test_live import live_cli_inputs
 
-    audio = make_audio(2.5, seed=3)
-    ckpt = save_checkpoint(confident_model("par-compact", 192, audio), tmp_path / "m.pt")
-    wav = tmp_path / "in.wav"
-    sf.write(wav, audio, SAMPLE_RATE, subtype="FLOAT")
+    _, wav, ckpt = live_cli_inputs(tmp_path)
     assert cli.main(["transcribe", str(wav), "--model", str(ckpt), "-o", str(tmp_path / "off.mid"), "-q",
                      "--tuning", "+30"]) == 0
     assert cli.main(["live", "--file", str(wav), "--no-realtime", "--model", str(ckpt), "--tuning", "+30",

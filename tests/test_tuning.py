@@ -37,7 +37,8 @@ def peak_hz(y: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("text,cents,source", [
-    ("+35", 35.0, "set"), ("-20", -20.0, "set"), ("12c", 12.0, "set"), ("0", 0.0, "set"),
+    ("+35", 35.0, "set"), ("-20", -20.0, "set"), ("\u221220", -20.0, "set"), ("12c", 12.0, "set"),
+    ("0", 0.0, "set"),
     ("442", 1200 * math.log2(442 / 440), "set"), ("435 Hz", 1200 * math.log2(435 / 440), "set"),
     ("off", 0.0, "off"), ("A440", 0.0, "off")])
 def test_parse_tuning_reads_cents_and_concert_pitch(text, cents, source):

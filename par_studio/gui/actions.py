@@ -253,7 +253,7 @@ class ActionsMixin:
         self.latency_combo.setEnabled(not running and not live and self.latency_combo.count() > 1)
         self.input_combo.setEnabled(not live)
         self.sensitivity_slider.setEnabled(not live)  # a live session keeps the one it began with
-        self.tuning_combo.setEnabled(not live)  # live input is transcribed at A440
+        self.tuning_combo.setEnabled(not live)  # a live session keeps the tuning it began with
         self.act_dereverb.setEnabled(not live)  # ... and not dereverberated
         self.act_loop.setEnabled(not live)
         self.act_import.setEnabled(not live)

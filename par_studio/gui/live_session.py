@@ -19,7 +19,7 @@ from ..constants import FRAME_SECONDS, SAMPLE_RATE
 from ..errors import ParStudioError
 from ..notes import Notes
 from .export import LIVE_INPUT
-from .file_session import EXAMPLE
+from .file_session import EXAMPLE, tuning_note
 from .workers import JobKeeper, LiveWorker, LoadedAudio, ModelJob
 
 #: live: audio blocks on their way to the worker at most; beyond that the input waits in the
@@ -196,10 +196,7 @@ class LiveSessionMixin:
         self.display_timer.timeout.connect(self._refresh_live)
         self.display_timer.start()
         self.setWindowTitle("Live[*] — PAR Studio")
-        tuning = self.live.get("tuning")
-        self.statusBar().showMessage("Live: listening…" if tuning is None else
-                                     f"Live: listening, piano set to A4 = {tuning.a4_hz:.1f} Hz "
-                                     f"({tuning.cents:+.0f} cents), brought to A440…")
+        self.statusBar().showMessage(f"Live: listening{tuning_note(self.live.get('tuning'))}…")
         self._update_enabled()
         self.sigLiveStarted.emit()
 

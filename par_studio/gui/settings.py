@@ -8,7 +8,6 @@ A mixin of :class:`~.main_window.MainWindow`: it uses the window's widgets and s
 from __future__ import annotations
 
 from html import escape
-
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -260,7 +259,7 @@ class SettingsMixin:
             self._show_tuning()  # back to the item of the setting
             return
         try:
-            tuning = parse_tuning(text.replace("\u2212", "-"))  # a typographic minus too
+            tuning = parse_tuning(text)
             if tuning is not None and tuning.source == "set":
                 tuning = Tuning(round(tuning.cents, 1), "set")  # as kept (442 Hz: +7.9 cents)
         except ValueError as exc:
