@@ -89,6 +89,49 @@ def test_conditions_deterministic_per_seed():
     assert np.max(np.abs(y1)) <= 0.97
 
 
+def test_recording_level_is_milder_and_full_is_unchanged_in_shape():
+    full = [cond.draw_conditions(np.random.default_rng(s), "full") for s in range(400)]
+    rec = [cond.draw_conditions(np.random.default_rng(s), "recording") for s in range(400)]
+    # the same seed gives the same piano, tuning, touch and room at both levels
+    for f, r in zip(full, rec):
+        for k in ("seed", "detune_cents", "stretch_cents", "uneven_cents", "touch_gamma", "room", "eq"):
+            assert f.get(k) == r.get(k)
+    snr = [c["noise"]["snr_db"] for c in rec if "noise" in c]
+    kbps = [c["codec"]["kbps"] for c in rec if "codec" in c]
+    assert snr and min(snr) >= 30.0 and kbps and min(kbps) >= 96
+    assert not any("band" in c for c in rec)
+    assert sum("noise" in c for c in rec) < sum("noise" in c for c in full)
+    # training keeps its hard cases
+    assert min(c["noise"]["snr_db"] for c in full if "noise" in c) < 20.0
+    assert min(c["codec"]["kbps"] for c in full if "codec" in c) < 64
+    assert any("band" in c for c in full)
+    with pytest.raises(ValueError):
+        cond.draw_conditions(np.random.default_rng(0), "studio")
+
+
+def test_calibration_set_adds_other_validation_performances_only(tmp_path, monkeypatch):
+    split = {"train": [(f"T/p{i}.mid", f"T{i}") for i in range(6)],
+             "validation": [(f"V/q{i}/perf{i}.mid", f"V{i % 7}") for i in range(30)],
+             "test": [(f"X/r{i}.mid", f"X{i}") for i in range(5)]}
+    monkeypatch.setattr(c2.c1, "read_asap_split", lambda d: split)
+    base = c2.plan(tmp_path, 0, ("validation", "heldout", "train"), 2, None, 1, 8, 3)
+    with_cal = c2.plan(tmp_path, 0, c2.SETS, 2, None, 1, 8, 3, n_cal=10)
+    assert with_cal[:len(base)] == base  # the other sets do not move
+    cal = with_cal[len(base):]
+    assert len(cal) == 10 and all(t.set == "calibration" and t.max_segments == 1 for t in cal)
+    val_stems = {t.stem for t in base if t.set == "validation"}
+    valid = {c2.c1._stem_of(rel) for rel, _ in split["validation"]}
+    assert {t.stem for t in cal} <= valid and not {t.stem for t in cal} & val_stems
+    # calibration items are played by a training sampled piano in recording conditions
+    monkeypatch.setattr(c2, "discover_pianos", lambda d=None, role=None: [
+        p for p in PIANOS if p.role == (role or p.role)])
+    for si in range(20):
+        (folder, _, timbre, c), = c2.item_plan(cal[0], si, c2.V2Config("/nonexistent"), [])
+        assert folder == "calibration" and not timbre.startswith("gm:")
+        assert timbre != c2.HELDOUT_PIANO
+        assert c.get("noise", {"snr_db": 30})["snr_db"] >= 30 and "band" not in c
+
+
 @pytest.mark.parametrize("kind", cond.NOISES)
 def test_noises_unit_rms(kind):
     y = cond.make_noise(kind, SAMPLE_RATE, np.random.default_rng(0))

@@ -35,6 +35,9 @@ def test_plan_orders_corpus_train_ship_and_variants_start_from_320(tmp_path):
         assert int(c[c.index("--cooldown-start") + 1]) < steps
     ships = [c for c in cmds if "par_studio.train.ship" in c]
     assert all(sum(a == "--heldout" for a in c) == len(recipe.HELDOUT_SETS) for c in ships)
+    # the decoder is calibrated on the calibration set that the corpus stage renders
+    assert all(Path(c[c.index("--tune-dir") + 1]).name == "calibration" for c in ships)
+    assert cmds[0][cmds[0].index("--calibration") + 1] == str(r["corpus"]["calibration"])
 
 
 def test_only_and_stage_filter(tmp_path):

@@ -41,12 +41,25 @@ GAIN_DB = (-20.0, 3.0)
 PEAK_BEFORE_GAIN = 0.5  #: the render is scaled to this peak before the gain is applied
 
 
+#: What a user's recording usually is (the decoder is calibrated on it; training stays "full"):
+#: tuning, touch, room and microphone as in training, but noise only in half of the items and at
+#: 30-50 dB SNR, codecs only at 96-128 kb/s, no phone band.
+RECORDING = {"p_noise": 0.5, "snr_db": (30.0, 50.0), "p_codec": 0.25, "bitrates": (96, 128), "p_phone": 0.0}
+FULL = {"p_noise": P_NOISE, "snr_db": SNR_DB, "p_codec": P_CODEC, "bitrates": BITRATES, "p_phone": P_PHONE}
+LEVELS = ("full", "recording", "none")
+
+
 def draw_conditions(rng: np.random.Generator, level: str = "full") -> dict:
-    """Conditions of one item. ``level``: "full" (training and validation) or "none" (the
-    instrument as sampled, in tune, dry, clean)."""
+    """Conditions of one item. ``level``: "full" (training and validation), "recording" (as
+    "full" but with the milder noise and codecs of :data:`RECORDING`: the calibration set) or
+    "none" (the instrument as sampled, in tune, dry, clean). "full" draws what it always drew,
+    so existing items stay what they were."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown conditions level {level!r}")
     c: dict = {"seed": int(rng.integers(2**31 - 1))}
     if level == "none":
         return c
+    k = RECORDING if level == "recording" else FULL
     if rng.random() < P_DETUNE:
         c["detune_cents"] = round(float(rng.uniform(-DETUNE_CENTS, DETUNE_CENTS)), 2)
     if rng.random() < P_STRETCH:
@@ -68,13 +81,13 @@ def draw_conditions(rng: np.random.Generator, level: str = "full") -> dict:
         }
     if rng.random() < P_EQ:
         c["eq"] = True  # bands drawn from the seed (mic and room colour, augment.random_eq)
-    if rng.random() < P_PHONE:
+    if rng.random() < k["p_phone"]:
         c["band"] = [round(float(rng.uniform(200, 400)), 1), round(float(rng.uniform(3200, 4000)), 1)]
-    if rng.random() < P_NOISE:
-        c["noise"] = {"type": str(rng.choice(NOISES)), "snr_db": round(float(rng.uniform(*SNR_DB)), 2)}
+    if rng.random() < k["p_noise"]:
+        c["noise"] = {"type": str(rng.choice(NOISES)), "snr_db": round(float(rng.uniform(*k["snr_db"])), 2)}
     c["gain_db"] = round(float(rng.uniform(*GAIN_DB)), 2)
-    if rng.random() < P_CODEC:
-        c["codec"] = {"name": str(rng.choice(list(CODECS))), "kbps": int(rng.choice(BITRATES))}
+    if rng.random() < k["p_codec"]:
+        c["codec"] = {"name": str(rng.choice(list(CODECS))), "kbps": int(rng.choice(k["bitrates"]))}
     return c
 
 

@@ -15,6 +15,9 @@ Folders (each item ``NAME.flac`` + ``NAME.mid`` + ``NAME.json``)::
 
     train/        training pieces, transposed -3..+3, conditions drawn per item
     validation/   validation pieces, drawn like training (no transposition)
+    calibration/  other performances of the validation pieces, sampled training pianos only, in
+                  the milder conditions of users' recordings (``conditions.RECORDING``): the
+                  decoder's biases are chosen on it
     heldout/freepats{,-detune35,-hall}/   ASAP test pieces, TiMidity + freepats
     heldout/splendid{,-detune35,-hall}/   ASAP test pieces, the held-out sampled piano
 
@@ -49,7 +52,7 @@ from par_studio.train.soundfonts import TEST, TRAIN, Timbre, discover_timbres
 P_SAMPLED = 0.8  #: share of training/validation items played by a sampled piano
 HELDOUT_DETUNE_CENTS = 35.0
 HELDOUT_VARIANTS = ("", "-detune35", "-hall")
-SETS = ("validation", "heldout", "train")
+SETS = ("validation", "heldout", "train", "calibration")
 
 
 @dataclass
@@ -66,7 +69,7 @@ class V2Config:
 
 @dataclass
 class Task:
-    set: str  #: "train", "validation" or "heldout"
+    set: str  #: "train", "validation", "heldout" or "calibration"
     source: str  #: "asap" or "proc"
     stem: str
     midi_path: str | None = None
@@ -92,10 +95,12 @@ def render_sampled(perf: c1.Performance, piano_name: str, seconds: float, c: dic
                         pianos_dir=pianos_dir)
 
 
-def pick_timbre(rng: np.random.Generator, cfg: V2Config, gm: list[Timbre]) -> str:
+def pick_timbre(rng: np.random.Generator, cfg: V2Config, gm: list[Timbre],
+                p_sampled: float | None = None) -> str:
     """A training timbre name: a sampled piano (weighted) or ``gm:<soundfont timbre>``."""
     pianos = discover_pianos(cfg.pianos_dir, role="train")
-    if pianos and (not gm or rng.random() < cfg.p_sampled):
+    p = cfg.p_sampled if p_sampled is None else p_sampled
+    if pianos and (not gm or rng.random() < p):
         w = np.array([p.weight for p in pianos])
         return pianos[int(rng.choice(len(pianos), p=w / w.sum()))].name
     if not gm:
@@ -138,8 +143,12 @@ def item_plan(task: Task, si: int, cfg: V2Config, gm: list[Timbre]) -> list[tupl
                     c["room"] = dict(cond.HALL)
                 out.append((f"heldout/{folder}{var}", base, timbre, c))
         return out
-    timbre = pick_timbre(rng, cfg, gm)
-    c = cond.draw_conditions(rng, "full")
+    if task.set == "calibration":  # real pianos only: no General-MIDI SoundFont
+        timbre = pick_timbre(rng, cfg, [], p_sampled=1.0)
+        c = cond.draw_conditions(rng, "recording")
+    else:
+        timbre = pick_timbre(rng, cfg, gm)
+        c = cond.draw_conditions(rng, "full")
     if timbre.startswith("gm:"):  # a pitch bend tunes the whole instrument, never key by key
         c.pop("stretch_cents", None)
         c.pop("uneven_cents", None)
@@ -202,9 +211,11 @@ def process_task(task: Task, cfg: V2Config) -> list[dict]:
 
 def plan(asap_dir: Path | None, seed: int, sets: tuple[str, ...], procedural: int,
          max_train_performances: int | None, segments_per_performance: int | None,
-         n_val: int, n_heldout: int) -> list[Task]:
+         n_val: int, n_heldout: int, n_cal: int = 0) -> list[Task]:
     """Validation, then held-out (each one segment per performance, spread over pieces), then
-    training ASAP and procedural sources interleaved (an interrupted build has both)."""
+    training ASAP and procedural sources interleaved (an interrupted build has both), then
+    calibration (one segment of each of ``n_cal`` validation performances that the validation
+    set does not use; drawn from a stream of its own, so the other sets never change)."""
     rng = c1._rng(seed, "plan-v2")
     tasks: list[Task] = []
     asap = c1.read_asap_split(asap_dir) if asap_dir is not None else None
@@ -221,6 +232,12 @@ def plan(asap_dir: Path | None, seed: int, sets: tuple[str, ...], procedural: in
                 tasks.append(a.pop(0))
             else:
                 tasks.append(p.pop(0))
+    if "calibration" in sets and asap and n_cal > 0:
+        used = {c1._stem_of(rel) for rel, _ in c1._pick_performances(
+            asap["validation"], n_val, c1._rng(seed, "plan-v2"))} if n_val > 0 else set()
+        rest = [(rel, piece) for rel, piece in asap["validation"] if c1._stem_of(rel) not in used]
+        for rel, _ in c1._pick_performances(rest, n_cal, c1._rng(seed, "plan-v2-calibration")):
+            tasks.append(Task("calibration", "asap", c1._stem_of(rel), str(asap_dir / rel), max_segments=1))
     return tasks
 
 
@@ -246,7 +263,8 @@ def rebuild_manifest(out: Path) -> dict[str, dict]:
 
 def build(out_dir, asap_dir=None, *, sets=SETS, procedural: int = 300,
           max_train_performances: int | None = None, segments_per_performance: int | None = 2,
-          n_val: int = 16, n_heldout: int = 12, seed: int = 0, segment_seconds: float = 30.0,
+          n_val: int = 16, n_heldout: int = 12, n_cal: int = 24, seed: int = 0,
+          segment_seconds: float = 30.0,
           jobs: int = 1, limit_hours: float | None = None, progress: bool = True,
           pianos_dir=None) -> dict:
     """Build (or resume) corpus v2 in ``out_dir``; returns {folder: {items, hours}} and counts."""
@@ -266,7 +284,7 @@ def build(out_dir, asap_dir=None, *, sets=SETS, procedural: int = 300,
         tmp.unlink(missing_ok=True)
     asap = Path(asap_dir) if asap_dir is not None else c1.default_asap_dir()
     tasks = plan(asap, seed, tuple(sets), procedural, max_train_performances,
-                 segments_per_performance, n_val, n_heldout)
+                 segments_per_performance, n_val, n_heldout, n_cal)
     counts = {"ok": 0, "skipped": 0, "failed": 0, "empty": 0}
     failures: list[str] = []
     train_s = 0.0
@@ -318,12 +336,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pianos", type=Path, default=None, help="folder of the SFZ pianos "
                    "(default: $PAR_PIANOS_DIR or shared/data/pianos next to the checkout)")
     p.add_argument("--sets", default=",".join(SETS),
-                   help="comma-separated: validation, heldout, train (default all)")
+                   help="comma-separated: validation, heldout, train, calibration (default all)")
     p.add_argument("--procedural", type=int, default=300, help="procedural training pieces (300)")
     p.add_argument("--max-train-performances", type=int, default=None)
     p.add_argument("--segments-per-performance", type=int, default=2)
     p.add_argument("--validation", type=int, default=16, help="validation segments (16)")
     p.add_argument("--heldout", type=int, default=12, help="held-out test segments per variant (12)")
+    p.add_argument("--calibration", type=int, default=24,
+                   help="calibration segments (24): the decoder's biases are chosen on them")
     p.add_argument("--segment-seconds", type=float, default=30.0)
     p.add_argument("--limit-hours", type=float, default=None, help="stop after this much train audio")
     p.add_argument("--seed", type=int, default=0)
@@ -341,7 +361,7 @@ def run(args: argparse.Namespace) -> int:
         s = build(args.out, args.asap, sets=sets, procedural=args.procedural,
                   max_train_performances=args.max_train_performances,
                   segments_per_performance=args.segments_per_performance, n_val=args.validation,
-                  n_heldout=args.heldout, seed=args.seed, segment_seconds=args.segment_seconds,
+                  n_heldout=args.heldout, n_cal=args.calibration, seed=args.seed, segment_seconds=args.segment_seconds,
                   jobs=args.jobs, limit_hours=args.limit_hours, progress=not args.quiet,
                   pianos_dir=args.pianos)
     except ParStudioError as e:

@@ -13,7 +13,8 @@ resumes from ``RUN/last.pt``, shipping only writes files):
   ``cooldown_fraction`` of the steps; ``init = "model:OTHER"`` starts from OTHER's shipped weights;
 * ``ship``    :mod:`par_studio.train.ship` with the run's ``best.pt`` and ``last.pt`` and, when
   present, the model already in ``models/`` as candidates: the decoder biases are calibrated on
-  the validation set and the candidate with the best validation score ships (the weights in
+  the calibration set (validation pieces on the training pianos, in users' recording
+  conditions) and the candidate with the best calibrated score there ships (the weights in
   ``models/`` are never replaced by worse ones); the held-out sets (freepats and the held-out
   sampled piano, each in tune, +35 cents and in a hall) are scored into ``models/NAME.eval.json``.
 """
@@ -51,7 +52,8 @@ def corpus_command(r: dict, work: Path) -> list[str]:
     return ["par-studio", "build-corpus-v2", "--out", str(work / c["out"]), "--seed", str(c["seed"]),
             "--procedural", str(c["procedural"]), "--segments-per-performance",
             str(c["segments_per_performance"]), "--segment-seconds", str(c["segment_seconds"]),
-            "--validation", str(c["validation"]), "--heldout", str(c["heldout"])]
+            "--validation", str(c["validation"]), "--heldout", str(c["heldout"]),
+            "--calibration", str(c["calibration"])]
 
 
 def train_command(r: dict, m: dict, work: Path, models_dir: Path) -> list[str]:
@@ -80,7 +82,7 @@ def ship_command(r: dict, m: dict, work: Path, models_dir: Path) -> list[str]:
         cands.append(str(models_dir / f"{m['name']}.pt"))
     cmd = [sys.executable, "-m", "par_studio.train.ship", *cands, "--name", m["name"],
            "--test-dir", str(corpus / "heldout" / "freepats"), "--test-name", "freepats",
-           "--tune-dir", str(corpus / "validation"), "--models-dir", str(models_dir)]
+           "--tune-dir", str(corpus / "calibration"), "--models-dir", str(models_dir)]
     for s in HELDOUT_SETS:
         cmd += ["--heldout", f"{s}={corpus / 'heldout' / s}"]
     return cmd
