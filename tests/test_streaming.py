@@ -81,7 +81,7 @@ AUDIO = make_audio()
 @pytest.mark.parametrize("latency", [320, 160])
 def test_streaming_equals_offline(preset, latency):
     model = confident_model(preset, latency, AUDIO)
-    off = transcribe(AUDIO, model, tuning=A440)
+    off = transcribe(AUDIO, model, tuning=A440, refine_velocity=False)
     counts = np.bincount(off.states.ravel(), minlength=5)
     assert (counts > 0).sum() >= 4 and len(off.notes) > 20, counts  # a non-trivial roll
     blocks = [1, 100, 512, 3000, 16000] if (preset, latency) == ("par-compact", 320) else [100, 512, 3000, 16000]
@@ -102,9 +102,9 @@ def test_streaming_equals_offline(preset, latency):
 
 def test_streaming_applies_the_models_note_end_shift_like_offline():
     model = confident_model("par-compact", 320, AUDIO)
-    plain = transcribe(AUDIO, model, tuning=A440).notes
+    plain = transcribe(AUDIO, model, tuning=A440, refine_velocity=False).notes
     model.set_offset_shift(0.016)
-    off = transcribe(AUDIO, model, tuning=A440)
+    off = transcribe(AUDIO, model, tuning=A440, refine_velocity=False)
     assert off.offset_shift_s == 0.016 and off.redecode().equals(off.notes)
     later = off.notes.offset - plain.offset
     assert np.allclose(later[later > 0], 0.016) and (later > 0).sum() > 5  # some notes end later
@@ -117,7 +117,7 @@ def test_block_size_one_other_preset():
     # block size 1 for the PAR preset at a low latency too (shorter audio: it is slow in Python)
     audio = AUDIO[: int(1.6 * SR)]
     model = confident_model("par", 192, audio)
-    off = transcribe(audio, model, tuning=A440)
+    off = transcribe(audio, model, tuning=A440, refine_velocity=False)
     tr = stream(model, audio, 1).result()
     assert np.array_equal(tr.states, off.states) and tr.notes.equals(off.notes)
 
@@ -148,7 +148,7 @@ def test_decoder_gate_skips_settled_silence_exactly():
                     p[h: 2 * h] = -30.0
                 if name.startswith("weight_hh"):
                     p.zero_()
-    off = transcribe(audio, model, tuning=A440)
+    off = transcribe(audio, model, tuning=A440, refine_velocity=False)
     eng = stream(model, audio, 512)
     tr = eng.result()
     assert eng.stats["steps_skipped"] > 30, eng.stats
@@ -181,7 +181,7 @@ def test_empty_and_tiny_inputs():
     model = PARModel(preset_config("par", 320)).eval()
     for n in (0, 1, 511, 2047, 2048, 2600):
         audio = (np.random.default_rng(n).standard_normal(n) * 0.1).astype(np.float32)
-        off = transcribe(audio, model, tuning=A440)
+        off = transcribe(audio, model, tuning=A440, refine_velocity=False)
         eng = StreamingEngine(model)
         eng.push(audio)
         eng.finish()
@@ -193,9 +193,9 @@ def test_sensitivity_moves_the_note_count_and_streams_like_offline():
     """Note sensitivity (an onset-logit offset) finds more notes above 0 and fewer below, and
     the streaming engine with the same sensitivity gives exactly the offline result."""
     model = confident_model("par-compact", 320, AUDIO)
-    counts = {s: len(transcribe(AUDIO, model, sensitivity=s, tuning=A440).notes) for s in (-1.0, 0.0, 1.0)}
+    counts = {s: len(transcribe(AUDIO, model, sensitivity=s, tuning=A440, refine_velocity=False).notes) for s in (-1.0, 0.0, 1.0)}
     assert counts[-1.0] <= counts[0.0] <= counts[1.0] and counts[-1.0] < counts[1.0], counts
-    off = transcribe(AUDIO, model, sensitivity=-0.5, tuning=A440)
+    off = transcribe(AUDIO, model, sensitivity=-0.5, tuning=A440, refine_velocity=False)
     tr = stream(model, AUDIO, 3000, sensitivity=-0.5).result()
     assert np.array_equal(tr.states, off.states) and tr.notes.equals(off.notes)
-    assert not np.array_equal(off.states, transcribe(AUDIO, model, tuning=A440).states)
+    assert not np.array_equal(off.states, transcribe(AUDIO, model, tuning=A440, refine_velocity=False).states)

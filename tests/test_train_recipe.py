@@ -22,7 +22,9 @@ def test_plan_orders_corpus_train_ship_and_variants_start_from_320(tmp_path):
     models = tmp_path / "models"
     cmds = recipe.plan(r, tmp_path / "work", recipe.STAGES, set(), models)
     assert cmds[0][:2] == ["par-studio", "build-corpus-v2"]
-    assert len(cmds) == 1 + 2 * len(r["model"])
+    assert len(cmds) == 1 + 2 * len(r["model"]) + 1
+    assert "par_studio.train.velocity_fit" in cmds[-1]  # after every model is shipped
+    assert Path(cmds[-1][cmds[-1].index("--model") + 1]).name == f"{r['velocity']['model']}.pt"
     trains = [c for c in cmds if c[:2] == ["par-studio", "train"]]
     for c in trains:
         lat = int(c[c.index("--latency") + 1])

@@ -25,6 +25,7 @@ from ..features import n_frames
 from ..model.par import ARState, PARModel
 from ..notes import Notes, decode
 from ..tuning import Tuning, resolve_tuning
+from ..velocity import load_refiner
 from .progress import Throttle
 from .threads import acoustic_threads, torch_threads
 
@@ -54,10 +55,11 @@ class AcousticFeatures:
     duration: float
     tuning: Tuning = field(default_factory=Tuning)
     dereverb: bool = False  #: computed from audio with the hall reverb reduced
+    audio: np.ndarray | None = None  #: (n,) float32 the audio as heard (at A440), for the velocity refiner
 
     @property
     def nbytes(self) -> int:
-        return self.feat.numel() * 4 + self.vfeat.numel() * 4
+        return self.feat.numel() * 4 + self.vfeat.numel() * 4 + (0 if self.audio is None else self.audio.nbytes)
 
     def serves(self, model, tuning: Tuning | None, dereverb: bool) -> bool:
         """Whether a decoder-only re-run (:func:`redecode`) of ``model`` may use these features
@@ -81,7 +83,8 @@ class Transcription:
     """What a transcription produces (offline or streaming).
 
     notes: the decoded notes. states: (T, 88) uint8 greedy states; probabilities: (T, 88, 5)
-    float16 state probabilities; velocity: (T, 88) float32 predicted velocity/128; frame k
+    float16 state probabilities; velocity: (T, 88) float32 predicted velocity/128 (at onset
+    frames refined from the audio when ``velocity_refined``); frame k
     is centred at k × 32 ms. model: preset name; latency_ms: the model's look-ahead.
     """
 
@@ -96,6 +99,7 @@ class Transcription:
     offset_shift_s: float = 0.0  #: the model's note-end calibration (see ModelConfig)
     tuning: Tuning = field(default_factory=Tuning)  #: the piano's tuning it was heard with
     dereverb: bool = False  #: whether the late reverberation was reduced first
+    velocity_refined: bool = False  #: onset velocities re-ranked by :mod:`par_studio.velocity`
 
     @property
     def n_frames(self) -> int:
@@ -147,7 +151,8 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
                progress: Callable[[float], None] | None = None,
                should_cancel: Callable[[], bool] | None = None, sensitivity: float = 0.0,
                keep_features: bool = False, threads: int | None = None,
-               tuning: Tuning | None = None, dereverb: bool = False) -> Transcription:
+               tuning: Tuning | None = None, dereverb: bool = False,
+               refine_velocity: bool = True) -> Transcription:
     """Transcribe (n_samples,) float32 mono 16 kHz audio with ``model`` (eval mode).
 
     ``tuning``: the piano's tuning; None measures it (:func:`par_studio.tuning.resolve_tuning`),
@@ -161,6 +166,8 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
     ``threads``: the acoustic network's torch threads (None: automatic; the decoder always
     uses one, see :mod:`.threads`). ``sensitivity`` (about −1..1, 0 = as calibrated)
     makes the decoder find more (> 0) or fewer (< 0) notes; see :meth:`PARModel.step`.
+    ``refine_velocity``: re-rank the onset velocities with the shipped velocity refiner
+    (:mod:`par_studio.velocity`; the decoder's own when False or when it is not installed).
     ``keep_features``: also keep the acoustic features in ``info["features"]``
     (:class:`AcousticFeatures`) when they fit in :data:`MAX_FEATURE_CACHE_BYTES`, for
     :func:`redecode`.
@@ -191,11 +198,13 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
                 vfeats.append(vfeat.clone())
             yield a, feat, vfeat
 
-    tr = _decode_chunks(chunks(), T, model, sensitivity, progress, should_cancel, duration, tuning)
+    heard = audio_t.numpy()
+    tr = _decode_chunks(chunks(), T, model, sensitivity, progress, should_cancel, duration, tuning,
+                        heard if refine_velocity else None)
     tr.dereverb = bool(dereverb)
     if keep:
         tr.info["features"] = AcousticFeatures(torch.cat(feats), torch.cat(vfeats), model, duration, tuning,
-                                               bool(dereverb))
+                                               bool(dereverb), heard)
     return tr
 
 
@@ -203,10 +212,11 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
 def redecode(features: AcousticFeatures, model: PARModel, sensitivity: float = 0.0,
              progress: Callable[[float], None] | None = None,
              should_cancel: Callable[[], bool] | None = None,
-             chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> Transcription:
+             chunk_frames: int = DEFAULT_CHUNK_FRAMES, refine_velocity: bool = True) -> Transcription:
     """Run only the decoder again over kept acoustic features (e.g. with another sensitivity):
-    exactly what :func:`transcribe` gives for the same audio, model and sensitivity, at the
-    decoder's cost alone. The features keep their own copy (the result's ``info`` too)."""
+    exactly what :func:`transcribe` gives for the same audio, model, sensitivity and
+    ``refine_velocity``, at the decoder's cost alone. The features keep their own copy (the
+    result's ``info`` too)."""
     if features.model is not model:
         raise ValueError("these acoustic features were computed by another model")
     model.eval()
@@ -214,16 +224,17 @@ def redecode(features: AcousticFeatures, model: PARModel, sensitivity: float = 0
     chunks = ((a, features.feat[a:a + chunk_frames], features.vfeat[a:a + chunk_frames])
               for a in range(0, T, chunk_frames))
     tr = _decode_chunks(chunks, T, model, sensitivity, progress, should_cancel, features.duration,
-                        features.tuning)
+                        features.tuning, features.audio if refine_velocity else None)
     tr.dereverb = features.dereverb
     tr.info["features"] = features
     return tr
 
 
 def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress, should_cancel,
-                   duration: float, tuning: Tuning) -> Transcription:
+                   duration: float, tuning: Tuning, heard: np.ndarray | None = None) -> Transcription:
     """The greedy decoder over ``chunks`` of (first frame, feat (t, 88, H), vfeat (t, 88, Hv))
-    covering frames 0..T-1 in order, carrying its state across chunks; then the notes."""
+    covering frames 0..T-1 in order, carrying its state across chunks; then, given ``heard``
+    (the (n,) audio at A440), the onset velocities refined from it; then the notes."""
     states = np.zeros((T, N_KEYS), np.uint8)
     probs = np.zeros((T, N_KEYS, 5), np.float16)
     vels = np.zeros((T, N_KEYS), np.float32)
@@ -243,12 +254,16 @@ def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress
             s, p, v, ar = model.run_decoder(feat, vfeat, ar, sensitivity, tick=tick)
         b = a + s.shape[0]
         states[a:b], probs[a:b], vels[a:b] = s.numpy(), p.numpy(), v.numpy()
+    refiner = load_refiner() if heard is not None else None
+    if refiner is not None:
+        vels = refiner.refine_frames(states, vels, heard)
     if report is not None:
         report(1.0)
     shift = model.cfg.offset_shift_s
     return Transcription(_on_recording_clock(decode(states, vels, offset_shift=shift), tuning),
                          states, probs, vels, model=model.cfg.preset, latency_ms=model.latency_ms,
-                         duration=duration, offset_shift_s=shift, tuning=tuning)
+                         duration=duration, offset_shift_s=shift, tuning=tuning,
+                         velocity_refined=refiner is not None)
 
 
 def transcribe_file(path, model: PARModel, **kwargs) -> Transcription:

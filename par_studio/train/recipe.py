@@ -16,7 +16,9 @@ resumes from ``RUN/last.pt``, shipping only writes files):
   the calibration set (validation pieces on the training pianos, in users' recording
   conditions) and the candidate with the best calibrated score there ships (the weights in
   ``models/`` are never replaced by worse ones); the held-out sets (freepats and the held-out
-  sampled piano, each in tune, +35 cents and in a hall) are scored into ``models/NAME.eval.json``.
+  sampled piano, each in tune, +35 cents and in a hall) are scored into ``models/NAME.eval.json``;
+* ``velocity`` :mod:`par_studio.train.velocity_fit`: the velocity refiner shared by every model,
+  on the decoder velocities of the ``[velocity]`` model, into ``models/velocity-refiner.pt``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 from ..model.checkpoint import MODELS_DIR
 
 RECIPE = MODELS_DIR / "recipe.toml"
-STAGES = ("corpus", "train", "ship")
+STAGES = ("corpus", "train", "ship", "velocity")
 HELDOUT_SETS = ("splendid", "splendid-detune35", "splendid-hall", "freepats-detune35", "freepats-hall")
 
 
@@ -88,6 +90,14 @@ def ship_command(r: dict, m: dict, work: Path, models_dir: Path) -> list[str]:
     return cmd
 
 
+def velocity_command(r: dict, work: Path, models_dir: Path) -> list[str]:
+    v = r["velocity"]
+    return [sys.executable, "-m", "par_studio.train.velocity_fit", "--corpus", str(work / r["corpus"]["out"]),
+            "--model", str(models_dir / f"{v['model']}.pt"), "--files", str(v["files"]),
+            "--epochs", str(v["epochs"]), "--seed", str(v["seed"]),
+            "--out", str(models_dir / "velocity-refiner.pt")]
+
+
 def plan(r: dict, work: Path, stages, only, models_dir: Path = MODELS_DIR) -> list[list[str]]:
     """The commands to run, in order."""
     cmds = []
@@ -100,6 +110,8 @@ def plan(r: dict, work: Path, stages, only, models_dir: Path = MODELS_DIR) -> li
             cmds.append(train_command(r, m, work, models_dir))
         if "ship" in stages:
             cmds.append(ship_command(r, m, work, models_dir))
+    if "velocity" in stages and not only:
+        cmds.append(velocity_command(r, work, models_dir))
     return cmds
 
 
@@ -109,7 +121,7 @@ def main(argv=None) -> int:
     p.add_argument("--work", type=Path, default=Path(__file__).resolve().parents[3] / "par-work",
                    help="work folder for the corpus and the runs (default: par-work next to the checkout)")
     p.add_argument("--only", default="", help="comma-separated model names (default all)")
-    p.add_argument("--stage", default=",".join(STAGES), help="comma-separated: corpus, train, ship")
+    p.add_argument("--stage", default=",".join(STAGES), help="comma-separated: corpus, train, ship, velocity")
     p.add_argument("--models-dir", type=Path, default=MODELS_DIR)
     p.add_argument("--dry-run", action="store_true", help="print the commands only")
     a = p.parse_args(argv)
