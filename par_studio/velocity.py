@@ -104,6 +104,15 @@ def onset_features(audio: np.ndarray, onset_s: np.ndarray, pitch: np.ndarray,
     return X.astype(np.float32)
 
 
+def spread_like(z: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(N,) int16 velocities ordered as the z-scores ``z`` and spread like the MIDI velocities
+    ``v`` (same median and standard deviation); ``v`` itself when either has no spread."""
+    z, v = np.asarray(z, np.float64), np.asarray(v, np.float64)
+    sz, sv = float(z.std()), float(v.std())
+    out = v if sz < 1e-6 or sv < 1e-6 else np.median(v) + (z - np.median(z)) * (sv / sz)
+    return np.clip(np.round(out), 1, 127).astype(np.int16)
+
+
 class RefinerNet(nn.Module):
     """Standardised features → per-file velocity z-score: an MLP (N_FEATURES → 32 → 16 → 1)."""
 
@@ -137,13 +146,7 @@ class VelocityRefiner:
         v = np.asarray(model_velocity, np.float64)
         if len(v) < MIN_NOTES:
             return np.clip(np.round(v), 1, 127).astype(np.int16)
-        X = onset_features(audio, onset_s, pitch, v)
-        z = self.net(torch.from_numpy(X)).numpy().astype(np.float64)
-        sz, sv = float(z.std()), float(v.std())
-        if sz < 1e-6 or sv < 1e-6:
-            return np.clip(np.round(v), 1, 127).astype(np.int16)
-        out = np.median(v) + (z - np.median(z)) * (sv / sz)
-        return np.clip(np.round(out), 1, 127).astype(np.int16)
+        return spread_like(self.net(torch.from_numpy(onset_features(audio, onset_s, pitch, v))).numpy(), v)
 
     def refine_frames(self, states: np.ndarray, velocity: np.ndarray, audio: np.ndarray) -> np.ndarray:
         """(T, 88) velocity/128 with the value at every onset and re-onset frame replaced by the

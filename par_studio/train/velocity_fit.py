@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..constants import FRAME_SECONDS, MIN_MIDI, ONSET_STATES, VELOCITY_SCALE
-from ..velocity import MIN_NOTES, RefinerNet, VelocityRefiner, onset_features, save_refiner
+from ..velocity import MIN_NOTES, RefinerNet, VelocityRefiner, onset_features, save_refiner, spread_like
 
 
 def item_examples(audio_path: Path, model, cache: Path | None) -> dict:
@@ -81,9 +81,8 @@ def score(items: list[dict], refiner: VelocityRefiner | None) -> dict:
         est = it["est"]
         v = est.velocity.astype(np.float64)
         if refiner is not None and len(v) >= MIN_NOTES:
-            z = refiner.net(torch.from_numpy(it["X"])).detach().numpy().astype(np.float64)
-            if z.std() > 1e-6 and v.std() > 1e-6:
-                v = np.clip(np.round(np.median(v) + (z - np.median(z)) * (v.std() / z.std())), 1, 127)
+            with torch.no_grad():
+                v = spread_like(refiner.net(torch.from_numpy(it["X"])).numpy(), v).astype(np.float64)
         ref = it["ref"]
         f1s.append(tv.precision_recall_f1_overlap(
             ref.intervals(), ref.pitches_hz(), ref.velocity.astype(float), est.intervals(), est.pitches_hz(),
