@@ -1,7 +1,7 @@
 """Train the velocity refiner (:mod:`par_studio.velocity`) on corpus-v2 items.
 
     python -m par_studio.train.velocity_fit --corpus CORPUS --model models/par-compact-320.pt \
-        --files 200 --out models/velocity-refiner.pt
+        --files 514 --out models/velocity-refiner.pt
 
 Each training item (``--files`` of them, evenly spaced over ``CORPUS/train``) is transcribed by
 ``--model`` with the decoder's own velocities; the decoded notes that match a reference note
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m par_studio.train.velocity_fit", description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", required=True, type=Path, help="corpus v2 folder (train/ and calibration/)")
     p.add_argument("--model", required=True, type=Path, help="checkpoint whose decoder velocities are refined")
-    p.add_argument("--files", type=int, default=200, help="training items, evenly spaced (200)")
+    p.add_argument("--files", type=int, default=514, help="training items, evenly spaced (514)")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--cache", type=Path, default=None)
     p.add_argument("--epochs", type=int, default=400)
