@@ -21,6 +21,7 @@ velocity (T, 88) float32 velocity/128, as the decoder writes them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +39,7 @@ ATTACK = (-2, 6)  #: frames of the attack window around the onset: -32 ms .. +96
 BEFORE = (-7, -3)  #: frames of the level before it: -112 .. -48 ms
 INHARMONICITY = 0.0004  #: partial h at h·f0·sqrt(1 + B·h²)
 MIN_NOTES = 8  #: fewer notes in a recording: the decoder's velocities are kept
+CHUNK = 512  #: notes whose spectra are taken at once
 N_FEATURES = 3 * N_PARTIALS + N_PARTIALS + 8
 REFINER_FILE = "velocity-refiner.pt"
 
@@ -54,45 +56,36 @@ def _spectra(audio: np.ndarray, frames: np.ndarray) -> np.ndarray:
 
 
 def onset_features(audio: np.ndarray, onset_s: np.ndarray, pitch: np.ndarray,
-                   model_velocity: np.ndarray) -> np.ndarray:
+                   model_velocity: np.ndarray, tick: Callable[[], None] | None = None) -> np.ndarray:
     """(N, N_FEATURES) float32 features of N notes: onset_s (N,) seconds of ``audio`` (at A440),
     pitch (N,) MIDI, model_velocity (N,) the decoder's MIDI velocity. Partials above 7.8 kHz
-    are 0 with a 0 in their 'present' column."""
+    are 0 with a 0 in their 'present' column. Spectra are taken CHUNK notes at a time (memory
+    stays small for long recordings); ``tick()`` is called after each chunk (it may raise to
+    cancel)."""
     onset_s, pitch = np.asarray(onset_s, np.float64), np.asarray(pitch, np.float64)
     v = np.asarray(model_velocity, np.float64)
     n = len(onset_s)
     if n == 0:
         return np.zeros((0, N_FEATURES), np.float32)
     k = np.round(onset_s * SAMPLE_RATE / HOP).astype(np.int64)
-    offsets = np.arange(BEFORE[0], ATTACK[1])
-    need = np.unique((k[:, None] + offsets[None, :]).ravel())
-    need = need[(need >= 0) & (need * HOP < len(audio) + N_FFT // 2)]
-    row = {int(f): i for i, f in enumerate(need)}
-    S = _spectra(audio, need) if len(need) else np.zeros((0, N_FFT // 2 + 1), np.float32)
     att = np.full((n, N_PARTIALS), np.nan)
     pre = np.full((n, N_PARTIALS), np.nan)
     f0 = 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
-    for i in range(n):
-        a = [row[f] for f in range(k[i] + ATTACK[0], k[i] + ATTACK[1]) if f in row]
-        b = [row[f] for f in range(k[i] + BEFORE[0], k[i] + BEFORE[1]) if f in row]
-        for h in range(1, N_PARTIALS + 1):
-            fh = h * f0[i] * np.sqrt(1.0 + INHARMONICITY * h * h)
-            if fh > 7800.0:
-                continue
-            c = fh * N_FFT / SAMPLE_RATE
-            w = max(2, int(c * (0.015 if h < 3 else 0.03)))
-            lo, hi = max(1, int(c) - w), int(c) + w + 1
-            if a:
-                att[i, h - 1] = S[a, lo:hi].max()
-            pre[i, h - 1] = S[b, lo:hi].max() if b else att[i, h - 1] - 60.0
+    for c0 in range(0, n, CHUNK):
+        _partial_levels(audio, k[c0:c0 + CHUNK], f0[c0:c0 + CHUNK], att[c0:c0 + CHUNK], pre[c0:c0 + CHUNK])
+        if tick is not None:
+            tick()
     present = np.isfinite(att)
     level = np.nanmedian(np.where(present, att, np.nan), axis=0) if present.any() else np.zeros(N_PARTIALS)
     level = np.where(np.isfinite(level), level, 0.0)
     rel = att - level
     # the fundamental's attack against the file's typical attack within half an octave
     a1 = att[:, 0]
-    near = np.array([np.nanmedian(np.where(np.abs(pitch - p) <= 6, a1, np.nan)) for p in pitch])
-    chord = np.array([np.sum(np.abs(onset_s - t) < 0.035) for t in onset_s], np.float64)
+    near_of = {p: np.nanmedian(np.where(np.abs(pitch - p) <= 6, a1, np.nan)) for p in np.unique(pitch)}
+    near = np.array([near_of[p] for p in pitch])
+    srt = np.sort(onset_s)  # notes starting within ±35 ms: the chord
+    chord = (np.searchsorted(srt, onset_s + 0.035, "left") - np.searchsorted(srt, onset_s - 0.035, "right")
+             ).astype(np.float64)
     med_v = float(np.median(v))
     with np.errstate(all="ignore"):
         X = np.column_stack([
@@ -111,6 +104,29 @@ def spread_like(z: np.ndarray, v: np.ndarray) -> np.ndarray:
     sz, sv = float(z.std()), float(v.std())
     out = v if sz < 1e-6 or sv < 1e-6 else np.median(v) + (z - np.median(z)) * (sv / sz)
     return np.clip(np.round(out), 1, 127).astype(np.int16)
+
+
+def _partial_levels(audio, k, f0, att, pre) -> None:
+    """Fill att / pre (m, N_PARTIALS) with the peak dB of each partial of m notes (onset frames
+    ``k`` of the HOP grid, fundamentals ``f0`` Hz) in the attack and the before windows."""
+    offsets = np.arange(BEFORE[0], ATTACK[1])
+    need = np.unique((k[:, None] + offsets[None, :]).ravel())
+    need = need[(need >= 0) & (need * HOP < len(audio) + N_FFT // 2)]
+    row = {int(f): i for i, f in enumerate(need)}
+    S = _spectra(audio, need) if len(need) else np.zeros((0, N_FFT // 2 + 1), np.float32)
+    for i in range(len(k)):
+        a = [row[f] for f in range(k[i] + ATTACK[0], k[i] + ATTACK[1]) if f in row]
+        b = [row[f] for f in range(k[i] + BEFORE[0], k[i] + BEFORE[1]) if f in row]
+        for h in range(1, N_PARTIALS + 1):
+            fh = h * f0[i] * np.sqrt(1.0 + INHARMONICITY * h * h)
+            if fh > 7800.0:
+                continue
+            c = fh * N_FFT / SAMPLE_RATE
+            w = max(2, int(c * (0.015 if h < 3 else 0.03)))
+            lo, hi = max(1, int(c) - w), int(c) + w + 1
+            if a:
+                att[i, h - 1] = S[a, lo:hi].max()
+            pre[i, h - 1] = S[b, lo:hi].max() if b else att[i, h - 1] - 60.0
 
 
 class RefinerNet(nn.Module):
@@ -139,23 +155,25 @@ class VelocityRefiner:
     metadata: dict
 
     @torch.inference_mode()
-    def velocities(self, audio: np.ndarray, onset_s, pitch, model_velocity) -> np.ndarray:
+    def velocities(self, audio: np.ndarray, onset_s, pitch, model_velocity,
+                   tick: Callable[[], None] | None = None) -> np.ndarray:
         """(N,) int16 MIDI velocities of N notes, ordered by the refiner and spread like
         ``model_velocity`` (same median and standard deviation); ``model_velocity`` itself
         when the recording has fewer than MIN_NOTES notes."""
         v = np.asarray(model_velocity, np.float64)
         if len(v) < MIN_NOTES:
             return np.clip(np.round(v), 1, 127).astype(np.int16)
-        return spread_like(self.net(torch.from_numpy(onset_features(audio, onset_s, pitch, v))).numpy(), v)
+        return spread_like(self.net(torch.from_numpy(onset_features(audio, onset_s, pitch, v, tick))).numpy(), v)
 
-    def refine_frames(self, states: np.ndarray, velocity: np.ndarray, audio: np.ndarray) -> np.ndarray:
+    def refine_frames(self, states: np.ndarray, velocity: np.ndarray, audio: np.ndarray,
+                      tick: Callable[[], None] | None = None) -> np.ndarray:
         """(T, 88) velocity/128 with the value at every onset and re-onset frame replaced by the
         refined one (what :func:`par_studio.notes.decode` reads as the note's velocity)."""
         t, k = np.nonzero(np.isin(states, ONSET_STATES))
         out = np.array(velocity, np.float32, copy=True)
         if len(t) < MIN_NOTES:
             return out
-        v = self.velocities(audio, t * FRAME_SECONDS, k + MIN_MIDI, velocity[t, k] * VELOCITY_SCALE)
+        v = self.velocities(audio, t * FRAME_SECONDS, k + MIN_MIDI, velocity[t, k] * VELOCITY_SCALE, tick)
         out[t, k] = v.astype(np.float32) / VELOCITY_SCALE
         return out
 

@@ -142,3 +142,29 @@ def test_engine_refines_velocities_and_redecode_gives_the_same():
     again = redecode(ref.info["features"], model)
     assert again.velocity_refined and again.notes.equals(ref.notes)
     assert redecode(ref.info["features"], model, refine_velocity=False).notes.equals(plain.notes)
+
+
+def test_refiner_polls_cancel_and_takes_long_recordings_in_chunks():
+    from conftest import lively_model, piano_like
+    from par_studio.engine.offline import Cancelled, transcribe
+
+    rng = np.random.default_rng(3)
+    n = 3 * vr.CHUNK + 7
+    onsets, pitches, vel = np.sort(rng.uniform(0, 60, n)), rng.integers(21, 109, n), rng.integers(1, 128, n)
+    y = rng.standard_normal(61 * SAMPLE_RATE).astype(np.float32) * 0.01
+    ticks = []
+    X = vr.onset_features(y, onsets, pitches, vel, tick=lambda: ticks.append(1))
+    assert X.shape == (n, vr.N_FEATURES) and len(ticks) == 4  # four chunks, a poll after each
+    # a note's partial levels do not depend on which chunk it was taken in
+    tail = vr.onset_features(y, onsets[-7:], pitches[-7:], vel[-7:])
+    assert np.array_equal(X[-7:, :2 * vr.N_PARTIALS], tail[:, :2 * vr.N_PARTIALS])
+
+    # cancelling while the refiner works stops the transcription
+    model = lively_model()
+    audio = piano_like(6.5, notes=[(0.1 + 0.3 * i, 40 + (7 * i) % 40, 0.5) for i in range(20)])
+    polls = []
+    plain = transcribe(audio, model, refine_velocity=False, should_cancel=lambda: polls.append(1) and False)
+    assert len(plain.notes) >= vr.MIN_NOTES
+    decoder_polls, seen = len(polls), []
+    with pytest.raises(Cancelled):  # the decoder polls as often as before; the next poll is the refiner's
+        transcribe(audio, model, should_cancel=lambda: seen.append(1) or len(seen) > decoder_polls)

@@ -256,7 +256,11 @@ def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress
         states[a:b], probs[a:b], vels[a:b] = s.numpy(), p.numpy(), v.numpy()
     refiner = load_refiner() if heard is not None else None
     if refiner is not None:
-        vels = refiner.refine_frames(states, vels, heard)
+        def poll() -> None:
+            if should_cancel is not None and should_cancel():
+                raise Cancelled()
+
+        vels = refiner.refine_frames(states, vels, heard, tick=poll)
     if report is not None:
         report(1.0)
     shift = model.cfg.offset_shift_s
