@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def main(argv=None) -> int:
     from par_studio.audio.io import load_audio
     from par_studio.engine.offline import transcribe
     from par_studio.model.checkpoint import resolve_model
-    from par_studio.notes import decode, notes_from_midi
+    from par_studio.notes import notes_from_midi
     from par_studio.train.evaluate import note_metrics
     from par_studio.velocity import load_refiner
 
@@ -66,10 +67,8 @@ def main(argv=None) -> int:
             vel = refiner.refine_frames(tr.states, tr.velocity, heard)
             spent += time.process_time() - t0
             audio_s += len(audio) / 16000
-            s = tr.tuning.time_scale
             for name, v in (("decoder", tr.velocity), ("refined", vel)):
-                est = decode(tr.states, v, offset_shift=tr.offset_shift_s)
-                est.onset, est.offset = est.onset * s, est.offset * s
+                est = replace(tr, velocity=v).redecode()  # the app's decoder, on the recording's clock
                 f1[name].append(note_metrics(ref, est, frames=False)["note_offset_velocity"]["f1"])
                 m = mt.match_notes(ref.intervals(), ref.pitches_hz(), est.intervals(), est.pitches_hz(),
                                    offset_ratio=None)

@@ -74,7 +74,8 @@ def training_arrays(items: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 def score(items: list[dict], refiner: VelocityRefiner | None) -> dict:
     """Median per-item correlation of estimated and true velocities (matched notes) and mean
     note+offset+velocity F1 (mir_eval) with the refiner's velocities (None: the decoder's)."""
-    import mir_eval.transcription_velocity as tv
+    from ..notes import Notes
+    from .evaluate import note_metrics
 
     cors, f1s = [], []
     for it in items:
@@ -84,9 +85,8 @@ def score(items: list[dict], refiner: VelocityRefiner | None) -> dict:
             with torch.no_grad():
                 v = spread_like(refiner.net(torch.from_numpy(it["X"])).numpy(), v).astype(np.float64)
         ref = it["ref"]
-        f1s.append(tv.precision_recall_f1_overlap(
-            ref.intervals(), ref.pitches_hz(), ref.velocity.astype(float), est.intervals(), est.pitches_hz(),
-            v, onset_tolerance=0.05, offset_ratio=0.2, offset_min_tolerance=0.05, velocity_tolerance=0.1)[2])
+        scored = Notes(est.onset, est.offset, est.pitch, v)  # as `par-studio evaluate` scores them
+        f1s.append(note_metrics(ref, scored, frames=False)["note_offset_velocity"]["f1"])
         if len(it["ref_i"]) >= MIN_NOTES:
             cors.append(np.corrcoef(ref.velocity[it["ref_i"]].astype(float), v[it["est_i"]])[0, 1])
     return {"corr_median": float(np.nanmedian(cors)) if cors else float("nan"),
