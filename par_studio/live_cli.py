@@ -2,7 +2,11 @@
 
 Prints one line per note as soon as it ends (onset, offset, pitch name, velocity), optionally
 sends note on/off to a MIDI output port, and writes everything found to a MIDI file at the end
-of input or on Ctrl+C.
+of input or on Ctrl+C. The notes are printed and sent with the decoder's velocities as they are
+found; the file gets the velocities refined from the whole take, as ``par-studio transcribe``
+refines them (:mod:`par_studio.engine.take`): for that, with ``-o``, the take's audio (float32,
+64 KB/s) and frames (states and velocities, 14 KB/s) are kept, 280 MB per hour, for takes up to
+:data:`~par_studio.engine.take.MAX_TAKE_SECONDS` (a longer one keeps the decoder's velocities).
 """
 
 from __future__ import annotations
@@ -137,7 +141,12 @@ def cmd_live(args) -> int:
     midi = None
     if args.midi_out:
         midi = _MidiSender(open_midi_output(args.midi_out, virtual=args.midi_virtual))
-    engine = StreamingEngine(model, keep_history=False, sensitivity=args.sensitivity)
+    from .engine.take import TakeAudio, refiner_available
+
+    # the file's velocities are refined from the whole take at the end: keep its frames and audio
+    take = TakeAudio() if args.output and refiner_available() else None
+    engine = StreamingEngine(model, keep_history=take is not None, keep_probabilities=False,
+                             sensitivity=args.sensitivity)
     tuning = getattr(args, "tuning", None)
     if tuning is not None and tuning.corrects:  # heard at A440, notes on the input's clock
         from .engine.tuned_stream import TunedStream
@@ -165,6 +174,8 @@ def cmd_live(args) -> int:
             if len(x):
                 if recorder is not None:
                     recorder.write(x)
+                if take is not None:
+                    take.append(x)
                 upd = engine.push(x)
                 _print_notes(upd.finished)
                 if midi:
@@ -186,7 +197,12 @@ def cmd_live(args) -> int:
         midi.update(upd.finished, upd.sounding)
         midi.close()
     notes = engine.notes()
-    written, fell_back = None, False
+    written, fell_back, refined = None, False, False
+    if take is not None:
+        try:
+            notes, refined = _refined_notes(engine, take, notes)
+        except KeyboardInterrupt:  # the file is still written, with the decoder's velocities
+            interrupted = True
     if args.output:
         from .outputs import write_or_fallback
         from .tempo import resolve_tempo
@@ -201,8 +217,25 @@ def cmd_live(args) -> int:
     print(f"live: {'interrupted; ' if interrupted else ''}{len(notes)} notes, {audio_s:.1f} s of audio "
           f"in {wall:.1f} s, {source.overflows} overflows ({source.dropped_samples} samples dropped)"
           f"{', written to ' + shown(written) if written else ''}"
+          f"{' (velocities refined from the whole take)' if written and refined else ''}"
           f"{', audio recorded to ' + str(args.record) if recorder is not None else ''}", file=sys.stderr)
     return 130 if interrupted else 1 if fell_back else 0
+
+
+def _refined_notes(engine, take, notes):
+    """(notes, refined): the take's notes with their velocities refined from its audio (the
+    result of ``engine``, a finished StreamingEngine or TunedStream that kept its history, and
+    ``take``, its TakeAudio), else ``notes`` as found and False."""
+    from .engine.take import MAX_TAKE_SECONDS, refine_take
+
+    audio = take.array()
+    if audio is None:
+        print(f"live: the take is longer than {MAX_TAKE_SECONDS / 3600:.0f} h; its velocities are the "
+              "decoder's", file=sys.stderr)
+        return notes, False
+    print("live: refining the velocities from the whole take…", file=sys.stderr)
+    tr = refine_take(engine.result(), audio)
+    return (tr.notes, True) if tr.velocity_refined else (notes, False)
 
 
 def _live_tuning_arg(text: str):
@@ -232,8 +265,9 @@ def add_live_parser(sub) -> None:
     p.add_argument("--midi-virtual", action="store_true",
                    help="create --midi-out PORT as a virtual port (Linux/macOS)")
     p.add_argument("-o", "--output", metavar="OUT.mid",
-                   help="write all notes found to a MIDI (.mid) or CSV (.csv) file; checked before "
-                        "the session starts, saved to the user data folder if it fails at the end")
+                   help="write all notes found to a MIDI (.mid) or CSV (.csv) file, with the velocities "
+                        "refined from the whole take at the end; checked before the session starts, "
+                        "saved to the user data folder if it fails at the end")
     p.add_argument("--tempo", type=tempo_arg, default="auto", metavar="BPM|auto",
                    help="tempo of the -o MIDI file (default: detected from the notes)")
     p.add_argument("--record", metavar="TAKE.wav",

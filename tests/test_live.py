@@ -180,14 +180,12 @@ def live_cli_inputs(tmp_path):
     return audio, wav, ckpt
 
 
-def test_live_cli_matches_transcribe(tmp_path, capsys, monkeypatch):
+def test_live_cli_matches_transcribe(tmp_path, capsys):
     from par_studio import cli
-    from par_studio.engine import offline
     from par_studio.midi_io import read_midi
 
     audio, wav, ckpt = live_cli_inputs(tmp_path)
-    # live input keeps the decoder's velocities (the refiner needs the whole recording)
-    monkeypatch.setattr(offline, "load_refiner", lambda: None)
+    # both refine the velocities from the whole recording (live: when the take stops)
     # live input is heard as it is, not tuning-corrected: compare with transcribe at A440
     assert cli.main(["transcribe", str(wav), "--model", str(ckpt), "-o", str(tmp_path / "off.mid"), "-q",
                      "--tuning", "off"]) == 0

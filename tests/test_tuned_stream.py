@@ -63,13 +63,11 @@ def test_in_tune_stream_is_the_plain_engine():
     assert tuned.latency_ms == plain.latency_ms
 
 
-def test_live_cli_at_a_set_tuning_matches_transcribe_at_it(tmp_path, capsys, monkeypatch):
+def test_live_cli_at_a_set_tuning_matches_transcribe_at_it(tmp_path, capsys):
     from par_studio import cli
-    from par_studio.engine import offline
     from par_studio.midi_io import read_midi
     from test_live import live_cli_inputs
 
-    monkeypatch.setattr(offline, "load_refiner", lambda: None)  # live keeps the decoder's velocities
     _, wav, ckpt = live_cli_inputs(tmp_path)
     assert cli.main(["transcribe", str(wav), "--model", str(ckpt), "-o", str(tmp_path / "off.mid"), "-q",
                      "--tuning", "+30"]) == 0

@@ -2,7 +2,10 @@
 
 The input is read by the GUI thread from the source's ring buffer (``_drain_live``) and sent to
 the :class:`~.workers.LiveWorker` thread through a queued signal; results come back as signals
-and are drawn by a 30 Hz display timer (``_refresh_live``). A mixin of
+and are drawn by a 30 Hz display timer (``_refresh_live``). When the take stops, the worker
+refines its velocities from the take's audio (kept here as it is sent, float32: 230 MB per
+hour) as an offline transcription refines the same frames (:mod:`par_studio.engine.take`)
+before the result comes back; what is drawn then is what is exported. A mixin of
 :class:`~.main_window.MainWindow`.
 """
 
@@ -283,15 +286,20 @@ class LiveSessionMixin:
             rest = lv["source"].take_raw()
             if rest is not None and len(rest):
                 self._sigLiveAudio.emit((np.zeros(0, np.float32), rest))
+        # the take's input, for its velocities to be refined from the whole take (in the worker's
+        # thread, engine/take.py) and then for playing and saving it: kept as one array from here
+        audio = np.concatenate(lv["blocks"]) if lv["blocks"] else None
+        lv["blocks"] = [] if audio is None else [audio]
         self.statusBar().showMessage("Live: finishing…")
-        self._sigLiveFinish.emit()
+        self._sigLiveFinish.emit(audio)
 
     def _on_live_finished(self, result) -> None:
         lv = self.live
         if lv is None:
             return
         self._refresh_live()
-        audio = np.concatenate(lv["blocks"]) if lv["blocks"] else np.zeros(1, np.float32)
+        blocks = lv["blocks"]  # one array since stop_live
+        audio = blocks[0] if len(blocks) == 1 else np.concatenate(blocks) if blocks else np.zeros(1, np.float32)
         spec = np.ascontiguousarray(self.timeline.live_spectrogram())
         pitch = np.ascontiguousarray(self.timeline.live_pitch_spectrogram())
         worker = lv.get("worker")
@@ -321,8 +329,9 @@ class LiveSessionMixin:
         self.candidates.set_transcription(result)
         self.timeline.set_playhead(self.loaded.duration)
         self.setWindowTitle("Live recording[*] — PAR Studio")
-        self.statusBar().showMessage(f"Live stopped: {len(self.notes)} notes in {self.loaded.duration:.1f} s. "
-                                     "Export with Ctrl+E, or press Space to listen.", 10000)
+        refined = " (velocities refined from the whole take)" if getattr(result, "velocity_refined", False) else ""
+        self.statusBar().showMessage(f"Live stopped: {len(self.notes)} notes in {self.loaded.duration:.1f} s"
+                                     f"{refined}. Export with Ctrl+E, or press Space to listen.", 10000)
         self.sigLiveStopped.emit(result)
 
     def _teardown_live(self, wait: bool) -> None:

@@ -66,7 +66,7 @@ class MainWindow(ActionsMixin, ToolbarMixin, SettingsMixin, FileSessionMixin, Tr
     sigPitchSpectrum = Signal()  #: the pitch spectrogram of the open audio is shown
     # to the live worker (queued across threads)
     _sigLiveAudio = Signal(object)
-    _sigLiveFinish = Signal()
+    _sigLiveFinish = Signal(object)  #: the take's input, (n,) float32 16 kHz mono, to refine its velocities
 
     def __init__(self, settings: QSettings | None = None, models_dir=None, autosave_dir=None):
         super().__init__()

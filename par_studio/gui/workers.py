@@ -10,7 +10,7 @@
   the hall reverb reduced first if asked (:mod:`par_studio.dereverb`).
 * :class:`LiveWorker` – lives in its own thread for a live session: receives audio blocks via
   a queued signal, pushes them to the streaming engine and the display spectrogram, and emits
-  what is new.
+  what is new; at the end, the take's velocities refined from its audio.
 
 :func:`start_job` moves a job to a fresh QThread, starts it and cleans up when it ends.
 """
@@ -468,8 +468,9 @@ class LiveWorker(QObject):
         upd.compute_s = time.perf_counter() - t
         self.update.emit(upd)
 
-    @Slot()
-    def finish(self) -> None:
+    @Slot(object)
+    def finish(self, audio=None) -> None:
+        """End of input; ``audio``: the take's input ((n,) float32 16 kHz) to refine its velocities."""
         if self._abort.is_set():
             return
         result = None
@@ -489,4 +490,11 @@ class LiveWorker(QObject):
         except Exception as exc:
             log_exception(f"{type(self).__name__} failed", exc)
             self.failed.emit(_plain(exc))
+        if result is not None and audio is not None:
+            from ..engine.take import Cancelled, refine_take
+
+            try:
+                result = refine_take(result, audio, should_cancel=self._abort.is_set)
+            except Cancelled:
+                return  # torn down meanwhile: nobody waits for the result
         self.finished.emit(result)

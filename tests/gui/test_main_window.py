@@ -178,8 +178,9 @@ def test_live_from_file_source_produces_notes(qtbot, make_window, short_audio, t
     result = blocker.args[0]
     assert result is not None and len(result.notes) > 0
     model, _ = win.model_cache[win.current_spec().key()]
-    # live keeps the decoder's velocities (the refiner needs the whole recording)
-    assert result.notes.equals(transcribe(audio, model, sensitivity=0.4, refine_velocity=False).notes)
+    # when the take stops its velocities are refined from it, as offline refines them
+    assert result.velocity_refined
+    assert result.notes.equals(transcribe(audio, model, sensitivity=0.4).notes)
     assert win.notes is result.notes
     assert win.timeline.drawn_notes().equals(result.notes)
     assert win.loaded.duration == pytest.approx(len(audio) / 16000)

@@ -264,12 +264,12 @@ def test_live_session_hears_a_set_tuning_at_a440(qtbot, make_window, example_6s)
     with qtbot.waitSignal(win.sigTranscribed, timeout=LONG):
         choose(qtbot, win, "set", "+35")
     offline = transcribe(load_audio(sharp), win.model_cache[win.current_spec().key()][0],
-                         tuning=Tuning(35.0, "set"), refine_velocity=False)  # live: the decoder's velocities
+                         tuning=Tuning(35.0, "set"))  # the live take's velocities are refined when it stops
     with qtbot.waitSignal(win.sigLiveStopped, timeout=LONG) as blocker:
         win.start_live(FileSource(load_audio(sharp), realtime=False))
         assert "A4 = 449.0 Hz" in win.statusBar().currentMessage()
     result = blocker.args[0]
-    assert result.tuning == Tuning(35.0, "set")
+    assert result.tuning == Tuning(35.0, "set") and result.velocity_refined
     assert len(result.notes) > 0 and result.notes.equals(offline.notes, atol=1e-3)
 
 
