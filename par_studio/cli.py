@@ -95,7 +95,15 @@ def sensitivity_arg(text: str) -> float:
 def add_sensitivity_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sensitivity", type=sensitivity_arg, default=0.0, metavar="S",
                    help="note sensitivity, −1..1: above 0 finds more notes (fewer missed, more "
-                        "false), below 0 fewer (default 0: as calibrated on validation data)")
+                        "false), below 0 fewer (default 0: as calibrated)")
+
+
+def add_note_check_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-note-check", dest="note_check", action="store_false",
+                   help="keep every note the decoder proposes at its calibrated sensitivity, "
+                        "without the model's note verifier (which decodes more loosely and keeps "
+                        "the proposals it judges real: on the calibration recordings it finds "
+                        "more notes with fewer false ones)")
 
 
 def tuning_arg(text: str):
@@ -143,6 +151,7 @@ def add_transcribe_parser(sub) -> None:
                    help="write the MIDI file quantised to the beat grid (steady tempo, notes on "
                         "16ths or triplets, as in the score) instead of the played times")
     add_sensitivity_arg(p)
+    add_note_check_arg(p)
     add_tuning_arg(p)
     add_dereverb_arg(p)
     p.add_argument("--tempo", type=tempo_arg, default="auto", metavar="BPM|auto",
@@ -184,8 +193,15 @@ def cmd_info(args) -> int:
           f"projection {m['projection']:,}, decoder {m['decoder']:,}); 31.25 frames/s")
     b = model.cfg.state_bias
     print(f"decoding:     onset bias {b[2]:+g}, offset bias {b[1]:+g}, note ends "
-          f"+{1000 * model.cfg.offset_shift_s:.0f} ms (calibrated on validation; --sensitivity adds "
+          f"+{1000 * model.cfg.offset_shift_s:.0f} ms (calibrated; --sensitivity adds "
           "to the onset bias)")
+    from .verifier import find_verifier
+
+    v = find_verifier(model)
+    d["note_check"] = None if v is None else {"shift": v.shift, "keep_above": v.keep_above}
+    print("note check:   " + ("none for these weights (notes as the decoder finds them)" if v is None else
+                             f"verifier: proposals at onset bias +{v.shift:g}, kept when p >= {v.keep_above:g} "
+                             "(--sensitivity moves the threshold)"))
     for key in ("training_data", "steps", "cpu_hours", "trained_at"):
         if key in meta:
             print(f"{key.replace('_', ' ') + ':':<13} {meta[key]}")

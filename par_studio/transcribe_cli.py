@@ -107,7 +107,8 @@ def _transcribe_one(path, model, args, tqdm):
             bar.refresh()
         tr = transcribe(audio, model, progress=progress, sensitivity=args.sensitivity,
                         threads=getattr(args, "threads", None), tuning=getattr(args, "tuning", None),
-                        dereverb=getattr(args, "dereverb", False))
+                        dereverb=getattr(args, "dereverb", False),
+                        verify_notes=getattr(args, "note_check", True))
     if tr.tuning.corrects and not args.quiet:
         print(f"{shown(path)}: piano tuning {tr.tuning.describe()}", file=sys.stderr)
     return tr

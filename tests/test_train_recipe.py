@@ -22,7 +22,7 @@ def test_plan_orders_corpus_train_ship_and_variants_start_from_320(tmp_path):
     models = tmp_path / "models"
     cmds = recipe.plan(r, tmp_path / "work", recipe.STAGES, set(), models)
     assert cmds[0][:2] == ["par-studio", "build-corpus-v2"]
-    assert len(cmds) == 1 + 2 * len(r["model"]) + 1
+    assert len(cmds) == 1 + 3 * len(r["model"]) + 1
     assert "par_studio.train.velocity_fit" in cmds[-1]  # after every model is shipped
     assert Path(cmds[-1][cmds[-1].index("--model") + 1]).name == f"{r['velocity']['model']}.pt"
     trains = [c for c in cmds if c[:2] == ["par-studio", "train"]]
@@ -37,6 +37,15 @@ def test_plan_orders_corpus_train_ship_and_variants_start_from_320(tmp_path):
         assert int(c[c.index("--cooldown-start") + 1]) < steps
     ships = [c for c in cmds if "par_studio.train.ship" in c]
     assert all(sum(a == "--heldout" for a in c) == len(recipe.HELDOUT_SETS) for c in ships)
+    # each model's verifier is fitted right after it ships, on its shipped weights
+    for i, c in enumerate(cmds):
+        if "par_studio.train.verifier_fit" in c:
+            ship = cmds[i - 1]
+            name = ship[ship.index("--name") + 1]
+            assert "par_studio.train.ship" in ship
+            assert Path(c[c.index("--model") + 1]) == models / f"{name}.pt"
+            assert Path(c[c.index("--out") + 1]) == models / f"{name}.verifier.npz"
+    assert sum("par_studio.train.verifier_fit" in c for c in cmds) == len(r["model"])
     # the decoder is calibrated on the calibration set that the corpus stage renders
     assert all(Path(c[c.index("--tune-dir") + 1]).name == "calibration" for c in ships)
     assert cmds[0][cmds[0].index("--calibration") + 1] == str(r["corpus"]["calibration"])

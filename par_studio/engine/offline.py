@@ -26,6 +26,7 @@ from ..model.par import ARState, PARModel
 from ..notes import Notes, decode
 from ..tuning import Tuning, resolve_tuning
 from ..velocity import load_refiner
+from ..verifier import find_verifier
 from .progress import Throttle
 from .threads import acoustic_threads, torch_threads
 
@@ -83,7 +84,7 @@ class Transcription:
     """What a transcription produces (offline or streaming).
 
     notes: the decoded notes. states: (T, 88) uint8 greedy states; probabilities: (T, 88, 5)
-    float16 state probabilities; velocity: (T, 88) float32 predicted velocity/128 (at onset
+    float16 state probabilities (of the decoder's proposals when ``notes_verified``); velocity: (T, 88) float32 predicted velocity/128 (at onset
     frames refined from the audio when ``velocity_refined``); frame k
     is centred at k × 32 ms. model: preset name; latency_ms: the model's look-ahead.
     """
@@ -100,6 +101,7 @@ class Transcription:
     tuning: Tuning = field(default_factory=Tuning)  #: the piano's tuning it was heard with
     dereverb: bool = False  #: whether the late reverberation was reduced first
     velocity_refined: bool = False  #: onset velocities re-ranked by :mod:`par_studio.velocity`
+    notes_verified: bool = False  #: proposals checked by the model's :mod:`par_studio.verifier`
 
     @property
     def n_frames(self) -> int:
@@ -152,7 +154,7 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
                should_cancel: Callable[[], bool] | None = None, sensitivity: float = 0.0,
                keep_features: bool = False, threads: int | None = None,
                tuning: Tuning | None = None, dereverb: bool = False,
-               refine_velocity: bool = True) -> Transcription:
+               refine_velocity: bool = True, verify_notes=True) -> Transcription:
     """Transcribe (n_samples,) float32 mono 16 kHz audio with ``model`` (eval mode).
 
     ``tuning``: the piano's tuning; None measures it (:func:`par_studio.tuning.resolve_tuning`),
@@ -168,6 +170,10 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
     makes the decoder find more (> 0) or fewer (< 0) notes; see :meth:`PARModel.step`.
     ``refine_velocity``: re-rank the onset velocities with the shipped velocity refiner
     (:mod:`par_studio.velocity`; the decoder's own when False or when it is not installed).
+    ``verify_notes``: when the model has a note verifier (:mod:`par_studio.verifier`), decode
+    at its looser sensitivity and keep the proposals it accepts (``sensitivity`` then moves
+    its threshold); False, or no verifier: the decoder as calibrated; a
+    :class:`~par_studio.verifier.NoteVerifier`: that one (training, tests).
     ``keep_features``: also keep the acoustic features in ``info["features"]``
     (:class:`AcousticFeatures`) when they fit in :data:`MAX_FEATURE_CACHE_BYTES`, for
     :func:`redecode`.
@@ -200,7 +206,7 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
 
     heard = audio_t.numpy()
     tr = _decode_chunks(chunks(), T, model, sensitivity, progress, should_cancel, duration, tuning,
-                        heard if refine_velocity else None)
+                        heard, refine_velocity, verify_notes)
     tr.dereverb = bool(dereverb)
     if keep:
         tr.info["features"] = AcousticFeatures(torch.cat(feats), torch.cat(vfeats), model, duration, tuning,
@@ -212,10 +218,11 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
 def redecode(features: AcousticFeatures, model: PARModel, sensitivity: float = 0.0,
              progress: Callable[[float], None] | None = None,
              should_cancel: Callable[[], bool] | None = None,
-             chunk_frames: int = DEFAULT_CHUNK_FRAMES, refine_velocity: bool = True) -> Transcription:
+             chunk_frames: int = DEFAULT_CHUNK_FRAMES, refine_velocity: bool = True,
+             verify_notes=True) -> Transcription:
     """Run only the decoder again over kept acoustic features (e.g. with another sensitivity):
-    exactly what :func:`transcribe` gives for the same audio, model, sensitivity and
-    ``refine_velocity``, at the decoder's cost alone. The features keep their own copy (the
+    exactly what :func:`transcribe` gives for the same audio, model, sensitivity,
+    ``refine_velocity`` and ``verify_notes``, at the decoder's cost alone. The features keep their own copy (the
     result's ``info`` too)."""
     if features.model is not model:
         raise ValueError("these acoustic features were computed by another model")
@@ -224,17 +231,24 @@ def redecode(features: AcousticFeatures, model: PARModel, sensitivity: float = 0
     chunks = ((a, features.feat[a:a + chunk_frames], features.vfeat[a:a + chunk_frames])
               for a in range(0, T, chunk_frames))
     tr = _decode_chunks(chunks, T, model, sensitivity, progress, should_cancel, features.duration,
-                        features.tuning, features.audio if refine_velocity else None)
+                        features.tuning, features.audio, refine_velocity, verify_notes)
     tr.dereverb = features.dereverb
     tr.info["features"] = features
     return tr
 
 
 def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress, should_cancel,
-                   duration: float, tuning: Tuning, heard: np.ndarray | None = None) -> Transcription:
+                   duration: float, tuning: Tuning, heard: np.ndarray | None = None,
+                   refine_velocity: bool = True, verify_notes=True) -> Transcription:
     """The greedy decoder over ``chunks`` of (first frame, feat (t, 88, H), vfeat (t, 88, Hv))
     covering frames 0..T-1 in order, carrying its state across chunks; then, given ``heard``
-    (the (n,) audio at A440), the onset velocities refined from it; then the notes."""
+    (the (n,) audio at A440), the proposals checked by the model's note verifier (when asked
+    and installed) and the onset velocities refined from it (when asked); then the notes."""
+    if heard is None or verify_notes is False:
+        verifier = None
+    else:  # True: the installed one for these weights, if any; or a NoteVerifier given
+        verifier = find_verifier(model) if verify_notes is True else verify_notes
+    decode_sensitivity = verifier.shift if verifier is not None else sensitivity
     states = np.zeros((T, N_KEYS), np.uint8)
     probs = np.zeros((T, N_KEYS, 5), np.float16)
     vels = np.zeros((T, N_KEYS), np.float32)
@@ -251,23 +265,29 @@ def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress
                 report((a + done) / T)
 
         with torch_threads(1):  # the decoder's per-frame ops are too small to share
-            s, p, v, ar = model.run_decoder(feat, vfeat, ar, sensitivity, tick=tick)
+            s, p, v, ar = model.run_decoder(feat, vfeat, ar, decode_sensitivity, tick=tick)
         b = a + s.shape[0]
         states[a:b], probs[a:b], vels[a:b] = s.numpy(), p.numpy(), v.numpy()
-    refiner = load_refiner() if heard is not None else None
-    if refiner is not None:
-        def poll() -> None:
-            if should_cancel is not None and should_cancel():
-                raise Cancelled()
+    def poll() -> None:
+        if should_cancel is not None and should_cancel():
+            raise Cancelled()
 
+    checked = None
+    if verifier is not None:
+        states, checked = verifier.verify(states, probs, vels, heard, sensitivity, tick=poll)
+    refiner = load_refiner() if refine_velocity and heard is not None else None
+    if refiner is not None:
         vels = refiner.refine_frames(states, vels, heard, tick=poll)
     if report is not None:
         report(1.0)
     shift = model.cfg.offset_shift_s
-    return Transcription(_on_recording_clock(decode(states, vels, offset_shift=shift), tuning),
-                         states, probs, vels, model=model.cfg.preset, latency_ms=model.latency_ms,
-                         duration=duration, offset_shift_s=shift, tuning=tuning,
-                         velocity_refined=refiner is not None)
+    tr = Transcription(_on_recording_clock(decode(states, vels, offset_shift=shift), tuning),
+                       states, probs, vels, model=model.cfg.preset, latency_ms=model.latency_ms,
+                       duration=duration, offset_shift_s=shift, tuning=tuning,
+                       velocity_refined=refiner is not None, notes_verified=checked is not None)
+    if checked is not None:
+        tr.info["verifier"] = checked
+    return tr
 
 
 def transcribe_file(path, model: PARModel, **kwargs) -> Transcription:

@@ -32,6 +32,14 @@ def tuning_note(tuning) -> str:
     return f"; {at} A4 = {tuning.a4_hz:.1f} Hz ({tuning.cents:+.0f} cents), brought to A440"
 
 
+def checked_note(checked: dict | None) -> str:
+    """The status message's words for the note verifier ("; 412 of 540 proposed notes kept");
+    nothing when the model has none or it was not used."""
+    if not checked:
+        return ""
+    return f"; {checked['kept']} of {checked['proposed']} proposed notes kept by the note check"
+
+
 class EmptyHint(QLabel):
     """What to do first, centred over the empty roll (hidden once there is audio or live input)."""
 
@@ -252,7 +260,8 @@ class FileSessionMixin:
         self.statusBar().showMessage(
             f"{len(tr.notes)} notes in {res.seconds:.1f} s ({tr.model}, {tr.latency_ms} ms; "
             f"{rtf:.2f}× real time{'; decoder only' if tr.info.get('decoder_only') else ''})"
-            + tuning_note(tuning) + ("; hall reverb reduced" if getattr(tr, "dereverb", False) else ""), 10000)
+            + tuning_note(tuning) + ("; hall reverb reduced" if getattr(tr, "dereverb", False) else "")
+            + checked_note(tr.info.get("verifier")), 10000)
         self.sigTranscribed.emit(tr)
 
     def set_notes(self, notes: Notes) -> None:

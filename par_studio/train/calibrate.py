@@ -62,7 +62,7 @@ class ValidationSet:
         self.model = model
         self.items = []
         for pair in pairs:
-            tr = transcribe(load_audio(pair.audio), model, keep_features=True)
+            tr = transcribe(load_audio(pair.audio), model, keep_features=True, verify_notes=False)
             feats = tr.info.get("features")
             if feats is None:
                 raise ValueError(f"{pair.audio} is too long to keep its features for calibration")
@@ -73,7 +73,7 @@ class ValidationSet:
 
         per_file = []
         for feats, ref in self.items:
-            est = redecode(feats, self.model).notes
+            est = redecode(feats, self.model, verify_notes=False).notes  # the biases alone
             m = note_metrics(ref, est, frames=False)
             m["frame"] = {"precision": 0.0, "recall": 0.0, "f1": 0.0}  # not computed here
             per_file.append({"metrics": m, "bands": band_metrics(ref, est)})

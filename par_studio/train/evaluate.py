@@ -100,12 +100,15 @@ def summarize(per_file: list[dict]) -> dict:
     return {"files": len(per_file), "overall": overall, "bands": bands}
 
 
-def evaluate_pairs(pairs, model, progress=None, tuning=None, dereverb: bool = False) -> dict:
+def evaluate_pairs(pairs, model, progress=None, tuning=None, dereverb: bool = False,
+                   verify_notes=True) -> dict:
     """Score every pair that can be read; a pair that cannot (unreadable or NaN audio, a
     ``.mid`` that is not MIDI, a folder or pipe named like audio, too little memory) is listed
     in ``result["failed"]`` as {"audio", "error"} and the others go on. ``tuning``: as
     :func:`~par_studio.engine.offline.transcribe` (None: measured per file, as the app does);
-    each file's row has the tuning used, in cents. ``dereverb``: reduce the reverberation first."""
+    each file's row has the tuning used, in cents. ``dereverb``: reduce the reverberation first.
+    ``verify_notes``: with the model's note verifier when it has one (as the app); False: the
+    decoder alone; or the :class:`~par_studio.verifier.NoteVerifier` to use."""
     from ..audio.io import load_audio
     from ..engine.offline import transcribe
     from ..errors import ParStudioError
@@ -118,11 +121,12 @@ def evaluate_pairs(pairs, model, progress=None, tuning=None, dereverb: bool = Fa
             ref = notes_from_midi(pair.midi, sustain=True)
             audio = load_audio(pair.audio)
             t0 = time.perf_counter()
-            tr = transcribe(audio, model, tuning=tuning, dereverb=dereverb)
+            tr = transcribe(audio, model, tuning=tuning, dereverb=dereverb, verify_notes=verify_notes)
             dt = time.perf_counter() - t0
             row = {"audio": shown(pair.audio), "metrics": note_metrics(ref, tr.notes),
                    "bands": band_metrics(ref, tr.notes), "tuning_cents": tr.tuning.cents,
-                   "tuning_source": tr.tuning.source, "tuning_corrected": tr.tuning.corrects}
+                   "tuning_source": tr.tuning.source, "tuning_corrected": tr.tuning.corrects,
+                   "note_check": tr.info.get("verifier")}
         except ParStudioError as exc:
             failed.append({"audio": shown(pair.audio), "error": str(exc)})
         except MemoryError:
@@ -149,6 +153,10 @@ def format_report(res: dict) -> str:
     lines = [f"{n} file{'s' if n != 1 else ''}, {res['audio_seconds']:.0f} s of audio, "
              f"real-time factor {res['real_time_factor']:.3f}"
              f"{' (with the reverberation reduced first, --dereverb)' if res.get('dereverb') else ''}"]
+    checked = [f["note_check"] for f in res.get("per_file", []) if f.get("note_check")]
+    if checked:
+        lines.append(f"note check: {sum(c['kept'] for c in checked)} of {sum(c['proposed'] for c in checked)} "
+                     f"proposed notes kept (in {len(checked)} files)")
     rows = [f for f in res.get("per_file", []) if "tuning_cents" in f]
     cents = [f["tuning_cents"] for f in rows]
     if rows and all(f.get("tuning_source") == "off" for f in rows):
@@ -191,9 +199,11 @@ def cmd_evaluate(args) -> int:
     print(f"evaluating {model.cfg.preset} ({model.latency_ms} ms) from {shown(meta.get('path'))} on "
           f"{len(pairs)} files", file=sys.stderr)
     res = evaluate_pairs(pairs, model, progress=lambda i, n: print(f"  {i}/{n}", file=sys.stderr, end="\r"),
-                         tuning=getattr(args, "tuning", None), dereverb=getattr(args, "dereverb", False))
+                         tuning=getattr(args, "tuning", None), dereverb=getattr(args, "dereverb", False),
+                         verify_notes=getattr(args, "note_check", True))
     print(" " * 24, file=sys.stderr, end="\r")  # the progress line does not run into the report
-    res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms, "path": shown(meta.get("path"))}
+    res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms, "path": shown(meta.get("path")),
+                    "note_check": getattr(args, "note_check", True)}
     if res["files"]:
         print(format_report(res))
     for bad in res["failed"]:
@@ -216,7 +226,7 @@ def cmd_evaluate(args) -> int:
 
 
 def add_evaluate_parser(sub) -> None:
-    from ..cli import add_dereverb_arg, add_model_args, add_tuning_arg
+    from ..cli import add_dereverb_arg, add_model_args, add_note_check_arg, add_tuning_arg
 
     p = sub.add_parser("evaluate", help="score a model on audio + MIDI pairs with mir_eval")
     p.add_argument("directory", metavar="DIR", help="folder of audio files with same-stem MIDI files")
@@ -225,6 +235,7 @@ def add_evaluate_parser(sub) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first N pairs")
     add_tuning_arg(p)
     add_dereverb_arg(p)
+    add_note_check_arg(p)
     from ..cli import threads_arg
 
     p.add_argument("--threads", type=threads_arg, default=None)

@@ -1,8 +1,8 @@
 """The training recipe of the shipped weights, read from one reviewable file (``models/recipe.toml``):
 render corpus v2, train the ten models in order, ship each.
 
-    python -m par_studio.train.recipe [--work DIR] [--only NAME,...] [--stage corpus,train,ship]
-                                      [--dry-run]
+    python -m par_studio.train.recipe [--work DIR] [--only NAME,...]
+                                      [--stage corpus,train,ship,verifier,velocity] [--dry-run]
 
 Stages (each resumes where it stopped: the corpus skips existing items, ``par-studio train``
 resumes from ``RUN/last.pt``, shipping only writes files):
@@ -17,6 +17,9 @@ resumes from ``RUN/last.pt``, shipping only writes files):
   conditions) and the candidate with the best calibrated score there ships (the weights in
   ``models/`` are never replaced by worse ones); the held-out sets (freepats and the held-out
   sampled piano, each in tune, +35 cents and in a hall) are scored into ``models/NAME.eval.json``;
+* ``verifier`` :mod:`par_studio.train.verifier_fit` per model, on its shipped (calibrated) weights:
+  the note verifier with the ``[verifier]`` settings, its threshold chosen on the calibration
+  set, into ``models/NAME.verifier.npz`` (with the held-out sets scored with and without it);
 * ``velocity`` :mod:`par_studio.train.velocity_fit`: the velocity refiner shared by every model,
   on the decoder velocities of the ``[velocity]`` model, into ``models/velocity-refiner.pt``.
 """
@@ -33,7 +36,7 @@ from pathlib import Path
 from ..model.checkpoint import MODELS_DIR
 
 RECIPE = MODELS_DIR / "recipe.toml"
-STAGES = ("corpus", "train", "ship", "velocity")
+STAGES = ("corpus", "train", "ship", "verifier", "velocity")
 HELDOUT_SETS = ("splendid", "splendid-detune35", "splendid-hall", "freepats-detune35", "freepats-hall")
 
 
@@ -90,6 +93,16 @@ def ship_command(r: dict, m: dict, work: Path, models_dir: Path) -> list[str]:
     return cmd
 
 
+def verifier_command(r: dict, m: dict, work: Path, models_dir: Path) -> list[str]:
+    v, corpus = r["verifier"], work / r["corpus"]["out"]
+    cmd = [sys.executable, "-m", "par_studio.train.verifier_fit", "--corpus", str(corpus),
+           "--model", str(models_dir / f"{m['name']}.pt"), "--files", str(v["files"]), "--shift", str(v["shift"]),
+           "--seed", str(v["seed"]), "--out", str(models_dir / f"{m['name']}.verifier.npz")]
+    for s in ("freepats",) + HELDOUT_SETS:
+        cmd += ["--heldout", f"{s}={corpus / 'heldout' / s}"]
+    return cmd
+
+
 def velocity_command(r: dict, work: Path, models_dir: Path) -> list[str]:
     v = r["velocity"]
     return [sys.executable, "-m", "par_studio.train.velocity_fit", "--corpus", str(work / r["corpus"]["out"]),
@@ -110,6 +123,8 @@ def plan(r: dict, work: Path, stages, only, models_dir: Path = MODELS_DIR) -> li
             cmds.append(train_command(r, m, work, models_dir))
         if "ship" in stages:
             cmds.append(ship_command(r, m, work, models_dir))
+        if "verifier" in stages:
+            cmds.append(verifier_command(r, m, work, models_dir))
     if "velocity" in stages and not only:
         cmds.append(velocity_command(r, work, models_dir))
     return cmds
@@ -121,7 +136,7 @@ def main(argv=None) -> int:
     p.add_argument("--work", type=Path, default=Path(__file__).resolve().parents[3] / "par-work",
                    help="work folder for the corpus and the runs (default: par-work next to the checkout)")
     p.add_argument("--only", default="", help="comma-separated model names (default all)")
-    p.add_argument("--stage", default=",".join(STAGES), help="comma-separated: corpus, train, ship, velocity")
+    p.add_argument("--stage", default=",".join(STAGES), help="comma-separated: " + ", ".join(STAGES))
     p.add_argument("--models-dir", type=Path, default=MODELS_DIR)
     p.add_argument("--dry-run", action="store_true", help="print the commands only")
     a = p.parse_args(argv)
