@@ -117,7 +117,8 @@ def _next_onset(onset: np.ndarray, pitch: np.ndarray, others_onset: np.ndarray,
 
 def find_candidates(probabilities: np.ndarray, states: np.ndarray, velocity: np.ndarray,
                     notes: Notes | None = None, max_margin: float = MAX_MARGIN,
-                    guard_frames: int = GUARD_FRAMES, frame_seconds: float = FRAME_SECONDS) -> Candidates:
+                    guard_frames: int = GUARD_FRAMES, frame_seconds: float = FRAME_SECONDS,
+                    rejected: dict | None = None) -> Candidates:
     """Candidate notes of one transcription.
 
     probabilities (T, 88, 5), states (T, 88) greedy states, velocity (T, 88) predicted
@@ -125,6 +126,12 @@ def find_candidates(probabilities: np.ndarray, states: np.ndarray, velocity: np.
     is centred at t × ``frame_seconds`` (32 ms, times the tuning's time scale). ``notes``: the transcribed notes (default: decoded from
     ``states``); candidates keep ``guard_frames`` away from them, take their length from
     them (DEFAULT_LENGTH_S when none is near), and end before the next one of their key.
+
+    ``rejected``: the proposals a note verifier turned down (``Transcription.info
+    ["rejected_proposals"]``: frames "t", keys "k", "margin" the extra sensitivity that keeps
+    each, "shift" the bias the proposals were decoded at). They are candidates at their own
+    margin; elsewhere the probabilities carry the verifier's looser bias, so their margins count
+    from the calibration (plus "shift").
     """
     probabilities = np.asarray(probabilities)
     states = np.asarray(states)
@@ -136,6 +143,11 @@ def find_candidates(probabilities: np.ndarray, states: np.ndarray, velocity: np.
         notes = Notes(d.onset * frame_seconds / FRAME_SECONDS, d.offset * frame_seconds / FRAME_SECONDS,
                       d.pitch, d.velocity)
     margin = onset_margin(probabilities)
+    if rejected is not None:
+        margin = margin + np.float32(rejected.get("shift", 0.0))
+        rt, rk = np.asarray(rejected["t"], np.int64), np.asarray(rejected["k"], np.int64)
+        inside = (rt >= 0) & (rt < T) & (rk >= 0) & (rk < N_KEYS)
+        margin[rt[inside], rk[inside]] = np.asarray(rejected["margin"], np.float32)[inside]
     ok = (margin <= max_margin) & (margin > 0) & ~_blocked(notes, T, guard_frames, frame_seconds)
     frames, keys = [], []
     for k in np.flatnonzero(ok.any(axis=0)):
@@ -172,8 +184,10 @@ def candidates_of(transcription, max_margin: float = MAX_MARGIN) -> Candidates:
     vel = getattr(transcription, "velocity", None)
     if probs is None or states is None or vel is None or np.asarray(probs).ndim != 3:
         return Candidates()
+    info = getattr(transcription, "info", None) or {}
     return find_candidates(probs, states, vel, transcription.notes, max_margin,
-                           frame_seconds=getattr(transcription, "frame_seconds", FRAME_SECONDS))
+                           frame_seconds=getattr(transcription, "frame_seconds", FRAME_SECONDS),
+                           rejected=info.get("rejected_proposals"))
 
 
 def not_in(candidates: Notes, notes: Notes, guard_s: float = GUARD_FRAMES * FRAME_SECONDS) -> np.ndarray:

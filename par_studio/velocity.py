@@ -10,8 +10,8 @@ note's pitch, chord size and the decoder's own velocity, and predicts how loud t
 touch, since microphones and gains differ). The recording's velocities are then spread like the
 decoder's (same median and spread), ordered by the refiner.
 
-It works on a whole recording's notes at once (file statistics), so it runs on files, not on
-live input. Weights: ``models/velocity-refiner.pt`` (:func:`load_refiner`), trained by
+It works on a whole recording's notes at once (file statistics), so it runs on files and on a
+live take once it stops (:mod:`par_studio.engine.take`), not while it is played. Weights: ``models/velocity-refiner.pt`` (:func:`load_refiner`), trained by
 :mod:`par_studio.train.velocity_fit`.
 
 Arrays: audio (n,) float32 mono 16 kHz heard at A440 (the frames' clock); states (T, 88) uint8;

@@ -179,15 +179,27 @@ class NoteVerifier:
         a = np.log(self.keep_above) - np.log1p(-self.keep_above)
         return float(1.0 / (1.0 + np.exp(-(a - 2.0 * float(sensitivity)))))
 
+    def sensitivity_to_keep(self, p: np.ndarray) -> np.ndarray:
+        """(N,) the sensitivity at which proposals of probability ``p`` are kept (inverse of
+        :meth:`threshold_for`)."""
+        p = np.clip(np.asarray(p, np.float64), 1e-9, 1 - 1e-9)
+        a = np.log(self.keep_above) - np.log1p(-self.keep_above)
+        return (a - (np.log(p) - np.log1p(-p))) / 2.0
+
     def verify(self, states: np.ndarray, probs: np.ndarray, velocity: np.ndarray, audio: np.ndarray,
-               sensitivity: float = 0.0, tick: Callable[[], None] | None = None) -> tuple[np.ndarray, dict]:
-        """(states with the rejected proposals removed, {"proposed": N, "kept": M})."""
+               sensitivity: float = 0.0, tick: Callable[[], None] | None = None) -> tuple[np.ndarray, dict, dict]:
+        """(states with the rejected proposals removed, {"proposed": N, "kept": M}, the rejected
+        proposals {"t": frames, "k": keys, "margin": the extra sensitivity that would keep
+        each (> 0), "shift": self.shift} for the candidate notes of :mod:`par_studio.candidates`)."""
         t, k = candidates(states)
+        none = {"t": t, "k": k, "margin": np.zeros(0, np.float32), "shift": self.shift}
         if len(t) == 0:
-            return np.array(states, np.uint8, copy=True), {"proposed": 0, "kept": 0}
+            return np.array(states, np.uint8, copy=True), {"proposed": 0, "kept": 0}, none
         p = self.probability(candidate_features(states, probs, velocity, audio, tick))
         keep = p >= self.threshold_for(sensitivity)
-        return remove_onsets(states, t, k, keep), {"proposed": int(len(t)), "kept": int(keep.sum())}
+        margin = np.maximum(self.sensitivity_to_keep(p[~keep]) - float(sensitivity), 1e-3).astype(np.float32)
+        rejected = {"t": t[~keep], "k": k[~keep], "margin": margin, "shift": self.shift}
+        return remove_onsets(states, t, k, keep), {"proposed": int(len(t)), "kept": int(keep.sum())}, rejected
 
 
 def trees_from_sklearn(clf) -> dict:

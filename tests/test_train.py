@@ -498,3 +498,43 @@ def test_format_report_counts_files_in_words():
     assert format_report(res).startswith("1 file, 30 s of audio")
     res["files"] = 3
     assert format_report(res).startswith("3 files, 30 s of audio")
+
+
+def test_verifier_rescore_records_app_figures_and_the_card_shows_both(tmp_path, capsys):
+    """A model with a note verifier: its held-out figures as the app transcribes go to its
+    eval.json ("note_check") and the card shows them, with the decoder-alone ones beside."""
+    from par_studio import verifier as vf
+    from par_studio.model.checkpoint import save_checkpoint
+    from par_studio.train.ship import main as ship_main
+    from par_studio.train.verifier_fit import main as fit_main
+
+    _write_pair(tmp_path / "test", "x0", seed=4, seconds=3)
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "MODEL_CARD.md").write_text("# card\n<!-- figures -->\nold\n<!-- /figures -->\ntail\n")
+    ckpt = save_checkpoint(PARModel(preset_config("par-compact", 320)), tmp_path / "run" / "best.pt", {"steps": 7})
+    assert ship_main([str(ckpt), "--name", "m", "--test-dir", str(tmp_path / "test"), "--test-name", "freepats",
+                      "--models-dir", str(models)]) == 0
+    model, _ = load_checkpoint(models / "m.pt")
+    # one tree that keeps nothing: the app's figures are zeros, the decoder's stay
+    trees = {"feature": np.zeros((1, 3), np.int64), "threshold": np.zeros((1, 3)), "left": np.array([[1, 0, 0]]),
+             "right": np.array([[2, 0, 0]]), "value": np.array([[0.0, -4.0, -4.0]]),
+             "leaf": np.array([[False, True, True]]), "baseline": 0.0}
+    vf.save_verifier(models / "m.verifier.npz", trees, 0.5, 0.5, vf.model_fingerprint(model), {"calibration": {}})
+    before = json.loads((models / "m.eval.json").read_text())
+    before["overall"]["note"]["f1"] = 0.123  # a figure to recognise (the toy model finds no right note)
+    (models / "m.eval.json").write_text(json.dumps(before))
+    assert fit_main(["--corpus", str(tmp_path), "--model", str(models / "m.pt"), "--rescore",
+                     "--heldout", f"freepats={tmp_path / 'test'}"]) == 0
+    res = json.loads((models / "m.eval.json").read_text())
+    assert res["note_check"]["heldout"]["freepats"]["overall"]["note"]["f1"] == 0.0
+    assert res["overall"] == before["overall"]  # the decoder-alone figures are kept
+    card = (models / "MODEL_CARD.md").read_text()
+    app, plain = card.split("without the note check")
+    assert "| m | – | – | – | 0.000 / 0.000 / 0.000 |" in app
+    assert "| m | – | – | – | 0.123 / " in plain
+    # a verifier for other weights is refused
+    other = save_checkpoint(PARModel(preset_config("par-compact", 320)), tmp_path / "o.pt")
+    assert fit_main(["--corpus", str(tmp_path), "--model", str(other), "--out", str(models / "m.verifier.npz"),
+                     "--rescore"]) == 2
+    assert "other weights" in capsys.readouterr().err

@@ -184,3 +184,39 @@ def test_the_engine_decodes_looser_and_keeps_what_the_verifier_accepts(monkeypat
     assert again.notes.equals(some.notes) and again.notes_verified
     assert offline.redecode(some.info["features"], model, verify_notes=False, refine_velocity=False
                             ).notes.equals(plain.notes)
+
+
+def test_rejected_proposals_become_candidate_notes_at_the_sensitivity_that_keeps_them():
+    from par_studio.candidates import find_candidates
+
+    T = 60
+    s = _roll(T)
+    P = np.zeros((T, 88, 5), np.float32)
+    P[..., STATE_OFF] = 1.0
+    for t, k, p in ((10, 30, 0.9), (30, 50, 0.6)):  # a confident and a doubtful proposal
+        s[t, k] = STATE_ONSET
+        s[t + 1:t + 12, k] = STATE_SUSTAIN
+        s[t + 12, k] = STATE_OFFSET
+        P[t, k] = [1 - p, 0, p, 0, 0]
+        P[t + 1:t + 12, k] = [0, 0, 0, 1, 0]
+    audio = np.random.default_rng(0).standard_normal(T * 512).astype(np.float32) * 0.01
+    vel = np.full((T, 88), 0.5, np.float32)
+    # keeps proposals whose onset logit > 1 (logit 0.9 = 2.2, logit 0.6 = 0.4); a rejected one
+    # (p = sigmoid(-4)) is kept from sensitivity +1 on
+    z = np.zeros((1, 3))
+    trees = {"feature": np.zeros((1, 3), np.int64), "threshold": np.array([[1.0, 0, 0]]),
+             "left": np.array([[1, 0, 0]]), "right": np.array([[2, 0, 0]]), "value": z + [[0, -4, 4]],
+             "leaf": np.array([[False, True, True]]), "baseline": 0.0}
+    v = _verifier(trees, keep_above=float(1 / (1 + np.exp(2.0))), shift=0.5)
+    out, counts, rejected = v.verify(s, P, vel, audio)
+    assert counts == {"proposed": 2, "kept": 1} and (out[:, 50] == STATE_OFF).all()
+    assert list(rejected["t"]) == [30] and list(rejected["k"]) == [50] and rejected["shift"] == 0.5
+    assert rejected["margin"][0] == pytest.approx(1.0, abs=1e-5)
+    c = find_candidates(P, out, vel, rejected=rejected)
+    assert list(c.notes.pitch) == [71] and c.notes.onset[0] == pytest.approx(30 * FRAME_SECONDS)
+    assert c.margin[0] == pytest.approx(1.0, abs=1e-5)
+    assert len(c.up_to(0.99)) == 0 and len(c.up_to(1.0)) == 1
+    # without the rejected list the doubtful note would be no candidate (its frame was a proposal)
+    assert len(find_candidates(P, out, vel)) == 0
+    # and at +1 the verifier keeps it
+    assert (v.verify(s, P, vel, audio, sensitivity=1.0)[0] == s).all()

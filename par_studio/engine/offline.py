@@ -274,7 +274,7 @@ def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress
 
     checked = None
     if verifier is not None:
-        states, checked = verifier.verify(states, probs, vels, heard, sensitivity, tick=poll)
+        states, checked, rejected = verifier.verify(states, probs, vels, heard, sensitivity, tick=poll)
     refiner = load_refiner() if refine_velocity and heard is not None else None
     if refiner is not None:
         vels = refiner.refine_frames(states, vels, heard, tick=poll)
@@ -286,7 +286,8 @@ def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress
                        duration=duration, offset_shift_s=shift, tuning=tuning,
                        velocity_refined=refiner is not None, notes_verified=checked is not None)
     if checked is not None:
-        tr.info["verifier"] = checked
+        tr.info["verifier"] = checked  # counts (JSON-ready: evaluate reports them)
+        tr.info["rejected_proposals"] = rejected  # arrays, for the candidate notes
     return tr
 
 

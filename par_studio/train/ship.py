@@ -30,6 +30,17 @@ HELDOUT_COLUMNS = ("splendid", "splendid-detune35", "splendid-hall", "freepats",
                    "freepats-hall")
 
 
+def app_figures(r: dict) -> dict:
+    """{set name: {"files", "overall", "bands"}} of one eval.json as the app transcribes: with
+    the model's note verifier when ``verifier_fit`` scored it ("note_check"), else the decoder
+    alone; the test set under its own name."""
+    h = dict(r.get("heldout") or {})
+    if r.get("test_name") == "freepats":
+        h["freepats"] = r
+    h.update((r.get("note_check") or {}).get("heldout") or {})
+    return h
+
+
 def figures_table(models_dir: Path) -> str:
     rows = ["| model | look-ahead | parameters | steps | CPU h | test set | note F1 | note+offset F1 | "
             "note+off+vel F1 | frame F1 | RTF offline |",
@@ -37,14 +48,15 @@ def figures_table(models_dir: Path) -> str:
     bands = ["", "Per pitch band, note F1 (MIDI 21–43 / 44–65 / 66–87 / 88–108):", ""]
     for js in sorted(models_dir.glob("*.eval.json")):
         r = json.loads(js.read_text())
-        o = r["overall"]
+        test = app_figures(r).get(r.get("test_name"), r)
+        o = r["overall"] = test["overall"]
         m = r["model"]
         steps = f"{m['steps']}" + (" ¹" if m.get("initialised_from") else "")
         rows.append(
             f"| {m['preset']} | {m['latency_ms']} ms | {m['parameters']:,} | {steps} | "
             f"{m['cpu_hours']:.2f} | {r.get('test_name', 'corpus2/test')} ({r['files']}) | {o['note']['f1']:.3f} | {o['note_offset']['f1']:.3f} | "
             f"{o['note_offset_velocity']['f1']:.3f} | {o['frame']['f1']:.3f} | {r['real_time_factor']:.3f} |")
-        b = r["bands"]
+        b = test["bands"]
         bands.append(f"- {js.name[:-len('.eval.json')]}: " + " / ".join(
             f"{b[k]['note']['f1']:.3f}" if k in b else "–" for k in ("21-43", "44-65", "66-87", "88-108")))
     curves = ["", "Learning curves (validation: free-running decoding of 8 validation segments; "
@@ -59,23 +71,26 @@ def figures_table(models_dir: Path) -> str:
     held = ["", "Held-out sets of corpus v2 (12 × 30 s of the ASAP test pieces; note / note+offset / "
             "note+offset+velocity F1):", "",
             "| model | " + " | ".join(HELDOUT_COLUMNS) + " |", "|---|" + "---|" * len(HELDOUT_COLUMNS)]
+    plain = ["", "The same without the note check (`--no-note-check`: the decoder alone, as calibrated):", "",
+             "| model | " + " | ".join(HELDOUT_COLUMNS) + " |", "|---|" + "---|" * len(HELDOUT_COLUMNS)]
     for js in sorted(models_dir.glob("*.eval.json")):
         r = json.loads(js.read_text())
-        h = dict(r.get("heldout") or {})
+        decoder = dict(r.get("heldout") or {})
         if r.get("test_name") == "freepats":
-            h["freepats"] = r
-        cells = [" / ".join(f"{h[c]['overall'][k]['f1']:.3f}" for k in ("note", "note_offset",
-                                                                          "note_offset_velocity"))
-                 if c in h else "–" for c in HELDOUT_COLUMNS]
-        held.append(f"| {js.name[:-len('.eval.json')]} | " + " | ".join(cells) + " |")
-    bands += held
+            decoder["freepats"] = r
+        for table, h in ((held, app_figures(r)), (plain, decoder)):
+            cells = [" / ".join(f"{h[c]['overall'][k]['f1']:.3f}" for k in ("note", "note_offset",
+                                                                              "note_offset_velocity"))
+                     if c in h else "–" for c in HELDOUT_COLUMNS]
+            table.append(f"| {js.name[:-len('.eval.json')]} | " + " | ".join(cells) + " |")
+    bands += held + plain
     bands += lookahead_table(models_dir)
     tests = [json.loads(js.read_text()).get("test_name") for js in sorted(models_dir.glob("*.eval.json"))]
     head = ("Test set of each model: test pieces of the ASAP split rendered by TiMidity + freepats "
             "(never trained on): " + ("`corpus2/test` = 30 × 60 s (corpus v1, clean), " if None in tests else "")
             + "`freepats` = 12 × 30 s (corpus v2 `heldout/freepats`). All figures with the app's "
             "defaults: the piano's tuning measured and, when off A440, corrected (`--tuning auto`); "
-            "the reverb not reduced. RTF offline: one thread, measured during that evaluation run, "
+            "the reverb not reduced; the notes checked by the model's note verifier where it has one. RTF offline: one thread, measured during that evaluation run, "
             "on a machine that may have been busy (idle figures: *Speed*).\n\n")
     if any("¹" in r for r in rows):
         rows.append("\n¹ fine-tuned from another checkpoint: steps and CPU hours of the fine-tuning "
@@ -92,10 +107,7 @@ def lookahead_table(models_dir: Path, sets: tuple[str, ...] = ("splendid", "free
     got: dict[tuple[str, int], dict] = {}
     for js in models_dir.glob("*.eval.json"):
         r = json.loads(js.read_text())
-        h = dict(r.get("heldout") or {})
-        if r.get("test_name") == "freepats":
-            h["freepats"] = r
-        got[(r["model"]["preset"], int(r["model"]["latency_ms"]))] = h
+        got[(r["model"]["preset"], int(r["model"]["latency_ms"]))] = app_figures(r)
     presets = (("par-compact", "PARcompact"), ("par", "PAR"))
     lines = ["", "Accuracy against look-ahead (note F1 / note+offset F1; – : not trained yet):", "",
              "| look-ahead | " + " | ".join(f"{label} {s}" for _, label in presets for s in sets) + " |",

@@ -103,18 +103,52 @@ def calibrate(verifier: NoteVerifier, model, files: list[Path], log=print) -> tu
     return best, scores
 
 
-def score_heldout(model, verifier: NoteVerifier, folder: Path) -> dict:
-    """Mean F1s (with the velocity refiner, as the app) of ``folder``'s pairs: the decoder alone
-    and with ``verifier``."""
+def score_heldout(model, verifier: NoteVerifier, folder: Path, decoder: bool = True) -> tuple[dict, dict]:
+    """Mean F1s (with the velocity refiner, as the app) of ``folder``'s pairs, the decoder alone
+    (unless not ``decoder``) and with ``verifier``; and the latter's {"files", "overall",
+    "bands"} (as eval.json keeps them)."""
     from .dataset import dir_pairs
     from .evaluate import evaluate_pairs
 
     pairs = dir_pairs(folder)
-    out = {}
-    for key, v in (("decoder", False), ("verified", verifier)):
+    out, full = {}, {}
+    for key, v in (("decoder", False), ("verified", verifier))[0 if decoder else 1:]:
         res = evaluate_pairs(pairs, model, verify_notes=v)
         out[key] = {m: round(res["overall"][m]["f1"], 4) for m in ("note", "note_offset", "note_offset_velocity")}
-    return out
+        full = {k: res[k] for k in ("files", "overall", "bands")}
+    return out, full
+
+
+def record_in_eval(eval_json: Path, keep_above: float, shift: float, calibration: dict, heldout: dict) -> None:
+    """Add the verifier's figures to the model's ``NAME.eval.json`` (when it is there) as
+    "note_check" and redraw the card's figures (:func:`par_studio.train.ship.update_card`)."""
+    from ..midi_io import atomic_write_bytes
+    from .ship import update_card
+
+    if not eval_json.is_file():
+        return
+    r = json.loads(eval_json.read_text())
+    r["note_check"] = {"shift": shift, "keep_above": keep_above, "calibration": calibration, "heldout": heldout}
+    atomic_write_bytes(eval_json, json.dumps(r, indent=2).encode())
+    update_card(eval_json.parent)
+
+
+def rescore(model, model_path: Path, path: Path, specs: list[str]) -> int:
+    from ..verifier import read_verifier
+
+    v = read_verifier(path)
+    if v.fingerprint != model_fingerprint(model):
+        print(f"error: {path.name} was made for other weights or biases than {model_path.name}", file=sys.stderr)
+        return 2
+    full = {}
+    for spec in specs:
+        name, _, d = spec.partition("=")
+        f1, full[name] = score_heldout(model, v, Path(d), decoder=False)
+        print(f"{name}: note / note+offset / +velocity F1 " + " / ".join(
+            f"{f1['verified'][m]:.3f}" for m in ("note", "note_offset", "note_offset_velocity")), flush=True)
+    record_in_eval(path.parent / f"{model_path.stem}.eval.json", v.keep_above, v.shift,
+                   v.metadata.get("calibration", {}), full)
+    return 0
 
 
 def main(argv=None) -> int:
@@ -129,12 +163,17 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--heldout", action="append", default=[], metavar="NAME=DIR",
                    help="also score this held-out set with and without the verifier (repeatable)")
+    p.add_argument("--rescore", action="store_true",
+                   help="no training: score the --heldout sets with the verifier already in --out "
+                        "(made for these very weights) and record them in the model's eval.json")
     a = p.parse_args(argv)
     from ..model.checkpoint import load_checkpoint
 
     torch.set_num_threads(a.threads)
     model, _ = load_checkpoint(a.model)
     out = a.out or a.model.with_name(a.model.stem + ".verifier.npz")
+    if a.rescore:
+        return rescore(model, a.model, out, a.heldout)
     cache = a.cache or a.corpus / ".verifier-features" / f"{a.model.stem}-{model_fingerprint(model)}-{a.shift}"
     files = sorted((a.corpus / "train").glob("*.flac"))
     files = files[:: max(1, len(files) // a.files)][: a.files]
@@ -166,10 +205,10 @@ def main(argv=None) -> int:
           f"{scores['decoder']['note_f1']:.4f} / {scores['decoder']['note_offset_f1']:.4f}; verified "
           f"(keep p >= {keep_above}) {chosen['note_f1']:.4f} / {chosen['note_offset_f1']:.4f}")
     verifier.keep_above = keep_above
-    heldout = {}
+    heldout, full = {}, {}
     for spec in a.heldout:
         name, _, d = spec.partition("=")
-        heldout[name] = score_heldout(model, verifier, Path(d))
+        heldout[name], full[name] = score_heldout(model, verifier, Path(d))
         print(f"{name}: " + "; ".join(f"{k} note / note+offset / +velocity F1 " + " / ".join(
             f"{heldout[name][k][m]:.3f}" for m in ("note", "note_offset", "note_offset_velocity"))
             for k in ("decoder", "verified")))
@@ -178,6 +217,7 @@ def main(argv=None) -> int:
             "cpu_seconds": round(time.process_time(), 1), "wall_seconds": round(time.time() - t0, 1)}
     save_verifier(out, trees, a.shift, keep_above, fp, meta)
     print(f"saved {out}")
+    record_in_eval(out.parent / f"{a.model.stem}.eval.json", keep_above, a.shift, scores, full)
     print(json.dumps({"decoder": scores["decoder"], "verified": chosen, "keep_above": keep_above}))
     return 0
 
