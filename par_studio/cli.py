@@ -193,8 +193,8 @@ def cmd_info(args) -> int:
           f"projection {m['projection']:,}, decoder {m['decoder']:,}); 31.25 frames/s")
     b = model.cfg.state_bias
     print(f"decoding:     onset bias {b[2]:+g}, offset bias {b[1]:+g}, note ends "
-          f"+{1000 * model.cfg.offset_shift_s:.0f} ms (calibrated; --sensitivity adds "
-          "to the onset bias)")
+          f"+{1000 * model.cfg.offset_shift_s:.0f} ms (calibrated; without a note check "
+          "--sensitivity adds to the onset bias)")
     from .verifier import find_verifier
 
     v = find_verifier(model)

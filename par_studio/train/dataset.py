@@ -71,6 +71,16 @@ def dir_pairs(directory) -> list[Pair]:
     return out
 
 
+def fit_and_calibration_files(corpus: Path, n: int) -> tuple[list[Path], list[Path]]:
+    """The training items a post-hoc model (velocity refiner, note verifier) learns from and
+    the calibration items it is chosen on, of a corpus-v2 folder: every (514 // n)-th item of
+    ``train/`` from the first, n of them (so for n = 103 every 4th of the first 412), and all of
+    ``calibration/``."""
+    files = sorted((Path(corpus) / "train").glob("*.flac"))
+    files = files[:: max(1, len(files) // max(n, 1))][:n]
+    return files, sorted((Path(corpus) / "calibration").glob("*.flac"))
+
+
 class _Item:
     """One file: 16 kHz audio (read lazily, resampled once if needed) and compact labels."""
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..constants import FRAME_SECONDS, MIN_MIDI, ONSET_STATES, VELOCITY_SCALE
+from .dataset import fit_and_calibration_files
 from ..velocity import MIN_NOTES, RefinerNet, VelocityRefiner, onset_features, save_refiner, spread_like
 
 
@@ -140,9 +141,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(a.threads)
     model, _ = load_checkpoint(a.model)
     cache = a.cache or a.corpus / ".velocity-features" / a.model.stem
-    files = sorted((a.corpus / "train").glob("*.flac"))
-    files = files[:: max(1, len(files) // a.files)][: a.files]
-    val_files = sorted((a.corpus / "calibration").glob("*.flac"))
+    files, val_files = fit_and_calibration_files(a.corpus, a.files)
     if not files or not val_files:
         print(f"error: {a.corpus} needs train/ and calibration/ items (par-studio build-corpus-v2)", file=sys.stderr)
         return 2

@@ -3,7 +3,8 @@
     python -m par_studio.train.verifier_fit --corpus CORPUS --model models/par-compact-320.pt \
         [--files 103] [--out models/par-compact-320.verifier.npz]
 
-The model transcribes ``--files`` training items (evenly spaced over ``CORPUS/train``) with its
+The model transcribes ``--files`` training items (spread over ``CORPUS/train``, see
+:func:`~.dataset.fit_and_calibration_files`) with its
 onset bias loosened by ``--shift``; every proposed onset becomes an example (features:
 :func:`candidate_features`; label: it matches a reference note, mir_eval onset ±50 ms and
 pitch). A gradient-boosted tree ensemble (scikit-learn HistGradientBoosting) learns them. The
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .dataset import fit_and_calibration_files
 from ..verifier import (NoteVerifier, candidate_features, candidates, model_fingerprint, remove_onsets,
                         save_verifier, trees_from_sklearn)
 
@@ -155,7 +157,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m par_studio.train.verifier_fit", description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", required=True, type=Path, help="corpus v2 folder (train/ and calibration/)")
     p.add_argument("--model", required=True, type=Path, help="the checkpoint the verifier is for")
-    p.add_argument("--files", type=int, default=103, help="training items, evenly spaced (103: every 5th)")
+    p.add_argument("--files", type=int, default=103, help="training items (103: every 4th of the first 412)")
     p.add_argument("--out", type=Path, default=None, help="default: MODEL with .verifier.npz")
     p.add_argument("--cache", type=Path, default=None)
     p.add_argument("--shift", type=float, default=SHIFT)
@@ -175,9 +177,7 @@ def main(argv=None) -> int:
     if a.rescore:
         return rescore(model, a.model, out, a.heldout)
     cache = a.cache or a.corpus / ".verifier-features" / f"{a.model.stem}-{model_fingerprint(model)}-{a.shift}"
-    files = sorted((a.corpus / "train").glob("*.flac"))
-    files = files[:: max(1, len(files) // a.files)][: a.files]
-    cal_files = sorted((a.corpus / "calibration").glob("*.flac"))
+    files, cal_files = fit_and_calibration_files(a.corpus, a.files)
     if not files or not cal_files:
         print(f"error: {a.corpus} needs train/ and calibration/ items (par-studio build-corpus-v2)", file=sys.stderr)
         return 2
