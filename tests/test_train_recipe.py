@@ -46,6 +46,9 @@ def test_plan_orders_corpus_train_ship_and_variants_start_from_320(tmp_path):
             assert Path(c[c.index("--model") + 1]) == models / f"{name}.pt"
             assert Path(c[c.index("--out") + 1]) == models / f"{name}.verifier.npz"
     assert sum("par_studio.train.verifier_fit" in c for c in cmds) == len(r["model"])
+    files = {Path(c[c.index("--model") + 1]).stem: int(c[c.index("--files") + 1])
+             for c in cmds if "par_studio.train.verifier_fit" in c}
+    assert files["par-320"] == 103 and files["par-compact-320"] == r["verifier"]["files"] == 514
     # the decoder is calibrated on the calibration set that the corpus stage renders
     assert all(Path(c[c.index("--tune-dir") + 1]).name == "calibration" for c in ships)
     assert cmds[0][cmds[0].index("--calibration") + 1] == str(r["corpus"]["calibration"])

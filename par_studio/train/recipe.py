@@ -96,7 +96,8 @@ def ship_command(r: dict, m: dict, work: Path, models_dir: Path) -> list[str]:
 def verifier_command(r: dict, m: dict, work: Path, models_dir: Path) -> list[str]:
     v, corpus = r["verifier"], work / r["corpus"]["out"]
     cmd = [sys.executable, "-m", "par_studio.train.verifier_fit", "--corpus", str(corpus),
-           "--model", str(models_dir / f"{m['name']}.pt"), "--files", str(v["files"]), "--shift", str(v["shift"]),
+           "--model", str(models_dir / f"{m['name']}.pt"), "--files", str(m.get("verifier_files", v["files"])),
+           "--shift", str(v["shift"]),
            "--seed", str(v["seed"]), "--out", str(models_dir / f"{m['name']}.verifier.npz")]
     for s in ("freepats",) + HELDOUT_SETS:
         cmd += ["--heldout", f"{s}={corpus / 'heldout' / s}"]
