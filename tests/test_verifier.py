@@ -114,9 +114,11 @@ def test_features_see_the_octave_below_the_length_and_the_restrike():
     assert vf.candidate_features(_roll(), np.zeros((20, 88, 5)), np.zeros((20, 88)), audio).shape == (0, vf.N_FEATURES)
 
 
-def test_a_verifier_is_found_only_for_its_own_weights_and_damaged_files_are_skipped(tmp_path, caplog):
+def test_a_verifier_is_found_only_for_its_own_weights_and_damaged_files_are_skipped(tmp_path, caplog, monkeypatch):
     from conftest import lively_model
 
+    # the app's log file handler stops records at "par_studio" once it is set up: let caplog see them
+    monkeypatch.setattr(logging.getLogger("par_studio"), "propagate", True)
     model = lively_model()
     clf, _ = _fitted()
     trees = vf.trees_from_sklearn(clf)
