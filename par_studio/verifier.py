@@ -44,6 +44,7 @@ INTERVALS = (12, 19, 24, 28, 31, -12, -19)
 NEAR_FRAMES = 2  #: "simultaneous": within ±2 frames (±64 ms)
 NONE_LOGIT = -20.0  #: the onset logit written where no onset was proposed
 N_FEATURES = 5 + 2 * len(INTERVALS) + 3 + N_ACOUSTIC
+ROWS = 4096  #: proposals whose trees are walked at once
 SUFFIX = ".verifier.npz"
 FORMAT = "par-note-verifier"
 
@@ -84,15 +85,16 @@ def candidate_features(states: np.ndarray, probs: np.ndarray, velocity: np.ndarr
     n, T = len(t), states.shape[0]
     if n == 0:
         return np.zeros((0, N_FEATURES), np.float32)
-    P = np.asarray(probs, np.float32)
+    P = probs  # (T, 88, 5), float16 as kept: only the values needed are taken (and widened)
 
     def p_onset(dt: int) -> np.ndarray:
         tt = np.clip(t + dt, 0, T - 1)
-        return P[tt, k, STATE_ONSET] + P[tt, k, STATE_REONSET]
+        return P[tt, k, STATE_ONSET].astype(np.float32) + P[tt, k, STATE_REONSET]
 
     p0 = np.clip(p_onset(0), 1e-6, 1 - 1e-6)
     logit = np.log(p0) - np.log1p(-p0)
-    sustain = np.mean([P[np.clip(t + d, 0, T - 1), k, STATE_SUSTAIN] for d in range(1, 5)], axis=0)
+    sustain = np.mean([P[np.clip(t + d, 0, T - 1), k, STATE_SUSTAIN].astype(np.float32) for d in range(1, 5)],
+                      axis=0)
     length = np.log(np.maximum(_run_ends(states, t, k) - t, 1) * FRAME_SECONDS)
     grid = np.full((T, N_KEYS), NONE_LOGIT, np.float32)
     grid[t, k] = logit
@@ -159,8 +161,11 @@ class NoteVerifier:
     metadata: dict = field(default_factory=dict)
 
     def probability(self, X: np.ndarray) -> np.ndarray:
-        """(N,) probability that each of N feature rows (N, N_FEATURES) is a real onset."""
+        """(N,) probability that each of N feature rows (N, N_FEATURES) is a real onset (taken
+        ROWS at a time, so memory stays bounded for long recordings)."""
         X = np.asarray(X, np.float64)
+        if len(X) > ROWS:
+            return np.concatenate([self.probability(X[a:a + ROWS]) for a in range(0, len(X), ROWS)])
         n_trees = self.feature.shape[0]
         rows = np.arange(n_trees)[:, None]
         node = np.zeros((n_trees, len(X)), np.int64)

@@ -35,6 +35,8 @@ def test_exported_trees_give_scikit_learns_probabilities_and_survive_the_file(tm
     v = _verifier(trees)
     Z = np.random.default_rng(1).standard_normal((300, vf.N_FEATURES)).astype(np.float32) * 2
     np.testing.assert_allclose(v.probability(Z), clf.predict_proba(Z)[:, 1], atol=1e-9)
+    many = np.random.default_rng(2).standard_normal((2 * vf.ROWS + 17, vf.N_FEATURES)).astype(np.float32)
+    np.testing.assert_allclose(v.probability(many), clf.predict_proba(many)[:, 1], atol=1e-9)  # in blocks
     vf.save_verifier(tmp_path / "m.verifier.npz", trees, 0.5, 0.3, "abc", {"note": "test"})
     back = vf.read_verifier(tmp_path / "m.verifier.npz")
     np.testing.assert_allclose(back.probability(Z), clf.predict_proba(Z)[:, 1], atol=1e-9)

@@ -84,9 +84,10 @@ class Transcription:
     """What a transcription produces (offline or streaming).
 
     notes: the decoded notes. states: (T, 88) uint8 greedy states; probabilities: (T, 88, 5)
-    float16 state probabilities (of the decoder's proposals when ``notes_verified``); velocity: (T, 88) float32 predicted velocity/128 (at onset
-    frames refined from the audio when ``velocity_refined``); frame k
-    is centred at k × 32 ms. model: preset name; latency_ms: the model's look-ahead.
+    float16 state probabilities (of the decoder's proposals when ``notes_verified``);
+    velocity: (T, 88) float32 predicted velocity/128 (at onset frames refined from the audio
+    when ``velocity_refined``); frame k is centred at k × 32 ms. model: preset name;
+    latency_ms: the model's look-ahead.
     """
 
     notes: Notes
@@ -222,8 +223,8 @@ def redecode(features: AcousticFeatures, model: PARModel, sensitivity: float = 0
              verify_notes=True) -> Transcription:
     """Run only the decoder again over kept acoustic features (e.g. with another sensitivity):
     exactly what :func:`transcribe` gives for the same audio, model, sensitivity,
-    ``refine_velocity`` and ``verify_notes``, at the decoder's cost alone. The features keep their own copy (the
-    result's ``info`` too)."""
+    ``refine_velocity`` and ``verify_notes``, at the decoder's cost alone. The features keep
+    their own copy (the result's ``info`` too)."""
     if features.model is not model:
         raise ValueError("these acoustic features were computed by another model")
     model.eval()
