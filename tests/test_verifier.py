@@ -182,10 +182,21 @@ def test_the_engine_decodes_looser_and_keeps_what_the_verifier_accepts(monkeypat
     low = offline.transcribe(audio, model, sensitivity=-1.0, refine_velocity=False, tuning=None)
     high = offline.transcribe(audio, model, sensitivity=1.0, refine_velocity=False, tuning=None)
     assert len(high.notes) == len(plain.notes) and len(low.notes) == int((logits > cut).sum())
-    # redecode (the app's sensitivity changes) gives what transcribe gives
+    # redecode (the app's sensitivity changes) gives what transcribe gives, from the kept
+    # proposals: the decoder does not run again
     monkeypatch.setattr(offline, "find_verifier", lambda m: _constant_verifier(m, cut, shift=0.0))
-    again = offline.redecode(some.info["features"], model)
+    feats = some.info["features"]
+    assert 0.0 in feats.proposals and feats.nbytes > feats.feat.numel() * 4 + feats.vfeat.numel() * 4 + feats.audio.nbytes
+
+    def no_decoder(*a, **k):
+        raise AssertionError("the decoder ran again")
+
+    monkeypatch.setattr(model, "run_decoder", no_decoder)
+    again = offline.redecode(feats, model)
     assert again.notes.equals(some.notes) and again.notes_verified
+    fewer = offline.redecode(feats, model, sensitivity=-1.0, refine_velocity=False)
+    assert len(fewer.notes) <= len(again.notes) and not np.shares_memory(fewer.velocity, feats.proposals[0.0][2])
+    monkeypatch.undo()
     assert offline.redecode(some.info["features"], model, verify_notes=False, refine_velocity=False
                             ).notes.equals(plain.notes)
 

@@ -57,10 +57,16 @@ class AcousticFeatures:
     tuning: Tuning = field(default_factory=Tuning)
     dereverb: bool = False  #: computed from audio with the hall reverb reduced
     audio: np.ndarray | None = None  #: (n,) float32 the audio as heard (at A440), for the velocity refiner
+    #: the note check's proposals decoded from these features, {shift: (states, probabilities,
+    #: velocity)} (one entry): another sensitivity only moves the verifier's threshold, so a
+    #: decoder-only re-run reuses them instead of decoding again
+    proposals: dict = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
-        return self.feat.numel() * 4 + self.vfeat.numel() * 4 + (0 if self.audio is None else self.audio.nbytes)
+        kept = sum(a.nbytes for entry in self.proposals.values() for a in entry)
+        return (self.feat.numel() * 4 + self.vfeat.numel() * 4 + (0 if self.audio is None else self.audio.nbytes)
+                + kept)
 
     def serves(self, model, tuning: Tuning | None, dereverb: bool) -> bool:
         """Whether a decoder-only re-run (:func:`redecode`) of ``model`` may use these features
@@ -206,12 +212,13 @@ def transcribe(audio: np.ndarray, model: PARModel, chunk_frames: int = DEFAULT_C
             yield a, feat, vfeat
 
     heard = audio_t.numpy()
+    proposals: dict = {}
     tr = _decode_chunks(chunks(), T, model, sensitivity, progress, should_cancel, duration, tuning,
-                        heard, refine_velocity, verify_notes)
+                        heard, refine_velocity, verify_notes, proposals if keep else None)
     tr.dereverb = bool(dereverb)
     if keep:
         tr.info["features"] = AcousticFeatures(torch.cat(feats), torch.cat(vfeats), model, duration, tuning,
-                                               bool(dereverb), heard)
+                                               bool(dereverb), heard, proposals)
     return tr
 
 
@@ -232,7 +239,7 @@ def redecode(features: AcousticFeatures, model: PARModel, sensitivity: float = 0
     chunks = ((a, features.feat[a:a + chunk_frames], features.vfeat[a:a + chunk_frames])
               for a in range(0, T, chunk_frames))
     tr = _decode_chunks(chunks, T, model, sensitivity, progress, should_cancel, features.duration,
-                        features.tuning, features.audio, refine_velocity, verify_notes)
+                        features.tuning, features.audio, refine_velocity, verify_notes, features.proposals)
     tr.dereverb = features.dereverb
     tr.info["features"] = features
     return tr
@@ -240,11 +247,14 @@ def redecode(features: AcousticFeatures, model: PARModel, sensitivity: float = 0
 
 def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress, should_cancel,
                    duration: float, tuning: Tuning, heard: np.ndarray | None = None,
-                   refine_velocity: bool = True, verify_notes=True) -> Transcription:
+                   refine_velocity: bool = True, verify_notes=True,
+                   proposals: dict | None = None) -> Transcription:
     """The greedy decoder over ``chunks`` of (first frame, feat (t, 88, H), vfeat (t, 88, Hv))
     covering frames 0..T-1 in order, carrying its state across chunks; then, given ``heard``
     (the (n,) audio at A440), the proposals checked by the model's note verifier (when asked
-    and installed) and the onset velocities refined from it (when asked); then the notes."""
+    and installed) and the onset velocities refined from it (when asked); then the notes.
+    ``proposals``: a verifier's looser decode of these frames kept from an earlier run (used
+    instead of decoding again; filled after decoding)."""
     if heard is None or verify_notes is False:
         verifier = None
     else:  # True: the installed one for these weights, if any; or a NoteVerifier given
@@ -255,6 +265,12 @@ def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress
     vels = np.zeros((T, N_KEYS), np.float32)
     ar = ARState.initial(1)
     report = Throttle(progress) if progress is not None else None
+    reuse = None
+    if verifier is not None and proposals is not None:
+        reuse = proposals.get(float(verifier.shift))
+    if reuse is not None:
+        states, probs, vels = reuse[0], reuse[1], reuse[2].copy()
+        chunks = ()
     for a, feat, vfeat in chunks:
         if should_cancel is not None and should_cancel():
             raise Cancelled()
@@ -269,6 +285,10 @@ def _decode_chunks(chunks, T: int, model: PARModel, sensitivity: float, progress
             s, p, v, ar = model.run_decoder(feat, vfeat, ar, decode_sensitivity, tick=tick)
         b = a + s.shape[0]
         states[a:b], probs[a:b], vels[a:b] = s.numpy(), p.numpy(), v.numpy()
+    if verifier is not None and proposals is not None and reuse is None:
+        proposals.clear()  # one entry: a verifier's shift is fixed
+        proposals[float(verifier.shift)] = (states, probs, vels.copy())  # states/probs: never written later
+
     def poll() -> None:
         if should_cancel is not None and should_cancel():
             raise Cancelled()
