@@ -74,8 +74,9 @@ def calibrate(verifier: NoteVerifier, model, files: list[Path], log=print) -> tu
     note+offset+velocity F1 without velocity refinement)."""
     from ..audio.io import load_audio
     from ..engine.offline import redecode, transcribe
-    from ..notes import decode, notes_from_midi
-    from ..engine.offline import _on_recording_clock
+    from dataclasses import replace
+
+    from ..notes import notes_from_midi
     from .evaluate import note_metrics
 
     def f1s(ref, est):
@@ -94,7 +95,7 @@ def calibrate(verifier: NoteVerifier, model, files: list[Path], log=print) -> tu
                                                     plain.tuning.to_a440(audio)))
         for th in per_th:
             s = remove_onsets(loose.states, t, k, p >= th)
-            est = _on_recording_clock(decode(s, loose.velocity, offset_shift=loose.offset_shift_s), loose.tuning)
+            est = replace(loose, states=s).redecode()  # the app's decoder, on the recording's clock
             per_th[th].append(f1s(ref, est))
         log(f"\rcalibration {i + 1}/{len(files)}", end="")
     log("")
