@@ -66,3 +66,35 @@ def test_init_must_name_an_earlier_model(tmp_path):
     bad.write_text(text)
     with pytest.raises(ValueError, match="earlier model"):
         recipe.load_recipe(bad)
+
+
+def test_a_distilled_variant_is_taught_by_its_sibling_and_shipped_like_the_others(tmp_path):
+    text = recipe.RECIPE.read_text()
+    start = text.index('name = "par-compact-224"')
+    block = text[start:text.index("[[model]]", start)]
+    changed = tmp_path / "r.toml"
+    changed.write_text(text.replace(block, block.replace('init = "model:par-compact-320"',
+                                                         'init = "distill:par-compact-320"')))
+    r = recipe.load_recipe(changed)
+    models = tmp_path / "models"
+    cmds = recipe.plan(r, tmp_path / "work", ("train", "ship"), {"par-compact-224"}, models)
+    assert len(cmds) == 2 and "par_studio.train.distill" in cmds[0] and "par_studio.train.ship" in cmds[1]
+    c = cmds[0]
+    assert Path(c[c.index("--teacher") + 1]) == models / "par-compact-320.pt"
+    assert c[c.index("--latency") + 1] == "224"
+    assert Path(c[c.index("--out") + 1]) == tmp_path / "work" / "runs" / "par-compact-224"
+    steps = int(c[c.index("--steps") + 1])
+    assert int(c[c.index("--cooldown-start") + 1]) + int(c[c.index("--cooldown-steps") + 1]) == steps
+    assert c[c.index("--crop-frames") + 1] == str(r["train"]["crop_frames"])
+    # the distiller accepts every option the recipe gives it
+    from par_studio.train.distill import add_arguments
+    import argparse
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    p.parse_args(c[c.index("--teacher"):])
+    # a teacher must come earlier in the recipe
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('init = "model:par-compact-320"', 'init = "distill:par-128"', 1))
+    with pytest.raises(ValueError, match="earlier model"):
+        recipe.load_recipe(bad)

@@ -11,6 +11,8 @@ resumes from ``RUN/last.pt``, shipping only writes files):
 * ``train``   ``par-studio train`` per ``[[model]]`` into ``WORK/runs/NAME``, with the ``[train]``
   settings, the model's steps and peak rate, and a linear cool-down over the last
   ``cooldown_fraction`` of the steps; ``init = "model:OTHER"`` starts from OTHER's shipped weights;
+  ``init = "distill:OTHER"`` runs :mod:`par_studio.train.distill` instead: the model's acoustic
+  module learns OTHER's shipped features at its own look-ahead and keeps OTHER's decoder;
 * ``ship``    :mod:`par_studio.train.ship` with the run's ``best.pt`` and ``last.pt`` and, when
   present, the model already in ``models/`` as candidates: the decoder biases are calibrated on
   the calibration set (validation pieces on the training pianos, in users' recording
@@ -46,9 +48,11 @@ def load_recipe(path: Path = RECIPE) -> dict:
     names = [m["name"] for m in r["model"]]
     for m in r["model"]:
         init = m.get("init", "scratch")
-        if init != "scratch" and (not init.startswith("model:") or init[6:] not in names
-                                  or names.index(init[6:]) >= names.index(m["name"])):
-            raise ValueError(f"{path}: {m['name']}: init must be 'scratch' or 'model:NAME' of an earlier model")
+        kind, _, other = init.partition(":")
+        if init != "scratch" and (kind not in ("model", "distill") or other not in names
+                                  or names.index(other) >= names.index(m["name"])):
+            raise ValueError(f"{path}: {m['name']}: init must be 'scratch', 'model:NAME' or 'distill:NAME' "
+                             "of an earlier model")
     return r
 
 
@@ -65,6 +69,9 @@ def train_command(r: dict, m: dict, work: Path, models_dir: Path) -> list[str]:
     t = r["train"]
     steps = int(m["steps"])
     cool = int(round(steps * (1 - float(t["cooldown_fraction"]))))
+    init = m.get("init", "scratch")
+    if init.startswith("distill:"):
+        return distill_command(r, m, work, models_dir, steps, cool)
     cmd = ["par-studio", "train", "--corpus", str(work / r["corpus"]["out"]), "--preset", m["preset"],
            "--latency", str(m["latency"]), "--out", str(work / "runs" / m["name"]),
            "--steps", str(steps), "--lr", str(m["lr"]), "--cooldown-start", str(cool),
@@ -73,9 +80,22 @@ def train_command(r: dict, m: dict, work: Path, models_dir: Path) -> list[str]:
               "self_condition", "latch", "latch_frames", "velocity_weight", "val_every", "val_files",
               "val_seconds", "checkpoint_every", "keep_every", "threads"):
         cmd += ["--" + k.replace("_", "-"), str(t[k])]
-    init = m.get("init", "scratch")
     if init.startswith("model:"):
         cmd += ["--init", str(models_dir / f"{init[6:]}.pt")]
+    return cmd
+
+
+def distill_command(r: dict, m: dict, work: Path, models_dir: Path, steps: int, cool: int) -> list[str]:
+    """A ``distill:OTHER`` model: OTHER's shipped weights teach it (the [train] crops, rates'
+    decay, validation and checkpoint cadence; the distiller's own warm-up)."""
+    t = r["train"]
+    cmd = [sys.executable, "-m", "par_studio.train.distill", "--teacher", str(models_dir / f"{m['init'][8:]}.pt"),
+           "--latency", str(m["latency"]), "--corpus", str(work / r["corpus"]["out"]),
+           "--out", str(work / "runs" / m["name"]), "--steps", str(steps), "--lr", str(m["lr"]),
+           "--cooldown-start", str(cool), "--cooldown-steps", str(steps - cool), "--data-name", "PAR corpus v2"]
+    for k in ("batch", "crop_frames", "lr_decay", "lr_decay_every", "val_every", "val_files", "val_seconds",
+              "checkpoint_every", "keep_every", "threads"):
+        cmd += ["--" + k.replace("_", "-"), str(t[k])]
     return cmd
 
 
