@@ -418,7 +418,7 @@ def test_figures_table_marks_fine_tuned_models(tmp_path):
     (tmp_path / "b-192.eval.json").write_text(json.dumps(result("runs/x/last.pt")))
     table = figures_table(tmp_path)
     assert "| 5000 ¹ |" in table and "| 5000 |" in table
-    assert "¹ fine-tuned from another checkpoint" in table
+    assert "¹ fine-tuned or distilled from another checkpoint" in table
 
 
 def test_figures_table_lookahead_rows(tmp_path):

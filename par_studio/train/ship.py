@@ -93,8 +93,8 @@ def figures_table(models_dir: Path) -> str:
             "the reverb not reduced; the notes checked by the model's note verifier where it has one. RTF offline: one thread, measured during that evaluation run, "
             "on a machine that may have been busy (idle figures: *Speed*).\n\n")
     if any("¹" in r for r in rows):
-        rows.append("\n¹ fine-tuned from another checkpoint: steps and CPU hours of the fine-tuning "
-                    "only (the whole lineage: `training_logs/HISTORY.md`).")
+        rows.append("\n¹ fine-tuned or distilled from another checkpoint: steps and CPU hours of that "
+                    "training only (the whole lineage: `training_logs/HISTORY.md`).")
     return head + "\n".join(rows) + "\n" + "\n".join(bands) + "\n"
 
 
@@ -228,7 +228,7 @@ def main(argv=None) -> int:
     res["model"] = {"preset": model.cfg.preset, "latency_ms": model.latency_ms,
                     "parameters": model.n_parameters(), "steps": meta.get("steps"),
                     "cpu_hours": meta.get("cpu_hours", 0.0), "source": _short(chosen),
-                    "initialised_from": meta.get("initialised_from"),
+                    "initialised_from": meta.get("initialised_from"), "teacher": meta.get("teacher"),
                     "state_bias": list(model.cfg.state_bias),
                     "offset_shift_s": model.cfg.offset_shift_s}
     if calibration:
