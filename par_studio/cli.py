@@ -205,7 +205,10 @@ def cmd_info(args) -> int:
     for key in ("training_data", "steps", "cpu_hours", "trained_at"):
         if key in meta:
             print(f"{key.replace('_', ' ') + ':':<13} {meta[key]}")
-    if meta.get("initialised_from"):
+    if meta.get("teacher"):
+        print(f"distilled:    from {meta['teacher']} (its decoder, and an acoustic module that learnt its "
+              "features at this look-ahead; steps and CPU hours above are the distillation's)")
+    elif meta.get("initialised_from"):
         print(f"fine-tuned:   from {meta['initialised_from']} (that file as it was then; steps and "
               "CPU hours above are the fine-tuning's, models/MODEL_CARD.md has the whole lineage)")
     for key, value in (meta.get("metrics") or {}).items():

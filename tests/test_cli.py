@@ -163,6 +163,12 @@ def test_info_says_when_a_model_is_fine_tuned(tmp_path, capsys):
     assert main(["info", "--model", str(tuned)]) == 0
     out = capsys.readouterr().out
     assert "fine-tuned:   from runs/base/last.pt" in out and "steps:" in out
+    taught = save_checkpoint(build_model("par-compact", 192), tmp_path / "taught.pt",
+                             metadata={"steps": 7, "initialised_from": "par-compact-320.pt",
+                                       "teacher": "par-compact-320"})
+    assert main(["info", "--model", str(taught)]) == 0
+    out = capsys.readouterr().out
+    assert "distilled:    from par-compact-320 (its decoder" in out and "fine-tuned" not in out
 
 
 def test_plain_midi_output_puts_bar_one_on_the_estimated_downbeat(tmp_path, compact_ckpt, monkeypatch):
