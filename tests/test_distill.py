@@ -78,3 +78,10 @@ def test_a_student_cannot_see_further_than_its_teacher(tmp_path):
     with pytest.raises(SystemExit, match="192 ms teacher cannot teach a 320 ms student"):
         distill_main(["--teacher", str(tmp_path / "teacher.pt"), "--latency", "320", "--corpus", str(tmp_path),
                       "--out", str(tmp_path / "run")])
+
+
+def test_a_broken_teacher_is_one_clear_error_naming_the_file(tmp_path):
+    bad = tmp_path / "teacher.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit, match="teacher cannot be read.*teacher.pt"):
+        distill_main(["--teacher", str(bad), "--latency", "160", "--corpus", str(tmp_path), "--out", str(tmp_path / "run")])

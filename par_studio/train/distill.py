@@ -38,6 +38,7 @@ from torch import nn
 
 from ..constants import LATENCY_SETTINGS_MS
 from ..model import PARModel
+from ..errors import CheckpointError
 from ..model.checkpoint import read_checkpoint, save_checkpoint
 from ..model.config import ModelConfig
 from .dataset import CropDataset, corpus_pairs
@@ -86,7 +87,10 @@ def distill(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     log = lambda *a: print(*a, flush=True)  # noqa: E731
 
-    teacher_blob = read_checkpoint(args.teacher)
+    try:
+        teacher_blob = read_checkpoint(args.teacher)
+    except CheckpointError as e:
+        raise SystemExit(f"error: the teacher cannot be read: {e}")
     teacher_name = Path(args.teacher).stem
     try:
         student = student_from(teacher_blob, args.latency)
