@@ -49,3 +49,10 @@ def test_the_cards_figures_are_those_of_the_eval_files():
     for p in SHIPPED:
         model, _ = load_checkpoint(p)
         assert f"| {model.cfg.preset} | {model.latency_ms} ms |" in block
+
+
+def test_the_cards_lookahead_chart_draws_the_shipped_models():
+    from par_studio.train.card_chart import CHART, chart_data, read_chart_data
+
+    assert read_chart_data(MODELS_DIR / CHART) == chart_data(MODELS_DIR)
+    assert f"({CHART})" in (MODELS_DIR / "MODEL_CARD.md").read_text()

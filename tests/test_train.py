@@ -441,6 +441,36 @@ def test_figures_table_lookahead_rows(tmp_path):
     assert row["| 320 ms"].count("–") == 4
 
 
+def test_lookahead_chart_stores_the_points_it_draws(tmp_path):
+    """The chart draws each shipped model's held-out note / note+offset F1 at its look-ahead,
+    leaves out look-aheads without weights, and its SVG carries those points for checking;
+    update_card redraws it."""
+    import json
+
+    from par_studio.train.card_chart import CHART, chart_data, read_chart_data
+    from par_studio.train.ship import END, START, update_card
+
+    def f1(x):
+        return {"overall": {k: {"f1": x / d} for k, d in (("note", 1), ("note_offset", 2),
+                                                          ("note_offset_velocity", 3), ("frame", 1))},
+                "bands": {}}
+
+    for ms, x in ((160, 0.8), (320, 0.9)):
+        r = {"model": {"preset": "par-compact", "latency_ms": ms, "steps": 10, "parameters": 1, "cpu_hours": 0.1},
+             "test_name": "freepats", "files": 12, "real_time_factor": 0.05, **f1(x),
+             "heldout": {"splendid": f1(x - 0.1)}}
+        (tmp_path / f"par-compact-{ms}.eval.json").write_text(json.dumps(r))
+    data = chart_data(tmp_path)
+    assert data["par-compact"]["splendid"]["note"] == [[160, 0.7], [320, 0.8]]
+    assert data["par-compact"]["freepats"]["note_offset"] == [[160, 0.4], [320, 0.45]]
+    assert data["par"]["splendid"]["note"] == []
+    (tmp_path / "MODEL_CARD.md").write_text(f"x\n{START}\n{END}\n")
+    update_card(tmp_path)
+    svg = (tmp_path / CHART).read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert read_chart_data(tmp_path / CHART) == data
+
+
 def _one_key_labels(T: int = 24):
     """(1, T, 88) labels of key 0: a note on frames 2-5 (offset at 6), the next at 15-17
     (offset at 18); the reference context is the labels shifted by one frame."""

@@ -99,26 +99,36 @@ def figures_table(models_dir: Path) -> str:
 
 
 LOOKAHEADS = (128, 160, 192, 224, 320)
+PRESETS = (("par-compact", "PARcompact"), ("par", "PAR"))
+
+
+def lookahead_points(models_dir: Path, sets: tuple[str, ...] = ("splendid", "freepats")
+                     ) -> dict[tuple[str, int], dict[str, tuple[float, float]]]:
+    """{(preset, look-ahead ms): {set: (note F1, note+offset F1)}} of every shipped model's
+    held-out figures with the app's defaults (:func:`app_figures`), for the sets ``sets``."""
+    got: dict[tuple[str, int], dict[str, tuple[float, float]]] = {}
+    for js in models_dir.glob("*.eval.json"):
+        r = json.loads(js.read_text())
+        h = app_figures(r)
+        got[(r["model"]["preset"], int(r["model"]["latency_ms"]))] = {
+            s: (h[s]["overall"]["note"]["f1"], h[s]["overall"]["note_offset"]["f1"]) for s in sets if s in h}
+    return got
 
 
 def lookahead_table(models_dir: Path, sets: tuple[str, ...] = ("splendid", "freepats")) -> list[str]:
     """Markdown lines: note / note+offset F1 against look-ahead for both presets (as the paper's
     latency table), on the held-out sets ``sets``; a look-ahead without shipped weights is "–"."""
-    got: dict[tuple[str, int], dict] = {}
-    for js in models_dir.glob("*.eval.json"):
-        r = json.loads(js.read_text())
-        got[(r["model"]["preset"], int(r["model"]["latency_ms"]))] = app_figures(r)
-    presets = (("par-compact", "PARcompact"), ("par", "PAR"))
-    lines = ["", "Accuracy against look-ahead (note F1 / note+offset F1; – : not trained yet):", "",
-             "| look-ahead | " + " | ".join(f"{label} {s}" for _, label in presets for s in sets) + " |",
-             "|---|" + "---|" * (len(presets) * len(sets))]
+    got = lookahead_points(models_dir, sets)
+    lines = ["", "Accuracy against look-ahead (note F1 / note+offset F1; – : not trained yet; "
+             "drawn in `lookahead.svg`):", "",
+             "| look-ahead | " + " | ".join(f"{label} {s}" for _, label in PRESETS for s in sets) + " |",
+             "|---|" + "---|" * (len(PRESETS) * len(sets))]
     for ms in LOOKAHEADS:
         cells = []
-        for preset, _ in presets:
+        for preset, _ in PRESETS:
             for s in sets:
                 h = got.get((preset, ms), {})
-                cells.append(" / ".join(f"{h[s]['overall'][k]['f1']:.3f}" for k in ("note", "note_offset"))
-                             if s in h else "–")
+                cells.append(" / ".join(f"{x:.3f}" for x in h[s]) if s in h else "–")
         lines.append(f"| {ms} ms | " + " | ".join(cells) + " |")
     return lines
 
@@ -133,6 +143,8 @@ def update_card(models_dir: Path) -> None:
         _, b = rest.split(END, 1)
         text = a + START + "\n" + figures_table(models_dir) + END + b
         atomic_write_bytes(card, text.encode())
+        from .card_chart import write_lookahead_chart
+        write_lookahead_chart(models_dir)
 
 
 def _short(path) -> str:
