@@ -40,8 +40,7 @@ def chart_data(models_dir: Path) -> dict:
 def render_chart(data: dict) -> bytes:
     """The SVG of ``data`` (as :func:`chart_data` gives it)."""
     import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend chosen, savefig renders the SVG itself
 
     fig = Figure(figsize=(9, 3.8))
     axes = fig.subplots(1, len(SETS), sharey=True)
@@ -59,7 +58,8 @@ def render_chart(data: dict) -> bytes:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("F1 (app defaults)")
     axes[0].set_ylim(0.4, 1.0)
-    axes[-1].legend(fontsize=8, loc="lower right")
+    if axes[-1].get_legend_handles_labels()[0]:  # nothing shipped with figures on that set: no legend
+        axes[-1].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     buf = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": "par-studio", "svg.fonttype": "none"}):
