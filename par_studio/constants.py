@@ -42,9 +42,14 @@ SUSTAIN_THRESHOLD = 64  #: CC64 value at or above which the pedal counts as down
 # --- latency ------------------------------------------------------------------------
 #: The look-ahead settings of the paper's latency table, in milliseconds.
 LATENCY_SETTINGS_MS = (128, 160, 192, 224, 320)
-#: Time widths of the six convolutions for each latency setting (MODEL.md).
+#: Time widths of the six convolutions for each latency setting (MODEL.md). Width 3 sees the
+#: previous, present and next frame (one future frame: +32 ms of look-ahead), width 1 the
+#: present frame only, width 2 the previous and present frame (causal: no future frame).
+#: 128 ms departs from the paper's (1, 1, 1, 1, 1, 1): with no conv across frames its features
+#: carry no change over time, and no decoder of ours learnt to read them (sessions 12-17); the
+#: causal first conv gives the frame-to-frame difference an onset needs, at the same look-ahead.
 LATENCY_CONV_WIDTHS = {
-    128: (1, 1, 1, 1, 1, 1),
+    128: (2, 1, 1, 1, 1, 1),
     160: (3, 1, 1, 1, 1, 1),
     192: (3, 1, 3, 1, 1, 1),
     224: (3, 1, 3, 1, 3, 1),
@@ -53,7 +58,13 @@ LATENCY_CONV_WIDTHS = {
 DEFAULT_LATENCY_MS = 320
 
 
+def conv_time_padding(width: int) -> tuple[int, int]:
+    """(past, future) frames a time convolution of ``width`` (1, 2 or 3) sees beside the present
+    one: 1 → (0, 0), 2 → (1, 0) (causal), 3 → (1, 1)."""
+    return width // 2, (width - 1) // 2
+
+
 def latency_ms_for_widths(widths: tuple[int, ...]) -> int:
     """Algorithmic look-ahead in ms: 128 ms (STFT half window) + 32 ms per future frame."""
-    future = sum((w - 1) // 2 for w in widths)
+    future = sum(conv_time_padding(w)[1] for w in widths)
     return int(round(1000 * (WINDOW_HALF / SAMPLE_RATE + future * FRAME_SECONDS)))

@@ -15,6 +15,7 @@ from par_studio.constants import (
     N_STATES,
     SAMPLE_RATE,
     TIME_SINCE_ONSET_CAP,
+    WINDOW_HALF,
 )
 from par_studio.model import PARModel, preset_config
 from par_studio.model.decoder import next_context
@@ -51,8 +52,10 @@ def test_latency_setting_reports_its_milliseconds(latency):
         preset_config("par", 250)
 
 
-def test_paper_table_widths():
-    assert LATENCY_CONV_WIDTHS[128] == (1, 1, 1, 1, 1, 1)
+def test_latency_table_widths():
+    # the paper's table, except at 128 ms: its first conv sees the previous frame (width 2,
+    # causal) instead of none, which adds no look-ahead (MODEL.md: 128 ms + 32 ms per future frame)
+    assert LATENCY_CONV_WIDTHS[128] == (2, 1, 1, 1, 1, 1)
     assert LATENCY_CONV_WIDTHS[160] == (3, 1, 1, 1, 1, 1)
     assert LATENCY_CONV_WIDTHS[192] == (3, 1, 3, 1, 1, 1)
     assert LATENCY_CONV_WIDTHS[224] == (3, 1, 3, 1, 3, 1)
@@ -64,9 +67,12 @@ def test_look_ahead_is_what_the_convs_give(latency):
     """Measure the look-ahead: the acoustic features of frame t (centred on sample c = t·512)
     must not change when sample c + L changes, L being the reported look-ahead in samples, and
     must change for a sample 16 ms earlier (the Hann window's tail weighs the last samples next
-    to nothing, so the check sits a little inside). Likewise into the past (symmetric convs)."""
+    to nothing, so the check sits a little inside). Likewise into the past, where the convs
+    see ``past_frames`` frames (as many as the future ones, except for causal width-2 convs)."""
     model = build_model("par-compact", latency)
     L = model.latency_ms * SAMPLE_RATE // 1000
+    P = WINDOW_HALF + HOP_LENGTH * model.cfg.past_frames
+    assert P == L or latency == 128
     audio = torch.from_numpy(piano_like(1.5))[None]
     t = 20
 
@@ -77,7 +83,7 @@ def test_look_ahead_is_what_the_convs_give(latency):
 
     base = feats(audio)
     c = t * HOP_LENGTH
-    for s, inside in ((c + L - 256, True), (c + L, False), (c - L + 256, True), (c - L, False)):
+    for s, inside in ((c + L - 256, True), (c + L, False), (c - P + 256, True), (c - P, False)):
         x = audio.clone()
         x[0, s] += 1.0
         d = (feats(x) - base).abs().max().item()

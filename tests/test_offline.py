@@ -19,10 +19,10 @@ T = n_frames(len(AUDIO))
 
 @pytest.fixture(scope="module")
 def models():
-    return {(p, lat): lively_model(p, lat, seed=0) for p in ("par", "par-compact") for lat in (320, 160)}
+    return {(p, lat): lively_model(p, lat, seed=0) for p in ("par", "par-compact") for lat in (320, 160, 128)}
 
 
-@pytest.mark.parametrize("latency", [320, 160])
+@pytest.mark.parametrize("latency", [320, 160, 128])  # 128 ms: a causal (past-only) first conv
 @pytest.mark.parametrize("preset", ["par", "par-compact"])
 def test_chunked_acoustic_equals_one_pass(models, preset, latency):
     model = models[(preset, latency)]
@@ -39,7 +39,7 @@ def test_chunked_acoustic_equals_one_pass(models, preset, latency):
             torch.testing.assert_close(v, ref_v[0], rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("latency", [320, 160])
+@pytest.mark.parametrize("latency", [320, 160, 128])
 @pytest.mark.parametrize("preset", ["par", "par-compact"])
 def test_chunked_transcription_equals_one_pass(models, preset, latency):
     model = models[(preset, latency)]

@@ -7,6 +7,8 @@ state rolls mix all five states and many notes; no output is faked.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -46,9 +48,10 @@ def make_audio(seconds: float = 3.0, seed: int = 1) -> np.ndarray:
     return a.astype(np.float32)
 
 
-def confident_model(preset: str, latency: int, audio: np.ndarray, seed: int = 0) -> PARModel:
+def confident_model(preset: str, latency: int, audio: np.ndarray, seed: int = 0, conv_widths=None) -> PARModel:
     torch.manual_seed(seed)
-    m = PARModel(preset_config(preset, latency)).eval()
+    cfg = preset_config(preset, latency)
+    m = PARModel(cfg if conv_widths is None else replace(cfg, conv_widths=conv_widths)).eval()
     H = m.cfg.pitch_features
     with torch.inference_mode():
         _, feat, _ = next(acoustic_chunks(m, torch.from_numpy(audio)))
@@ -78,7 +81,7 @@ AUDIO = make_audio()
 
 
 @pytest.mark.parametrize("preset", ["par", "par-compact"])
-@pytest.mark.parametrize("latency", [320, 160])
+@pytest.mark.parametrize("latency", [320, 160, 128])
 def test_streaming_equals_offline(preset, latency):
     model = confident_model(preset, latency, AUDIO)
     off = transcribe(AUDIO, model, tuning=A440, refine_velocity=False)
@@ -98,6 +101,23 @@ def test_streaming_equals_offline(preset, latency):
         assert np.abs(tr.probabilities.astype(np.float32) - off.probabilities.astype(np.float32)).max() < 2e-3
         assert eng.stats["frames_gated_cnn"] > 0 or block == 16000
         assert tr.latency_ms == off.latency_ms == latency
+
+
+@pytest.mark.parametrize("widths", [(2, 2, 2, 2, 2, 2), (3, 2, 1, 2, 3, 3)])
+def test_streaming_equals_offline_with_causal_kernels(widths):
+    # width 2 (previous and present frame) in either conv of a block, alone and beside width 3:
+    # the caches hold past columns only and finish() pads nothing after them
+    model = confident_model("par-compact", 320, AUDIO, conv_widths=widths)
+    assert model.cfg.latency_ms == 128 + 32 * widths.count(3) and model.cfg.past_frames == 6 - widths.count(1)
+    off = transcribe(AUDIO, model, tuning=A440, refine_velocity=False)
+    assert len(off.notes) > 20
+    for block in (100, 3000):
+        eng = stream(model, AUDIO, block)
+        tr = eng.result()
+        assert np.array_equal(tr.states, off.states), f"block {block}"
+        assert tr.notes.equals(off.notes) and eng.notes().equals(off.notes)
+        assert eng.stats["frames_gated_cnn"] > 0
+        assert tr.latency_ms == off.latency_ms == model.cfg.latency_ms
 
 
 def test_streaming_applies_the_models_note_end_shift_like_offline():

@@ -103,6 +103,20 @@ def test_latency_adaptation_sums_columns_when_narrowing():
     assert dst.latency_ms == 128
 
 
+def test_latency_adaptation_to_a_causal_kernel_keeps_the_past_column():
+    torch.manual_seed(0)
+    src = PARModel(preset_config("par-compact", 160)).eval()  # first conv (3 bins × 3 frames)
+    dst = PARModel(preset_config("par-compact", 128)).eval()  # first conv (3 bins × 2 frames)
+    dst.load_state_dict(adapt_state_dict(src.state_dict(), dst))
+    w_src, w_dst = src.acoustic.blocks[0].conv1.weight, dst.acoustic.blocks[0].conv1.weight
+    assert w_dst.shape[-1] == 2 and dst.latency_ms == 128
+    torch.testing.assert_close(w_dst[..., 0], w_src[..., 0])  # the previous frame's column
+    torch.testing.assert_close(w_dst[..., 1], w_src[..., 1] + w_src[..., 2])  # present + future
+    # so on an input steady in time both give the same features away from the edges
+    a, b, _ = _adapted_features(src, 128, torch.randn(1, 229, 1).repeat(1, 1, 40))
+    torch.testing.assert_close(a[:, 4:-4], b[:, 4:-4], atol=1e-4, rtol=1e-4)
+
+
 def test_latency_adaptation_widening_keeps_the_model():
     torch.manual_seed(0)
     src = PARModel(preset_config("par-compact", 192)).eval()

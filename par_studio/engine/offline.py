@@ -1,7 +1,8 @@
 """Offline transcription of a whole signal, in chunks so memory stays bounded.
 
-The acoustic module runs over chunks of ``chunk_frames`` frames, each extended by the CNN's
-receptive half-width (``cfg.future_frames`` frames) on both sides, so every kept output column
+The acoustic module runs over chunks of ``chunk_frames`` frames, each extended on both sides by
+the frames the CNN sees beyond the present one (the larger of ``cfg.past_frames`` and
+``cfg.future_frames``), so every kept output column
 is computed from exactly the inputs a single pass would use; the autoregressive decoder then
 carries its state from chunk to chunk, stepping all 88 keys as one batch.
 
@@ -141,7 +142,7 @@ def acoustic_chunks(model: PARModel, audio: torch.Tensor, chunk_frames: int = DE
     ``threads``: torch threads for the acoustic network (None: automatic, re-chosen for every
     chunk from the cores idle now; see :mod:`.threads`)."""
     T = n_frames(audio.shape[-1])
-    margin = model.cfg.future_frames
+    margin = max(model.cfg.past_frames, model.cfg.future_frames)
     x = audio.reshape(1, -1)
     for a in range(0, T, chunk_frames):
         b = min(T, a + chunk_frames)

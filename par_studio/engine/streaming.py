@@ -8,6 +8,7 @@ sizes, because every column is computed from exactly the inputs a single offline
   computed as soon as its last sample has arrived; ``finish()`` pads zeros at the end, as
   :meth:`LogMel.from_audio` does.
 * **CNN.** Each of the six time convolutions keeps a cache of its last ``w-1`` input columns
+  (``past`` frames before and ``future`` frames after an output column; width 2 is causal)
   and computes only the new output columns with the model's own layers (``conv1``, ``conv2``,
   ``bn`` and the FiLM coefficients of each :class:`ConvBlock`, in the same order as
   ``ConvBlock.forward``). Offline "same" padding pads *each conv's input* with zero columns –
@@ -51,6 +52,7 @@ from ..constants import (
     STATE_SUSTAIN,
     VELOCITY_SCALE,
     WINDOW_HALF,
+    conv_time_padding,
 )
 from ..features import n_frames
 from ..model.par import ARState, PARModel
@@ -71,25 +73,26 @@ class _BlockStream:
     def __init__(self, block, pool: bool, silent_in: torch.Tensor):
         self.block = block
         self.pool = pool
-        self.p1 = block.widths[0] // 2
-        self.p2 = block.widths[1] // 2
+        self.l1, self.r1 = conv_time_padding(block.widths[0])  # (past, future) frames of conv1
+        self.l2, self.r2 = conv_time_padding(block.widths[1])  # ... of conv2
+        self.p1, self.p2 = self.l1 + self.r1, self.l2 + self.r2  # cached columns (w - 1)
         g, b = block.film.coefficients()  # constant in eval mode: computed once
         self.g, self.b = g.detach().clone(), b.detach().clone()
         c_in, n_bins = silent_in.shape[1], silent_in.shape[2]
         c_out = block.conv1.out_channels
         self._zero_x = torch.zeros(1, c_in, n_bins, 1)
         self._zero_y = torch.zeros(1, c_out, n_bins, 1)
-        # caches, seeded with the offline zero padding
-        self.x = self._zero_x.repeat(1, 1, 1, self.p1)
-        self.xf: list[bool] = [False] * self.p1
-        self.y = self._zero_y.repeat(1, 1, 1, self.p2)
-        self.c1 = self._zero_y.repeat(1, 1, 1, self.p2)  # aligned with self.y (dummy at padding)
-        self.yf: list[bool] = [False] * self.p2
+        # caches, seeded with the offline zero padding at the start (the past side)
+        self.x = self._zero_x.repeat(1, 1, 1, self.l1)
+        self.xf: list[bool] = [False] * self.l1
+        self.y = self._zero_y.repeat(1, 1, 1, self.l2)
+        self.c1 = self._zero_y.repeat(1, 1, 1, self.l2)  # aligned with self.y (dummy at padding)
+        self.yf: list[bool] = [False] * self.l2
         # steady-silence outputs of this block, computed once with the same code
-        sx = silent_in.expand(-1, -1, -1, 2 * self.p1 + 1)
+        sx = silent_in.expand(-1, -1, -1, self.p1 + 1)
         sc1 = self._conv1(sx)
         sy = self._film1(sc1)
-        sout = self._out(sy.expand(-1, -1, -1, 2 * self.p2 + 1), sc1)
+        sout = self._out(sy.expand(-1, -1, -1, self.p2 + 1), sc1)
         self.silent_c1, self.silent_y = sc1, sy
         self.silent_out = F.max_pool2d(sout, (2, 1)) if pool else sout
 
@@ -107,17 +110,17 @@ class _BlockStream:
 
     @staticmethod
     def _window_flags(flags: list[bool], p: int, n_out: int) -> list[bool]:
+        """Output j is steady silence when its whole window of p + 1 inputs is."""
         if p == 0:
             return flags[:n_out]
-        w = 2 * p + 1
-        return [all(flags[j : j + w]) for j in range(n_out)]
+        return [all(flags[j : j + p + 1]) for j in range(n_out)]
 
     def push(self, x: torch.Tensor, xf: list[bool]) -> tuple[torch.Tensor | None, list[bool]]:
         """New input columns → new output columns (may be fewer while the caches fill)."""
         # --- conv1 (+ FiLM): valid conv over [cached x, new x]
         X = torch.cat([self.x, x], dim=-1) if self.p1 else x
         Xf = self.xf + xf
-        n1 = X.shape[-1] - 2 * self.p1
+        n1 = X.shape[-1] - self.p1
         if n1 > 0:
             f1 = self._window_flags(Xf, self.p1, n1)
             if all(f1):
@@ -126,8 +129,7 @@ class _BlockStream:
             else:
                 c1 = self._conv1(X)
                 y = self._film1(c1)
-            keep = X.shape[-1] - 2 * self.p1
-            self.x, self.xf = X[..., keep:], Xf[keep:]
+            self.x, self.xf = X[..., n1:], Xf[n1:]
         else:
             self.x, self.xf = X, Xf
             return None, []
@@ -140,7 +142,7 @@ class _BlockStream:
         Y = torch.cat([self.y, y], dim=-1) if self.p2 else y
         C1 = torch.cat([self.c1, c1], dim=-1) if self.p2 else c1
         Yf = self.yf + f1
-        n2 = Y.shape[-1] - 2 * self.p2
+        n2 = Y.shape[-1] - self.p2
         if n2 <= 0:
             self.y, self.c1, self.yf = Y, C1, Yf
             return None, []
@@ -148,7 +150,7 @@ class _BlockStream:
         if all(f2):
             out = self.silent_out.expand(-1, -1, -1, n2)
         else:
-            out = self._out(Y, C1[..., self.p2 : self.p2 + n2])
+            out = self._out(Y, C1[..., self.l2 : self.l2 + n2])
             if self.pool:
                 out = F.max_pool2d(out, (2, 1))
         self.y, self.c1, self.yf = Y[..., n2:], C1[..., n2:], Yf[n2:]
@@ -156,12 +158,12 @@ class _BlockStream:
 
     def finish_conv1(self) -> tuple[torch.Tensor | None, list[bool]]:
         """Append conv1's end padding: returns the block outputs this releases."""
-        if self.p1 == 0:
+        if self.r1 == 0:
             return None, []
-        X = torch.cat([self.x, self._zero_x.repeat(1, 1, 1, self.p1)], dim=-1)
-        Xf = self.xf + [False] * self.p1
+        X = torch.cat([self.x, self._zero_x.repeat(1, 1, 1, self.r1)], dim=-1)
+        Xf = self.xf + [False] * self.r1
         self.x, self.xf = X[..., :0], []
-        n1 = X.shape[-1] - 2 * self.p1
+        n1 = X.shape[-1] - self.p1
         if n1 <= 0:
             return None, []
         c1 = self._conv1(X)
@@ -172,12 +174,12 @@ class _BlockStream:
 
     def finish_conv2(self) -> tuple[torch.Tensor | None, list[bool]]:
         """Append conv2's end padding (zero y columns)."""
-        if self.p2 == 0 or self.y.shape[-1] <= self.p2:
+        if self.r2 == 0 or self.y.shape[-1] <= self.l2:
             return None, []
-        Y = torch.cat([self.y, self._zero_y.repeat(1, 1, 1, self.p2)], dim=-1)
-        C1 = torch.cat([self.c1, self._zero_y.repeat(1, 1, 1, self.p2)], dim=-1)
-        n2 = Y.shape[-1] - 2 * self.p2
-        out = self._out(Y, C1[..., self.p2 : self.p2 + n2])
+        Y = torch.cat([self.y, self._zero_y.repeat(1, 1, 1, self.r2)], dim=-1)
+        C1 = torch.cat([self.c1, self._zero_y.repeat(1, 1, 1, self.r2)], dim=-1)
+        n2 = Y.shape[-1] - self.p2
+        out = self._out(Y, C1[..., self.l2 : self.l2 + n2])
         if self.pool:
             out = F.max_pool2d(out, (2, 1))
         self.y, self.c1, self.yf = Y[..., :0], C1[..., :0], []

@@ -4,7 +4,7 @@ Shapes: log-mel (B, n_mels, T) → CNN map (B, C, F', T) with F' = n_mels // 4 �
 state features (B, T, 88, H) and velocity features (B, T, 88, Hv).
 
 Each conv is 3 bins × w frames with zero "same" padding in time, so a width-3 conv sees one
-past and one future frame. The streaming engine reuses the very same layers on cached columns
+past and one future frame, a width-2 conv one past frame (causal) and a width-1 conv neither. The streaming engine reuses the very same layers on cached columns
 (see :meth:`ConvBlock.forward` with ``time_padding=False``).
 """
 
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..constants import N_KEYS
+from ..constants import N_KEYS, conv_time_padding
 from .config import ModelConfig
 from .film import FrequencyFiLM
 
@@ -32,18 +32,20 @@ class ConvBlock(nn.Module):
 
     @staticmethod
     def _pad_time(x: torch.Tensor, width: int) -> torch.Tensor:
-        p = width // 2
-        return F.pad(x, (p, p)) if p else x
+        past, future = conv_time_padding(width)
+        return F.pad(x, (past, future)) if past or future else x
 
     def forward(self, x: torch.Tensor, time_padding: bool = True) -> torch.Tensor:
         """x (B, C_in, F, T) → (B, C_out, F, T) with time padding; without it the output
-        loses (w1-1)/2 + (w2-1)/2 frames at each end (valid convolution in time)."""
+        loses the frames each conv sees beyond the present one, at the start (past) and at the
+        end (future) (valid convolution in time)."""
         g, b = self.film.coefficients()
         if time_padding:
             x = self._pad_time(x, self.widths[0])
         c1 = self.conv1(x)
         del x
-        trim = self.widths[1] // 2
+        past2, future2 = conv_time_padding(self.widths[1])
+        trim = past2 or future2
         if not torch.is_grad_enabled():
             # inference: the same arithmetic in place, so at most three maps of this size are
             # alive at once instead of six (the CNN's working memory per chunk)
@@ -52,7 +54,7 @@ class ConvBlock(nn.Module):
                 y = self._pad_time(y, self.widths[1])
             y = self.bn(self.conv2(y)).mul_(g).add_(b)
             if trim and not time_padding:
-                c1 = c1[..., trim:-trim]
+                c1 = c1[..., past2 : c1.shape[-1] - future2]
             return y.add_(c1).relu_()
         y = torch.relu(c1) * g + b
         if time_padding:
@@ -60,7 +62,7 @@ class ConvBlock(nn.Module):
         y = self.conv2(y)
         y = self.bn(y) * g + b
         if trim and not time_padding:
-            c1 = c1[..., trim:-trim]
+            c1 = c1[..., past2 : c1.shape[-1] - future2]
         return torch.relu(y + c1)
 
 

@@ -2,14 +2,14 @@
 
 The latency context is part of the config: ``conv_widths`` are the time widths of the six
 convolutions; every width-3 conv adds one future frame (32 ms) of look-ahead to the 128 ms
-that the centred STFT window needs.
+that the centred STFT window needs; a width-2 conv sees the previous frame and adds none.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from ..constants import FRAME_SECONDS, LATENCY_CONV_WIDTHS, DEFAULT_LATENCY_MS, latency_ms_for_widths
+from ..constants import FRAME_SECONDS, LATENCY_CONV_WIDTHS, DEFAULT_LATENCY_MS, conv_time_padding, latency_ms_for_widths
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,8 @@ class ModelConfig:
         object.__setattr__(self, "state_bias", tuple(float(b) for b in self.state_bias))
         if len(self.state_bias) != 5:
             raise ValueError(f"state_bias must be five values, got {self.state_bias}")
-        if len(self.conv_widths) != 6 or any(w not in (1, 3) for w in self.conv_widths):
-            raise ValueError(f"conv_widths must be six values of 1 or 3, got {self.conv_widths}")
+        if len(self.conv_widths) != 6 or any(w not in (1, 2, 3) for w in self.conv_widths):
+            raise ValueError(f"conv_widths must be six values of 1, 2 or 3, got {self.conv_widths}")
         if self.projection not in ("fc", "grouped"):
             raise ValueError(f"unknown projection {self.projection!r}")
 
@@ -60,7 +60,13 @@ class ModelConfig:
 
     @property
     def future_frames(self) -> int:
-        return sum((w - 1) // 2 for w in self.conv_widths)
+        """Frames after the present one that the CNN sees (the look-ahead beyond 128 ms)."""
+        return sum(conv_time_padding(w)[1] for w in self.conv_widths)
+
+    @property
+    def past_frames(self) -> int:
+        """Frames before the present one that the CNN sees."""
+        return sum(conv_time_padding(w)[0] for w in self.conv_widths)
 
     def with_latency(self, latency_ms: int) -> "ModelConfig":
         if latency_ms not in LATENCY_CONV_WIDTHS:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..constants import DEFAULT_LATENCY_MS, LATENCY_SETTINGS_MS
+from ..constants import DEFAULT_LATENCY_MS, LATENCY_SETTINGS_MS, conv_time_padding
 from ..model import PARModel, preset_config
 from ..model.checkpoint import read_checkpoint, save_checkpoint
 from .dataset import CropDataset, corpus_pairs, maestro_pairs
@@ -31,24 +31,31 @@ from .perturb import latch_note_ends, perturb_context
 
 
 def adapt_state_dict(state: dict, model: PARModel) -> dict:
-    """Fit a state dict trained at another latency into ``model``: a width-1 conv takes the
-    sum of a width-3 kernel's columns (the same output wherever its input is steady over three
-    frames; measured on PARcompact 192 → 160 ms, calibrated validation note F1 0.435 against
-    0.158 for the centre column alone); a width-3 conv gets the width-1 kernel in its centre
-    (the same model exactly, its future column free to learn)."""
+    """Fit a state dict trained at another latency into ``model``: each time tap of a kernel
+    (offset −1, 0 or +1 frames) keeps its place where the new width has it and is added to the
+    present tap where it has not. So a width-1 conv takes the sum of a width-3 kernel's columns
+    (the same output wherever its input is steady over three frames; measured on PARcompact
+    192 → 160 ms, calibrated validation note F1 0.435 against 0.158 for the centre column
+    alone), a width-2 (causal) conv keeps the past column and the sum of the present and future
+    ones, and a wider conv gets the narrower kernel's columns in place (the same model exactly,
+    its new columns free to learn)."""
     own = model.state_dict()
     out = {}
     for k, v in state.items():
         if k in own and own[k].shape != v.shape and v.dim() == 4 and own[k].shape[:3] == v.shape[:3]:
-            w_new, w_old = own[k].shape[3], v.shape[3]
-            if w_new == 1 and w_old == 3:
-                v = v.sum(dim=3, keepdim=True)
-            elif w_new == 3 and w_old == 1:
-                z = torch.zeros_like(own[k])
-                z[..., 1:2] = v
-                v = z
+            new_offsets = _tap_offsets(own[k].shape[3])
+            z = torch.zeros_like(own[k])
+            for j, o in enumerate(_tap_offsets(v.shape[3])):
+                z[..., new_offsets.index(o if o in new_offsets else 0)] += v[..., j]
+            v = z
         out[k] = v
     return out
+
+
+def _tap_offsets(width: int) -> list[int]:
+    """Frame offsets of a time kernel's columns: 1 → [0], 2 → [−1, 0], 3 → [−1, 0, 1]."""
+    past, future = conv_time_padding(width)
+    return list(range(-past, future + 1))
 
 
 def train_step(net, model: PARModel, opt, b: dict, class_weights: torch.Tensor, gen: torch.Generator,
