@@ -2,9 +2,9 @@
 
 The acoustic module runs over chunks of ``chunk_frames`` frames, each extended on both sides by
 the frames the CNN sees beyond the present one (the larger of ``cfg.past_frames`` and
-``cfg.future_frames``), so every kept output column
-is computed from exactly the inputs a single pass would use; the autoregressive decoder then
-carries its state from chunk to chunk, stepping all 88 keys as one batch.
+``cfg.future_frames``), so every kept output column is computed from exactly the inputs a
+single pass would use; the autoregressive decoder then carries its state from chunk to chunk,
+stepping all 88 keys as one batch.
 
 A piano away from A440 is first brought to it (:mod:`par_studio.tuning`): the model then runs
 on audio ``ratio`` times longer, and its frames are ``FRAME_SECONDS * tuning.time_scale``

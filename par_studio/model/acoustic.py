@@ -4,8 +4,9 @@ Shapes: log-mel (B, n_mels, T) → CNN map (B, C, F', T) with F' = n_mels // 4 �
 state features (B, T, 88, H) and velocity features (B, T, 88, Hv).
 
 Each conv is 3 bins × w frames with zero "same" padding in time, so a width-3 conv sees one
-past and one future frame, a width-2 conv one past frame (causal) and a width-1 conv neither. The streaming engine reuses the very same layers on cached columns
-(see :meth:`ConvBlock.forward` with ``time_padding=False``).
+past and one future frame, a width-2 conv one past frame (causal) and a width-1 conv neither.
+The streaming engine reuses the very same layers on cached columns (see
+:meth:`ConvBlock.forward` with ``time_padding=False``).
 """
 
 from __future__ import annotations
