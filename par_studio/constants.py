@@ -58,6 +58,10 @@ LATENCY_CONV_WIDTHS = {
 DEFAULT_LATENCY_MS = 320
 
 
+#: Time widths a convolution may have (see :func:`conv_time_padding`).
+CONV_TIME_WIDTHS = (1, 2, 3)
+
+
 def conv_time_padding(width: int) -> tuple[int, int]:
     """(past, future) frames a time convolution of ``width`` (1, 2 or 3) sees beside the present
     one: 1 → (0, 0), 2 → (1, 0) (causal), 3 → (1, 1)."""

@@ -52,7 +52,6 @@ from ..constants import (
     STATE_SUSTAIN,
     VELOCITY_SCALE,
     WINDOW_HALF,
-    conv_time_padding,
 )
 from ..features import n_frames
 from ..model.par import ARState, PARModel
@@ -73,8 +72,7 @@ class _BlockStream:
     def __init__(self, block, pool: bool, silent_in: torch.Tensor):
         self.block = block
         self.pool = pool
-        self.l1, self.r1 = conv_time_padding(block.widths[0])  # (past, future) frames of conv1
-        self.l2, self.r2 = conv_time_padding(block.widths[1])  # ... of conv2
+        (self.l1, self.r1), (self.l2, self.r2) = block.time_padding  # (past, future) frames of each conv
         self.p1, self.p2 = self.l1 + self.r1, self.l2 + self.r2  # cached columns (w - 1)
         g, b = block.film.coefficients()  # constant in eval mode: computed once
         self.g, self.b = g.detach().clone(), b.detach().clone()

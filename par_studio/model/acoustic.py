@@ -26,43 +26,44 @@ class ConvBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, n_bins: int, widths: tuple[int, int], film_hidden: int):
         super().__init__()
         self.widths = widths
+        #: (past, future) frames each of the two convs sees beside the present one
+        self.time_padding = (conv_time_padding(widths[0]), conv_time_padding(widths[1]))
         self.conv1 = nn.Conv2d(c_in, c_out, (3, widths[0]), padding=(1, 0))
         self.conv2 = nn.Conv2d(c_out, c_out, (3, widths[1]), padding=(1, 0), bias=False)
         self.bn = nn.BatchNorm2d(c_out)
         self.film = FrequencyFiLM(c_out, n_bins, film_hidden)
 
     @staticmethod
-    def _pad_time(x: torch.Tensor, width: int) -> torch.Tensor:
-        past, future = conv_time_padding(width)
-        return F.pad(x, (past, future)) if past or future else x
+    def _pad_time(x: torch.Tensor, past_future: tuple[int, int]) -> torch.Tensor:
+        return F.pad(x, past_future) if any(past_future) else x
 
     def forward(self, x: torch.Tensor, time_padding: bool = True) -> torch.Tensor:
         """x (B, C_in, F, T) → (B, C_out, F, T) with time padding; without it the output
         loses the frames each conv sees beyond the present one, at the start (past) and at the
         end (future) (valid convolution in time)."""
         g, b = self.film.coefficients()
+        pad1, (past2, future2) = self.time_padding
         if time_padding:
-            x = self._pad_time(x, self.widths[0])
+            x = self._pad_time(x, pad1)
         c1 = self.conv1(x)
         del x
-        past2, future2 = conv_time_padding(self.widths[1])
-        trim = past2 or future2
+        trim = not time_padding and (past2 or future2)  # align the residual with conv2's output
         if not torch.is_grad_enabled():
             # inference: the same arithmetic in place, so at most three maps of this size are
             # alive at once instead of six (the CNN's working memory per chunk)
             y = torch.relu(c1).mul_(g).add_(b)
             if time_padding:
-                y = self._pad_time(y, self.widths[1])
+                y = self._pad_time(y, (past2, future2))
             y = self.bn(self.conv2(y)).mul_(g).add_(b)
-            if trim and not time_padding:
+            if trim:
                 c1 = c1[..., past2 : c1.shape[-1] - future2]
             return y.add_(c1).relu_()
         y = torch.relu(c1) * g + b
         if time_padding:
-            y = self._pad_time(y, self.widths[1])
+            y = self._pad_time(y, (past2, future2))
         y = self.conv2(y)
         y = self.bn(y) * g + b
-        if trim and not time_padding:
+        if trim:
             c1 = c1[..., past2 : c1.shape[-1] - future2]
         return torch.relu(y + c1)
 

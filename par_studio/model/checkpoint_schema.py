@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 import re
 
+from ..constants import CONV_TIME_WIDTHS
+
 #: field → (type, lowest, highest) for numbers; widths are capped far above the presets
 _INT_FIELDS = {
     "n_mels": (8, 512), "channels": (1, 512), "proj_channels": (1, 128), "proj_hidden": (0, 1024),
@@ -56,7 +58,8 @@ def check_config(cfg) -> str | None:
     if "projection" in cfg and cfg["projection"] not in ("fc", "grouped"):
         return f"config projection {cfg['projection']!r:.40} is not 'fc' or 'grouped'"
     widths = cfg.get("conv_widths", [3] * 6)
-    if not (isinstance(widths, (list, tuple)) and len(widths) == 6 and all(_is_int(w) and w in (1, 2, 3) for w in widths)):
+    if not (isinstance(widths, (list, tuple)) and len(widths) == 6
+            and all(_is_int(w) and w in CONV_TIME_WIDTHS for w in widths)):
         return f"config conv_widths {widths!r:.60} is not six values of 1, 2 or 3"
     bias = cfg.get("state_bias", [0.0] * 5)
     if not (isinstance(bias, (list, tuple)) and len(bias) == 5 and all(_is_number(b) and abs(b) <= 100 for b in bias)):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from ..constants import FRAME_SECONDS, LATENCY_CONV_WIDTHS, DEFAULT_LATENCY_MS, conv_time_padding, latency_ms_for_widths
+from ..constants import (CONV_TIME_WIDTHS, DEFAULT_LATENCY_MS, FRAME_SECONDS, LATENCY_CONV_WIDTHS, conv_time_padding,
+                         latency_ms_for_widths)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class ModelConfig:
         object.__setattr__(self, "state_bias", tuple(float(b) for b in self.state_bias))
         if len(self.state_bias) != 5:
             raise ValueError(f"state_bias must be five values, got {self.state_bias}")
-        if len(self.conv_widths) != 6 or any(w not in (1, 2, 3) for w in self.conv_widths):
+        if len(self.conv_widths) != 6 or any(w not in CONV_TIME_WIDTHS for w in self.conv_widths):
             raise ValueError(f"conv_widths must be six values of 1, 2 or 3, got {self.conv_widths}")
         if self.projection not in ("fc", "grouped"):
             raise ValueError(f"unknown projection {self.projection!r}")
